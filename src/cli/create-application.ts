@@ -1,0 +1,67 @@
+import type { ClientType, GrantType } from '../entities/Application.js';
+import { createApplication, GRANT_TYPES } from '../services/applications.js';
+import { findUserByUsername } from '../services/users.js';
+import { type Command, list, requireString, UsageError } from './command.js';
+
+/** Accepts RFC names (authorization_code), short names (device_code) and GraphQL names (DEVICE_CODE). */
+export function parseGrantType(value: string): GrantType {
+  const v = value.trim().toLowerCase();
+  if (v === 'device_code') return 'urn:ietf:params:oauth:grant-type:device_code';
+  if ((GRANT_TYPES as readonly string[]).includes(v)) return v as GrantType;
+  throw new UsageError(
+    `unknown grant type "${value}" (use ${GRANT_TYPES.map((g) => g.replace(/^urn:.*:/, '')).join(', ')})`,
+  );
+}
+
+export const createApplicationCommand: Command = {
+  name: 'create-application',
+  summary: 'register an application; prints its client_id and client_secret as JSON',
+  usage:
+    'create-application --owner U --name N --client-type confidential|public --grant-types a,b ' +
+    '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens]',
+  options: {
+    owner: { type: 'string' },
+    name: { type: 'string' },
+    'client-type': { type: 'string' },
+    'grant-types': { type: 'string' },
+    'redirect-uris': { type: 'string' },
+    'post-logout-redirect-uris': { type: 'string' },
+    'allowed-origins': { type: 'string' },
+    scopes: { type: 'string' },
+    'skip-authorization': { type: 'boolean' },
+    'jwt-access-tokens': { type: 'boolean' },
+  },
+  async run(ctx, values, out) {
+    const ownerName = requireString(values, 'owner');
+    const clientType = requireString(values, 'client-type').toLowerCase();
+    if (clientType !== 'confidential' && clientType !== 'public') {
+      throw new UsageError('--client-type must be confidential or public');
+    }
+    const grantTypes = list(requireString(values, 'grant-types')).map(parseGrantType);
+    const owner = await findUserByUsername(ctx, ownerName);
+    if (!owner) throw new UsageError(`unknown owner "${ownerName}": create the user first`);
+    const { application, clientSecret } = await createApplication(ctx, owner, {
+      name: requireString(values, 'name'),
+      clientType: clientType as ClientType,
+      grantTypes,
+      redirectUris: list(values['redirect-uris']),
+      postLogoutRedirectUris: list(values['post-logout-redirect-uris']),
+      allowedOrigins: list(values['allowed-origins']),
+      scopes: values.scopes === undefined ? undefined : list(values.scopes),
+      skipAuthorization: values['skip-authorization'] === true,
+      accessTokenFormat: values['jwt-access-tokens'] === true ? 'jwt' : 'opaque',
+    });
+    out(
+      JSON.stringify({
+        id: application.id,
+        client_id: application.clientId,
+        client_secret: clientSecret,
+        name: application.name,
+        client_type: application.clientType,
+        grant_types: application.grantTypes,
+        redirect_uris: application.redirectUris,
+        scope: application.scopes.join(' '),
+      }),
+    );
+  },
+};

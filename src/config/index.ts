@@ -1,0 +1,273 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_SCOPES } from './scopes.js';
+
+/**
+ * Every setting Latchkey reads, from the environment, with its default. This is the only
+ * module that looks at process.env; everything else receives a `Config`.
+ * The README's configuration table mirrors this list.
+ */
+
+const seconds = (def: number, min = 1, max = 10 * 365 * 86_400) =>
+  z.coerce
+    .number({ message: 'must be a whole number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(def);
+
+const count = (def: number, min = 1, max = 1_000_000) =>
+  z.coerce
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(def);
+
+const bool = (def: boolean) =>
+  z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'], { message: 'must be true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? def : ['1', 'true', 'yes', 'on'].includes(v)));
+
+const issuer = z
+  .string()
+  .default('http://localhost:8000')
+  .transform((v, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL' });
+      return z.NEVER;
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      ctx.addIssue({ code: 'custom', message: 'must use http or https' });
+      return z.NEVER;
+    }
+    if (url.search || url.hash || url.username || url.password) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must not carry a query, fragment or credentials (RFC 8414 §2)',
+      });
+      return z.NEVER;
+    }
+    return url.href.replace(/\/+$/, '');
+  });
+
+const databaseUrl = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    if (!/^postgres(ql)?:\/\//.test(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a postgresql:// URL (leave unset for embedded PGlite)',
+      });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+const scopes = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return DEFAULT_SCOPES;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of scope name to description' });
+      return z.NEVER;
+    }
+    const shape = z.record(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/), z.string().min(1));
+    const result = shape.safeParse(parsed);
+    if (!result.success || Object.keys(result.data).length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a non-empty JSON object of scope name (RFC 6749 §3.3 characters) to description',
+      });
+      return z.NEVER;
+    }
+    return result.data;
+  });
+
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((v, ctx): boolean | number | string => {
+    if (v === undefined || v === '' || v === 'false' || v === '0') return false;
+    if (v === 'true') return true;
+    if (/^\d+$/.test(v)) return Number(v);
+    if (/^[\w.:/, -]+$/.test(v)) return v;
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be false, true, a hop count, or a list of addresses/subnets',
+    });
+    return z.NEVER;
+  });
+
+const keyEncryptionKey = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    if (v.length < 32) {
+      ctx.addIssue({ code: 'custom', message: 'must be at least 32 characters of secret material' });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535).default(8000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  ISSUER: issuer,
+  DATABASE_URL: databaseUrl,
+  DATABASE_POOL_SIZE: count(10, 1, 200),
+  DATA_DIR: z.string().min(1).default('./data'),
+  MIGRATE_ON_START: bool(true),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: trustProxy,
+  WORKERS: count(1, 1, 64),
+  SCOPES: scopes,
+  AUTHORIZATION_CODE_TTL: seconds(60, 1, 600),
+  ACCESS_TOKEN_TTL: seconds(3600),
+  REFRESH_TOKEN_TTL: seconds(14 * 86_400),
+  ID_TOKEN_TTL: seconds(3600),
+  DEVICE_CODE_TTL: seconds(600, 60, 86_400),
+  DEVICE_CODE_INTERVAL: seconds(5, 1, 60),
+  REFRESH_GRACE_SECONDS: seconds(0, 0, 300),
+  REFRESH_CONCURRENCY_WINDOW_SECONDS: seconds(2, 0, 60),
+  PKCE_ALLOW_PLAIN: bool(false),
+  SESSION_IDLE_TIMEOUT: seconds(24 * 3600, 60),
+  SESSION_MAX_AGE: seconds(14 * 86_400, 60),
+  LOGIN_MAX_FAILURES: count(5),
+  LOGIN_MAX_FAILURES_PER_IP: count(50),
+  LOGIN_WINDOW: seconds(15 * 60),
+  CLIENT_AUTH_MAX_FAILURES: count(10),
+  CLIENT_CACHE_TTL: seconds(5, 0, 300),
+  CLEANUP_INTERVAL: seconds(60, 0, 86_400),
+  CLEANUP_BATCH_SIZE: count(5000, 100, 100_000),
+  BODY_LIMIT_BYTES: count(64 * 1024, 1024, 10 * 1024 * 1024),
+  KEY_ENCRYPTION_KEY: keyEncryptionKey,
+  GRAPHQL_INTROSPECTION: bool(true),
+  GRAPHQL_MAX_DEPTH: count(12, 2, 64),
+  GRAPHQL_MAX_COST: count(5000, 10, 1_000_000),
+});
+
+type Env = z.infer<typeof schema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  port: number;
+  host: string;
+  issuer: string;
+  /** true when cookies must be Secure (issuer served over https). */
+  secureCookies: boolean;
+  database: { url?: string; poolSize: number; dataDir: string };
+  migrateOnStart: boolean;
+  logLevel: Env['LOG_LEVEL'];
+  trustProxy: boolean | number | string;
+  workers: number;
+  scopes: Readonly<Record<string, string>>;
+  ttl: {
+    authorizationCode: number;
+    accessToken: number;
+    refreshToken: number;
+    idToken: number;
+    deviceCode: number;
+  };
+  deviceCodeInterval: number;
+  refresh: { graceSeconds: number; concurrencyWindowSeconds: number };
+  pkceAllowPlain: boolean;
+  session: { idleTimeout: number; maxAge: number };
+  limits: {
+    loginMaxFailures: number;
+    loginMaxFailuresPerIp: number;
+    loginWindow: number;
+    clientAuthMaxFailures: number;
+  };
+  clientCacheTtl: number;
+  cleanup: { interval: number; batchSize: number };
+  bodyLimitBytes: number;
+  keyEncryptionKey?: string;
+  graphql: { introspection: boolean; maxDepth: number; maxCost: number };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses an environment into a Config; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    input[key] = value === '' ? undefined : value;
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const name = String(issue.path[0] ?? 'environment');
+    const shown =
+      input[name] === undefined || /KEY|SECRET|PASSWORD|DATABASE_URL/.test(name)
+        ? ''
+        : ` (got "${input[name]}")`;
+    throw new ConfigError(`Invalid configuration: ${name} ${friendly(issue.message)}${shown}`);
+  }
+  const e = result.data;
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    issuer: e.ISSUER,
+    secureCookies: e.ISSUER.startsWith('https:'),
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, dataDir: path.resolve(e.DATA_DIR) },
+    migrateOnStart: e.MIGRATE_ON_START,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
+    workers: e.WORKERS,
+    scopes: Object.freeze({ ...e.SCOPES }),
+    ttl: {
+      authorizationCode: e.AUTHORIZATION_CODE_TTL,
+      accessToken: e.ACCESS_TOKEN_TTL,
+      refreshToken: e.REFRESH_TOKEN_TTL,
+      idToken: e.ID_TOKEN_TTL,
+      deviceCode: e.DEVICE_CODE_TTL,
+    },
+    deviceCodeInterval: e.DEVICE_CODE_INTERVAL,
+    refresh: {
+      graceSeconds: e.REFRESH_GRACE_SECONDS,
+      concurrencyWindowSeconds: e.REFRESH_CONCURRENCY_WINDOW_SECONDS,
+    },
+    pkceAllowPlain: e.PKCE_ALLOW_PLAIN,
+    session: { idleTimeout: e.SESSION_IDLE_TIMEOUT, maxAge: e.SESSION_MAX_AGE },
+    limits: {
+      loginMaxFailures: e.LOGIN_MAX_FAILURES,
+      loginMaxFailuresPerIp: e.LOGIN_MAX_FAILURES_PER_IP,
+      loginWindow: e.LOGIN_WINDOW,
+      clientAuthMaxFailures: e.CLIENT_AUTH_MAX_FAILURES,
+    },
+    clientCacheTtl: e.CLIENT_CACHE_TTL,
+    cleanup: { interval: e.CLEANUP_INTERVAL, batchSize: e.CLEANUP_BATCH_SIZE },
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    keyEncryptionKey: e.KEY_ENCRYPTION_KEY,
+    graphql: {
+      introspection: e.GRAPHQL_INTROSPECTION,
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxCost: e.GRAPHQL_MAX_COST,
+    },
+  };
+}
+
+function friendly(message: string): string {
+  if (/^Invalid option/.test(message))
+    return `must be one of ${message.replace(/^Invalid option: expected one of /, '')}`;
+  if (/^Invalid input: expected number/.test(message)) return 'must be a number';
+  if (/Too small/i.test(message) || /Too big/i.test(message)) return message.toLowerCase();
+  return message;
+}

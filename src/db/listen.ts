@@ -1,0 +1,65 @@
+import pg from 'pg';
+import type { Logger } from '../log.js';
+
+/**
+ * A dedicated connection that LISTENs on a channel and calls `onMessage` for each NOTIFY.
+ * Reconnects with back-off; `onGap` runs whenever notifications may have been missed, so the
+ * caller can drop what it cached.
+ */
+export function listen(
+  url: string,
+  channel: string,
+  log: Logger,
+  onMessage: (payload: string) => void,
+  onGap: () => void,
+): { close(): Promise<void> } {
+  let client: pg.Client | undefined;
+  let closed = false;
+  let delay = 250;
+  let timer: NodeJS.Timeout | undefined;
+
+  const connect = async () => {
+    if (closed) return;
+    const c = new pg.Client({
+      connectionString: url,
+      application_name: 'latchkey-listen',
+      connectionTimeoutMillis: 3000,
+    });
+    c.on('error', () => {}); // handled by 'end'
+    c.on('notification', (msg) => {
+      if (msg.channel === channel && msg.payload) onMessage(msg.payload);
+    });
+    c.on('end', () => {
+      if (client === c) client = undefined;
+      onGap();
+      schedule();
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      client = c;
+      delay = 250;
+      onGap(); // anything changed while we were away
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'listen connection failed');
+      c.end().catch(() => {});
+    }
+  };
+  const schedule = () => {
+    if (closed || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void connect();
+    }, delay);
+    timer.unref();
+    delay = Math.min(delay * 2, 5000);
+  };
+  void connect();
+  return {
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      await client?.end().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,138 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { type Options, ReflectMetadataProvider } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { PGliteDriver } from 'mikro-orm-pglite';
+import { migrationsList } from '../../migrations/index.js';
+import type { Config } from '../config/index.js';
+import { entities } from '../entities/index.js';
+import { DataDirLock } from './lock.js';
+import { type ConnectionPool, PgliteSql, PgPoolSql, type Sql } from './sql.js';
+
+export type Orm = MikroORM;
+
+export interface Database {
+  orm: Orm;
+  sql: Sql;
+  kind: 'postgresql' | 'pglite';
+  close(): Promise<void>;
+}
+
+const MIGRATIONS_DIR = path.resolve(import.meta.dirname, '../../migrations');
+
+/** ORM options shared by both back ends: entities, migrations from the static list. */
+export function baseOptions(): Options {
+  return {
+    entities,
+    metadataProvider: ReflectMetadataProvider,
+    discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
+    extensions: [Migrator],
+    migrations: {
+      migrationsList,
+      path: MIGRATIONS_DIR,
+      pathTs: MIGRATIONS_DIR,
+      tableName: 'mikro_orm_migrations',
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      emit: 'ts',
+      silent: true,
+    },
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    debug: false,
+  };
+}
+
+export interface OpenOptions {
+  /** PGlite only: an in-memory database instead of DATA_DIR (tests, migration generation). */
+  inMemory?: boolean;
+}
+
+export async function openDatabase(config: Config, opts: OpenOptions = {}): Promise<Database> {
+  if (config.database.url) return openPostgres(config.database.url, config.database.poolSize);
+  return openPglite(opts.inMemory ? undefined : config.database.dataDir);
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<Database> {
+  const orm = await MikroORM.init<PostgreSqlDriver>({
+    ...baseOptions(),
+    driver: PostgreSqlDriver,
+    clientUrl: url,
+    pool: { min: 0, max: Math.max(2, Math.ceil(poolSize / 2)), acquireTimeoutMillis: 5000 },
+    driverOptions: { connection: { connectionTimeoutMillis: 3000 } },
+  } as Options<PostgreSqlDriver>);
+  const sql = new PgPoolSql(url, poolSize);
+  return {
+    orm,
+    sql,
+    kind: 'postgresql',
+    async close() {
+      await Promise.allSettled([orm.close(true), sql.close()]);
+    },
+  };
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  let lock: DataDirLock | undefined;
+  let pglite: PGlite;
+  if (dataDir) {
+    lock = DataDirLock.acquire(dataDir); // creates the directory (and its parents)
+    const pgdata = path.join(dataDir, 'pgdata');
+    fs.mkdirSync(path.dirname(pgdata), { recursive: true });
+    pglite = new PGlite(pgdata);
+  } else {
+    pglite = new PGlite();
+  }
+  try {
+    await pglite.waitReady;
+    const orm = (await MikroORM.init({
+      ...baseOptions(),
+      driver: PGliteDriver,
+      dbName: 'postgres',
+      // PGlite is a single connection: never a larger pool (transaction isolation breaks).
+      pool: { min: 1, max: 1, acquireTimeoutMillis: 60_000 },
+      driverOptions: { connection: { pglite: () => pglite } },
+    } as Options)) as unknown as Orm;
+    const knexClient = orm.em.getConnection().getKnex().client as unknown as ConnectionPool;
+    const sql = new PgliteSql(knexClient);
+    return {
+      orm,
+      sql,
+      kind: 'pglite',
+      async close() {
+        try {
+          await orm.close(true);
+          await pglite.close();
+        } finally {
+          lock?.release();
+        }
+      },
+    };
+  } catch (err) {
+    await pglite.close().catch(() => {});
+    lock?.release();
+    throw err;
+  }
+}
+
+/** Applies pending migrations; returns the names applied. Safe to run concurrently and repeatedly. */
+export async function migrate(db: Database): Promise<string[]> {
+  const migrator = db.orm.getMigrator();
+  // Instances starting together on one PostgreSQL: an advisory lock lets one migrate at a time.
+  if (db.kind === 'postgresql') {
+    const conn = db.orm.em.getConnection();
+    const knex = conn.getKnex();
+    return knex.transaction(async (trx) => {
+      await trx.raw('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK_ID]);
+      const applied = await migrator.up();
+      return applied.map((m) => m.name);
+    });
+  }
+  const applied = await migrator.up();
+  return applied.map((m) => m.name);
+}
+
+const MIGRATION_LOCK_ID = 7_245_310_001;

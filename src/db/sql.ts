@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import type { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+
+export type Row = Record<string, unknown>;
+
+/**
+ * The narrow SQL interface the hot paths use (token issuance, introspection, sessions, limits):
+ * one native statement instead of an ORM unit of work. Placeholders are PostgreSQL's `$1`.
+ * Both back ends run the same text: PostgreSQL through node-postgres (statements prepared once
+ * per connection), PGlite through the ORM's single connection.
+ */
+export interface Sql {
+  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Runs a statement and returns the number of rows it touched. */
+  execute(text: string, params?: readonly unknown[]): Promise<number>;
+  /** Runs `fn` in one transaction on one connection; rolls back when it throws. */
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+}
+
+/** Distinguishes "the database is not answering" from bad SQL or a constraint violation. */
+export class DatabaseUnavailableError extends Error {
+  override name = 'DatabaseUnavailableError';
+}
+
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `lk_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '53300', // too_many_connections
+]);
+
+export function isUnavailable(err: unknown): boolean {
+  if (err instanceof DatabaseUnavailableError) return true;
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error|terminating connection/i.test(
+    err.message,
+  );
+}
+
+function wrap(err: unknown): never {
+  if (isUnavailable(err)) throw new DatabaseUnavailableError('database unavailable', { cause: err });
+  throw err;
+}
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+class PgClientSql implements Sql {
+  constructor(private readonly client: Queryable) {}
+  async query<R extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
+    try {
+      const result = await this.client.query<R>({
+        name: statementName(text),
+        text,
+        values: params as unknown[],
+      });
+      return result.rows;
+    } catch (err) {
+      return wrap(err);
+    }
+  }
+  async execute(text: string, params: readonly unknown[] = []): Promise<number> {
+    try {
+      const result = await this.client.query({
+        name: statementName(text),
+        text,
+        values: params as unknown[],
+      });
+      return result.rowCount ?? 0;
+    } catch (err) {
+      return wrap(err);
+    }
+  }
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return fn(this); // already inside one
+  }
+}
+
+export class PgPoolSql implements Sql {
+  readonly pool: pg.Pool;
+  private readonly direct: PgClientSql;
+
+  constructor(url: string, max: number) {
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max,
+      connectionTimeoutMillis: 3000,
+      idleTimeoutMillis: 30_000,
+      application_name: 'latchkey',
+    });
+    // An idle client losing its server must not crash the process (database outage).
+    this.pool.on('error', () => {});
+    this.direct = new PgClientSql(this.pool);
+  }
+  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<R[]> {
+    return this.direct.query<R>(text, params);
+  }
+  execute(text: string, params?: readonly unknown[]): Promise<number> {
+    return this.direct.execute(text, params);
+  }
+  async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      return wrap(err);
+    }
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(new PgClientSql(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      return wrap(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}
+
+/** What the ORM's PGlite knex client gives us: its single connection, serialised by its pool. */
+export interface ConnectionPool {
+  acquireConnection(): Promise<PGlite>;
+  releaseConnection(connection: PGlite): Promise<unknown>;
+}
+
+class PgliteConnectionSql implements Sql {
+  constructor(private readonly db: PGlite) {}
+  async query<R extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
+    const result = await this.db.query<R>(text, params as unknown[]);
+    return result.rows;
+  }
+  async execute(text: string, params: readonly unknown[] = []): Promise<number> {
+    const result = await this.db.query(text, params as unknown[]);
+    return result.affectedRows ?? 0;
+  }
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+}
+
+/**
+ * PGlite is one connection. Going through the ORM's pool (max 1) keeps raw statements from
+ * interleaving with an ORM transaction in flight.
+ */
+export class PgliteSql implements Sql {
+  constructor(private readonly pool: ConnectionPool) {}
+
+  private async withConnection<T>(fn: (db: PGlite) => Promise<T>): Promise<T> {
+    const db = await this.pool.acquireConnection();
+    try {
+      return await fn(db);
+    } finally {
+      await this.pool.releaseConnection(db);
+    }
+  }
+  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<R[]> {
+    return this.withConnection((db) => new PgliteConnectionSql(db).query<R>(text, params));
+  }
+  execute(text: string, params?: readonly unknown[]): Promise<number> {
+    return this.withConnection((db) => new PgliteConnectionSql(db).execute(text, params));
+  }
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return this.withConnection(async (db) => {
+      await db.query('BEGIN');
+      try {
+        const result = await fn(new PgliteConnectionSql(db));
+        await db.query('COMMIT');
+        return result;
+      } catch (err) {
+        await db.query('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+}

@@ -1,0 +1,40 @@
+import { AccessToken } from './AccessToken.js';
+import { Application } from './Application.js';
+import { AuditEvent } from './AuditEvent.js';
+import { AuthorizationCode } from './AuthorizationCode.js';
+import { Grant } from './Grant.js';
+import { RateLimitCounter } from './RateLimitCounter.js';
+import { RefreshToken } from './RefreshToken.js';
+import { ServerSecret } from './ServerSecret.js';
+import { Session } from './Session.js';
+import { SigningKey } from './SigningKey.js';
+import { User } from './User.js';
+
+export type * from './Application.js';
+export {
+  AccessToken,
+  Application,
+  AuditEvent,
+  AuthorizationCode,
+  Grant,
+  RateLimitCounter,
+  RefreshToken,
+  ServerSecret,
+  Session,
+  SigningKey,
+  User,
+};
+
+export const entities = [
+  User,
+  Application,
+  Grant,
+  AuthorizationCode,
+  AccessToken,
+  RefreshToken,
+  SigningKey,
+  Session,
+  AuditEvent,
+  RateLimitCounter,
+  ServerSecret,
+];

@@ -1,0 +1,103 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import type { Config } from './config/index.js';
+import { listen } from './db/listen.js';
+import { type Database, migrate, openDatabase } from './db/orm.js';
+import { createLogger, type Logger } from './log.js';
+import { startCleanup } from './services/cleanup.js';
+import { CLIENT_CHANNEL, ClientCache } from './services/client-cache.js';
+import type { Runtime } from './services/context.js';
+import { loadServerKeys } from './services/server-secrets.js';
+
+export interface StartOptions {
+  log?: Logger;
+  /** PGlite in memory instead of DATA_DIR (tests). */
+  inMemory?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  runtime: Runtime;
+  close(): Promise<void>;
+}
+
+/** Opens the database, migrates, builds the app and listens. The caller owns shutdown. */
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const db = await openDatabase(config, { inMemory: opts.inMemory });
+  const stops: Array<() => Promise<void> | void> = [];
+  try {
+    if (config.migrateOnStart) {
+      const applied = await migrate(db);
+      if (applied.length) log.info({ applied }, 'migrations applied');
+    }
+    const clients = new ClientCache(db.sql, config.clientCacheTtl);
+    const runtime: Runtime = { config, db, log, clients };
+    await prepareRuntime(runtime);
+    if (config.database.url) {
+      const listener = listen(
+        config.database.url,
+        CLIENT_CHANNEL,
+        log,
+        (clientId) => clients.invalidate(clientId),
+        () => clients.invalidate(),
+      );
+      stops.push(() => listener.close());
+    }
+    stops.push(startCleanup(runtime));
+
+    const app = createApp(runtime);
+    const server = http.createServer(app);
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    server.requestTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
+    log.info({ url, issuer: config.issuer, database: db.kind }, 'listening');
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      runtime,
+      close() {
+        closing ??= (async () => {
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+            setTimeout(() => server.closeAllConnections(), 5000).unref();
+          });
+          await shutdown(stops, db);
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await shutdown(stops, db);
+    throw err;
+  }
+}
+
+/** Work every instance does before serving: server secrets and signing keys exist. */
+async function prepareRuntime(runtime: Runtime): Promise<void> {
+  runtime.keys = await loadServerKeys(runtime.db.sql);
+}
+
+async function shutdown(stops: Array<() => Promise<void> | void>, db: Database): Promise<void> {
+  for (const stop of stops.reverse()) {
+    try {
+      await stop();
+    } catch {
+      // keep closing the rest
+    }
+  }
+  await db.close();
+}

@@ -1,0 +1,315 @@
+import type { FilterQuery } from '@mikro-orm/core';
+import {
+  type AccessTokenFormat,
+  Application,
+  type ClientType,
+  type GrantType,
+  type SigningAlg,
+  type TokenEndpointAuthMethod,
+} from '../entities/Application.js';
+import { User } from '../entities/User.js';
+import { recordAudit } from './audit.js';
+import { clientChanged } from './client-cache.js';
+import type { Ctx } from './context.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  isUniqueViolation,
+  NotFoundError,
+  ValidationError,
+} from './errors.js';
+import { digest, newClientId, newCredential } from './secrets.js';
+import { checkGrantTypes, checkName, checkOrigin, checkRedirectUri, checkScopes } from './validators.js';
+
+export interface ApplicationInput {
+  name: string;
+  clientType: ClientType;
+  grantTypes: GrantType[];
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  allowedOrigins?: string[];
+  scopes?: string[];
+  skipAuthorization?: boolean;
+  accessTokenFormat?: AccessTokenFormat;
+  idTokenSignedResponseAlg?: SigningAlg;
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+}
+
+export type ApplicationUpdate = Partial<ApplicationInput>;
+
+export interface CreatedApplication {
+  application: Application;
+  /** Shown once; null for public clients. */
+  clientSecret: string | null;
+}
+
+export const GRANT_TYPES: readonly GrantType[] = [
+  'authorization_code',
+  'client_credentials',
+  'refresh_token',
+  'password',
+  'urn:ietf:params:oauth:grant-type:device_code',
+  'implicit',
+];
+
+/** Scopes a new application may request when none are given: all but the administrative ones. */
+export function defaultApplicationScopes(known: Readonly<Record<string, string>>): string[] {
+  return Object.keys(known).filter((s) => s !== 'graphql' && s !== 'introspection');
+}
+
+function isPrivileged(ctx: Ctx): boolean {
+  return ctx.actor.kind === 'cli' || (ctx.actor.kind === 'user' && ctx.actor.user.isAdmin);
+}
+
+/** May the actor see and change this application? Owners and admins may; the CLI may. */
+export function canManage(ctx: Ctx, app: Application): boolean {
+  if (isPrivileged(ctx)) return true;
+  const user = ctx.user;
+  return user !== undefined && app.owner.id === user.id;
+}
+
+interface Normalised {
+  name: string;
+  clientType: ClientType;
+  grantTypes: GrantType[];
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  allowedOrigins: string[];
+  scopes: string[];
+  skipAuthorization: boolean;
+  accessTokenFormat: AccessTokenFormat;
+  idTokenSignedResponseAlg: SigningAlg;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+}
+
+/** Every rule about application metadata, applied to the complete new state. */
+function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): Normalised {
+  const name = checkName(input.name);
+  if (input.clientType !== 'confidential' && input.clientType !== 'public') {
+    throw new ValidationError('clientType', 'Client type must be confidential or public.');
+  }
+  const grantTypes = unique(input.grantTypes);
+  for (const g of grantTypes) {
+    if (!GRANT_TYPES.includes(g))
+      throw new ValidationError('grantTypes', `Unknown grant type "${String(g)}".`);
+  }
+  const redirectUris = unique((input.redirectUris ?? []).map((u) => checkRedirectUri(u)).filter(Boolean));
+  const postLogoutRedirectUris = unique(
+    (input.postLogoutRedirectUris ?? []).map((u) => checkRedirectUri(u, 'postLogoutRedirectUris')),
+  );
+  const allowedOrigins = unique((input.allowedOrigins ?? []).map((o) => checkOrigin(o)));
+  checkGrantTypes(input.clientType, grantTypes, redirectUris);
+  const scopes =
+    input.scopes === undefined
+      ? defaultApplicationScopes(ctx.config.scopes)
+      : checkScopes(input.scopes, ctx.config.scopes);
+  if (scopes.length === 0) throw new ValidationError('scopes', 'Choose at least one scope.');
+  const skipAuthorization = input.skipAuthorization ?? false;
+  if (skipAuthorization && !(previous?.skipAuthorization ?? false) && !isPrivileged(ctx)) {
+    throw new ValidationError(
+      'skipAuthorization',
+      'Only administrators can let an application skip the consent page.',
+    );
+  }
+  const accessTokenFormat = input.accessTokenFormat ?? 'opaque';
+  if (accessTokenFormat !== 'opaque' && accessTokenFormat !== 'jwt') {
+    throw new ValidationError('accessTokenFormat', 'Access token format must be opaque or jwt.');
+  }
+  const idTokenSignedResponseAlg = input.idTokenSignedResponseAlg ?? 'RS256';
+  if (idTokenSignedResponseAlg !== 'RS256' && idTokenSignedResponseAlg !== 'ES256') {
+    throw new ValidationError('idTokenSignedResponseAlg', 'id_token algorithm must be RS256 or ES256.');
+  }
+  let tokenEndpointAuthMethod = input.tokenEndpointAuthMethod;
+  if (input.clientType === 'public') {
+    if (tokenEndpointAuthMethod !== undefined && tokenEndpointAuthMethod !== 'none') {
+      throw new ValidationError('tokenEndpointAuthMethod', 'A public client authenticates with "none".');
+    }
+    tokenEndpointAuthMethod = 'none';
+  } else {
+    if (tokenEndpointAuthMethod === 'none') {
+      throw new ValidationError(
+        'tokenEndpointAuthMethod',
+        'A confidential client must authenticate with its secret.',
+      );
+    }
+    tokenEndpointAuthMethod ??= 'client_secret_basic';
+  }
+  return {
+    name,
+    clientType: input.clientType,
+    grantTypes,
+    redirectUris,
+    postLogoutRedirectUris,
+    allowedOrigins,
+    scopes,
+    skipAuthorization,
+    accessTokenFormat,
+    idTokenSignedResponseAlg,
+    tokenEndpointAuthMethod,
+  };
+}
+
+export async function createApplication(
+  ctx: Ctx,
+  owner: User,
+  input: ApplicationInput,
+): Promise<CreatedApplication> {
+  const grantTypes = [...(input.grantTypes ?? [])];
+  // New authorization-code applications get refresh tokens by default (DESIGN.md).
+  if (grantTypes.includes('authorization_code') && !grantTypes.includes('refresh_token')) {
+    grantTypes.push('refresh_token');
+  }
+  const values = normalise(ctx, { ...input, grantTypes });
+  const clientSecret = values.clientType === 'confidential' ? newCredential('clientSecret') : null;
+  const app = ctx.em.create(Application, {
+    ...values,
+    clientId: newClientId(),
+    clientSecretDigest: clientSecret ? digest(clientSecret) : null,
+    owner: ctx.em.getReference(User, owner.id),
+  });
+  try {
+    await ctx.em.persistAndFlush(app);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError('Could not register the application, please retry.');
+    throw err;
+  }
+  app.owner = owner;
+  await recordAudit(
+    ctx,
+    'application.create',
+    { type: 'application', id: app.id },
+    {
+      clientId: app.clientId,
+      name: app.name,
+    },
+  );
+  return { application: app, clientSecret };
+}
+
+/** The application if the actor may manage it; NotFound otherwise (existence is not revealed). */
+export async function getManagedApplication(ctx: Ctx, id: string): Promise<Application> {
+  const app = isUuid(id) ? await ctx.em.findOne(Application, { id }, { populate: ['owner'] }) : null;
+  if (!app || !canManage(ctx, app)) throw new NotFoundError('Application not found.');
+  return app;
+}
+
+export async function getManagedApplicationByClientId(ctx: Ctx, clientId: string): Promise<Application> {
+  const app = await ctx.em.findOne(Application, { clientId }, { populate: ['owner'] });
+  if (!app || !canManage(ctx, app)) throw new NotFoundError('Application not found.');
+  return app;
+}
+
+export async function updateApplication(
+  ctx: Ctx,
+  id: string,
+  update: ApplicationUpdate,
+): Promise<Application> {
+  const app = await getManagedApplication(ctx, id);
+  const merged: ApplicationInput = {
+    name: update.name ?? app.name,
+    clientType: update.clientType ?? app.clientType,
+    grantTypes: update.grantTypes ?? app.grantTypes,
+    redirectUris: update.redirectUris ?? app.redirectUris,
+    postLogoutRedirectUris: update.postLogoutRedirectUris ?? app.postLogoutRedirectUris,
+    allowedOrigins: update.allowedOrigins ?? app.allowedOrigins,
+    scopes: update.scopes ?? app.scopes,
+    skipAuthorization: update.skipAuthorization ?? app.skipAuthorization,
+    accessTokenFormat: update.accessTokenFormat ?? app.accessTokenFormat,
+    idTokenSignedResponseAlg: update.idTokenSignedResponseAlg ?? app.idTokenSignedResponseAlg,
+    tokenEndpointAuthMethod:
+      update.tokenEndpointAuthMethod ??
+      (update.clientType && update.clientType !== app.clientType ? undefined : app.tokenEndpointAuthMethod),
+  };
+  const values = normalise(ctx, merged, app);
+  if (values.clientType !== app.clientType) {
+    if (values.clientType === 'public') {
+      app.clientSecretDigest = null;
+    } else {
+      throw new ValidationError(
+        'clientType',
+        'A public client cannot become confidential: register a new application to get a secret.',
+      );
+    }
+  }
+  ctx.em.assign(app, values);
+  await ctx.em.flush();
+  await clientChanged(ctx, app.clientId);
+  await recordAudit(
+    ctx,
+    'application.update',
+    { type: 'application', id: app.id },
+    {
+      fields: Object.keys(update).filter((k) => update[k as keyof ApplicationUpdate] !== undefined),
+    },
+  );
+  return app;
+}
+
+export async function deleteApplication(ctx: Ctx, id: string): Promise<void> {
+  const app = await getManagedApplication(ctx, id);
+  // One statement; the foreign keys cascade to grants, codes and tokens.
+  await ctx.sql.execute('delete from applications where id = $1', [app.id]);
+  ctx.em.getUnitOfWork().unsetIdentity(app);
+  await clientChanged(ctx, app.clientId);
+  await recordAudit(
+    ctx,
+    'application.delete',
+    { type: 'application', id },
+    { clientId: app.clientId, name: app.name },
+  );
+}
+
+/**
+ * Replaces the secret in one statement: the old one stops working at once. Of parallel
+ * rotations, the last write wins and exactly one secret works afterwards.
+ */
+export async function rotateClientSecret(ctx: Ctx, id: string): Promise<CreatedApplication> {
+  const app = await getManagedApplication(ctx, id);
+  if (app.clientType !== 'confidential') {
+    throw new ValidationError('id', 'A public client has no secret to rotate.');
+  }
+  const clientSecret = newCredential('clientSecret');
+  const secretDigest = digest(clientSecret);
+  await ctx.sql.execute(
+    'update applications set client_secret_digest = $2, updated_at = now() where id = $1',
+    [app.id, secretDigest],
+  );
+  app.clientSecretDigest = secretDigest;
+  await clientChanged(ctx, app.clientId);
+  await recordAudit(
+    ctx,
+    'application.rotate_secret',
+    { type: 'application', id: app.id },
+    { clientId: app.clientId },
+  );
+  return { application: app, clientSecret };
+}
+
+export interface ApplicationFilter {
+  name?: string;
+  clientType?: ClientType;
+  ownerId?: string;
+}
+
+/** The filter that limits a listing to what the actor may see. */
+export function visibleApplications(ctx: Ctx, filter: ApplicationFilter = {}): FilterQuery<Application> {
+  const where: FilterQuery<Application> & Record<string, unknown> = {};
+  if (!isPrivileged(ctx)) {
+    const user = ctx.user;
+    if (!user) throw new ForbiddenError('Log in to see applications.');
+    where.owner = user.id;
+  } else if (filter.ownerId) {
+    where.owner = filter.ownerId;
+  }
+  if (filter.name) where.name = { $ilike: `%${filter.name.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+  if (filter.clientType) where.clientType = filter.clientType;
+  return where;
+}
+
+export function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
+function unique<T>(values: readonly T[]): T[] {
+  return [...new Set(values)];
+}

@@ -1,0 +1,71 @@
+import type { Sql } from '../db/sql.js';
+import type { Runtime } from './context.js';
+
+/** Tables whose rows expire, each with its indexed `expires_at`. */
+export const EXPIRING_TABLES = [
+  'access_tokens',
+  'refresh_tokens',
+  'authorization_codes',
+  'sessions',
+  'rate_limit_counters',
+  'signing_keys',
+] as const;
+
+export type ExpiringTable = (typeof EXPIRING_TABLES)[number];
+export type CleanupCounts = Record<ExpiringTable, number>;
+
+/**
+ * Deletes expired rows in bounded batches: each statement picks at most `batchSize` ids through
+ * the expires_at index (skipping rows another instance is deleting) and deletes them. Nothing
+ * is loaded into memory, and issuance never waits behind one huge delete.
+ */
+export async function deleteExpired(
+  sql: Sql,
+  batchSize: number,
+  opts: { pauseMs?: number; signal?: AbortSignal } = {},
+): Promise<CleanupCounts> {
+  const counts = Object.fromEntries(EXPIRING_TABLES.map((t) => [t, 0])) as CleanupCounts;
+  for (const table of EXPIRING_TABLES) {
+    const key = table === 'rate_limit_counters' ? 'key' : 'id';
+    const text = `delete from ${table} where ${key} in (
+        select ${key} from ${table} where expires_at < now() order by expires_at limit $1 for update skip locked)`;
+    for (;;) {
+      if (opts.signal?.aborted) return counts;
+      const deleted = await sql.execute(text, [batchSize]);
+      counts[table] += deleted;
+      if (deleted < batchSize) break;
+      if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
+    }
+  }
+  return counts;
+}
+
+/** Runs deleteExpired every CLEANUP_INTERVAL seconds in the background; returns its stop. */
+export function startCleanup(runtime: Runtime): () => void {
+  const { interval, batchSize } = runtime.config.cleanup;
+  if (interval === 0) return () => {};
+  const controller = new AbortController();
+  let running = false;
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const counts = await deleteExpired(runtime.db.sql, batchSize, {
+        pauseMs: 10,
+        signal: controller.signal,
+      });
+      const total = Object.values(counts).reduce((a, b) => a + b, 0);
+      if (total > 0) runtime.log.info({ deleted: counts }, 'expired rows deleted');
+    } catch (err) {
+      runtime.log.warn({ err: (err as Error).message }, 'cleanup failed; will retry');
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(tick, interval * 1000);
+  timer.unref();
+  return () => {
+    controller.abort();
+    clearInterval(timer);
+  };
+}

@@ -1,0 +1,59 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Config } from '../config/index.js';
+import type { Database } from '../db/orm.js';
+import type { Sql } from '../db/sql.js';
+import type { User } from '../entities/User.js';
+import type { Logger } from '../log.js';
+import type { ClientCache } from './client-cache.js';
+import type { ServerKeys } from './server-secrets.js';
+
+/** Who is acting, for authorization checks and the audit trail. */
+export type Actor =
+  | { kind: 'user'; user: User; via: 'session' | 'bearer'; scopes?: readonly string[] }
+  | { kind: 'client'; clientId: string }
+  | { kind: 'cli' }
+  | { kind: 'anonymous' };
+
+/** Long-lived things every request shares: settings, database, logger, caches. */
+export interface Runtime {
+  config: Config;
+  db: Database;
+  log: Logger;
+  /** Absent in the CLI, which never serves protocol requests. */
+  clients?: ClientCache;
+  keys?: ServerKeys;
+}
+
+/**
+ * What a service call needs: the runtime, one forked EntityManager for this request or command
+ * (created on first use, so hot paths that only run native SQL never pay for it), the actor and
+ * the client address.
+ */
+export class Ctx {
+  private forked?: EntityManager;
+  actor: Actor = { kind: 'anonymous' };
+  ip?: string;
+
+  constructor(
+    readonly runtime: Runtime,
+    readonly log: Logger = runtime.log,
+  ) {}
+
+  get config(): Config {
+    return this.runtime.config;
+  }
+
+  get sql(): Sql {
+    return this.runtime.db.sql;
+  }
+
+  get em(): EntityManager {
+    this.forked ??= this.runtime.db.orm.em.fork() as EntityManager;
+    return this.forked;
+  }
+
+  /** The acting user, or undefined for anonymous, client and CLI actors. */
+  get user(): User | undefined {
+    return this.actor.kind === 'user' ? this.actor.user : undefined;
+  }
+}

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
+import { serveCliSocket } from './cli/remote.js';
 import type { Config } from './config/index.js';
 import { listen } from './db/listen.js';
 import { type Database, migrate, openDatabase } from './db/orm.js';
@@ -46,6 +47,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       stops.push(() => listener.close());
     }
     stops.push(startCleanup(runtime));
+    if (db.kind === 'pglite' && !opts.inMemory) {
+      // The CLI cannot open a PGlite directory this process holds: it sends commands here.
+      const { execute } = await import('./cli/index.js');
+      stops.push(await serveCliSocket(runtime, (argv, out, err) => execute(runtime, argv, out, err)));
+    }
 
     const app = createApp(runtime);
     const server = http.createServer(app);

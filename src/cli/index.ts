@@ -1,15 +1,16 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/index.js';
+import { type Config, ConfigError, loadConfig } from '../config/index.js';
 import { DataDirLockedError } from '../db/lock.js';
-import { openDatabase } from '../db/orm.js';
+import { migrate, openDatabase } from '../db/orm.js';
 import { createLogger } from '../log.js';
-import { Ctx } from '../services/context.js';
+import { Ctx, type Runtime } from '../services/context.js';
 import { DomainError } from '../services/errors.js';
 import { clearTokensCommand } from './clear-tokens.js';
-import { type Command, UsageError } from './command.js';
+import { type Command, UsageError, type Values } from './command.js';
 import { createApplicationCommand } from './create-application.js';
 import { createUserCommand } from './create-user.js';
 import { migrateCommand } from './migrate.js';
+import { sendToServer } from './remote.js';
 
 /** `npm run cli -- <command> [options]`. Errors print one line and exit non-zero. */
 export const commands: Command[] = [
@@ -18,6 +19,8 @@ export const commands: Command[] = [
   createApplicationCommand,
   clearTokensCommand,
 ];
+
+type Print = (line: string) => void;
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -32,21 +35,20 @@ function help(): string {
   ].join('\n');
 }
 
-export async function runCli(
-  argv: string[],
-  out = (l: string) => process.stdout.write(`${l}\n`),
-): Promise<number> {
+type Parsed = { code: number } | { command: Command; values: Values };
+
+function parse(argv: string[], out: Print, err: Print): Parsed {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     out(help());
-    return name ? 0 : 2;
+    return { code: name ? 0 : 2 };
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    process.stderr.write(`error: unknown command "${name}"\n${help()}\n`);
-    return 2;
+    err(`error: unknown command "${name}"`);
+    err(help());
+    return { code: 2 };
   }
-  let values: Record<string, string | boolean | undefined>;
   try {
     const parsed = parseArgs({
       args: rest,
@@ -54,42 +56,85 @@ export async function runCli(
       strict: true,
       allowPositionals: false,
     });
-    values = parsed.values as Record<string, string | boolean | undefined>;
-  } catch (err) {
-    process.stderr.write(
-      `error: ${(err as Error).message.split('\n')[0]}\nusage: npm run cli -- ${command.usage}\n`,
-    );
-    return 2;
+    const values = parsed.values as Values;
+    if (values.help) {
+      out(`usage: npm run cli -- ${command.usage}\n\n${command.summary}`);
+      return { code: 0 };
+    }
+    return { command, values };
+  } catch (e) {
+    err(`error: ${(e as Error).message.split('\n')[0]}`);
+    err(`usage: npm run cli -- ${command.usage}`);
+    return { code: 2 };
   }
-  if (values.help) {
-    out(`usage: npm run cli -- ${command.usage}\n\n${command.summary}`);
-    return 0;
-  }
-  let db: Awaited<ReturnType<typeof openDatabase>> | undefined;
+}
+
+/** Runs one command against a runtime: the CLI's own, or the server's when forwarded to it. */
+export async function execute(runtime: Runtime, argv: string[], out: Print, err: Print): Promise<number> {
+  const parsed = parse(argv, out, err);
+  if ('code' in parsed) return parsed.code;
+  const ctx = new Ctx(runtime);
+  ctx.actor = { kind: 'cli' };
   try {
-    const config = loadConfig();
-    const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr as never);
-    db = await openDatabase(config);
-    const ctx = new Ctx({ config, db, log });
-    ctx.actor = { kind: 'cli' };
-    await command.run(ctx, values, out);
+    await parsed.command.run(ctx, parsed.values, out);
     return 0;
-  } catch (err) {
-    const known =
-      err instanceof UsageError ||
-      err instanceof DomainError ||
-      err instanceof ConfigError ||
-      err instanceof DataDirLockedError;
-    const message = known
-      ? (err as Error).message
-      : `${(err as Error).name}: ${(err as Error).message.split('\n')[0]}`;
-    process.stderr.write(`error: ${message}\n`);
-    return err instanceof UsageError ? 2 : 1;
+  } catch (e) {
+    err(`error: ${messageOf(e)}`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+function messageOf(e: unknown): string {
+  if (
+    e instanceof UsageError ||
+    e instanceof DomainError ||
+    e instanceof ConfigError ||
+    e instanceof DataDirLockedError
+  ) {
+    return e.message;
+  }
+  const error = e as Error;
+  return `${error.name}: ${String(error.message).split('\n')[0]}`;
+}
+
+export async function runCli(argv: string[], out: Print, err: Print): Promise<number> {
+  const parsed = parse(argv, out, err);
+  if ('code' in parsed) return parsed.code;
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    err(`error: ${messageOf(e)}`);
+    return 1;
+  }
+  let db: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    db = await openDatabase(config);
+  } catch (e) {
+    if (e instanceof DataDirLockedError) {
+      // The server runs on this PGlite directory: let it run the command.
+      const code = await sendToServer(config.database.dataDir, argv, out, err);
+      if (code !== undefined) return code;
+    }
+    err(`error: ${messageOf(e)}`);
+    return 1;
+  }
+  try {
+    const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr as never);
+    if (config.migrateOnStart && parsed.command !== migrateCommand) await migrate(db);
+    return await execute({ config, db, log }, argv, out, err);
+  } catch (e) {
+    err(`error: ${messageOf(e)}`);
+    return 1;
   } finally {
-    await db?.close();
+    await db.close();
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  process.exitCode = await runCli(process.argv.slice(2));
+  process.exitCode = await runCli(
+    process.argv.slice(2),
+    (line) => process.stdout.write(`${line}\n`),
+    (line) => process.stderr.write(`${line}\n`),
+  );
 }

@@ -1,24 +1,39 @@
-import express, { type Express } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { requestContext } from './http/context.js';
 import { finalErrorHandler } from './http/errors.js';
 import { healthRouter } from './http/health.js';
 import type { Runtime } from './services/context.js';
+import { WebError } from './web/errors.js';
+import { assetsRouter, setupViews, webErrorHandler, webRouter } from './web/index.js';
 
 /**
- * The Express app: middleware order, then the three doors (OAuth protocol, HTML pages, GraphQL).
+ * The Express app: request context and health first, then the three doors — the OAuth protocol
+ * endpoints (JSON, no sessions), GraphQL, and the HTML pages (sessions, CSRF, security headers).
  */
 export function createApp(runtime: Runtime): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', runtime.config.trustProxy);
   app.set('etag', false);
+  setupViews(app, runtime);
 
   app.use(requestContext(runtime));
   app.use(healthRouter(runtime));
+  app.use(assetsRouter());
 
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not_found', error_description: 'No such endpoint.' });
-  });
+  const pages = webRouter(runtime);
+  pages.use(notFound);
+  pages.use(webErrorHandler());
+  app.use(pages);
   app.use(finalErrorHandler());
   return app;
+}
+
+/** Unknown paths: a page for browsers, JSON for everyone else. */
+function notFound(req: Request, res: Response, next: NextFunction): void {
+  if (req.accepts(['json', 'html']) === 'html') {
+    next(new WebError(404, 'Page not found', 'There is nothing at this address.'));
+    return;
+  }
+  res.status(404).json({ error: 'not_found', error_description: 'No such endpoint.' });
 }

@@ -173,7 +173,7 @@ export async function createApplication(
     if (isUniqueViolation(err)) throw new ConflictError('Could not register the application, please retry.');
     throw err;
   }
-  app.owner = owner;
+  await ctx.em.populate(app, ['owner']);
   await recordAudit(
     ctx,
     'application.create',

@@ -2,14 +2,22 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config/index.js';
 import type { Database } from '../db/orm.js';
 import type { Sql } from '../db/sql.js';
-import type { User } from '../entities/User.js';
 import type { Logger } from '../log.js';
 import type { ClientCache } from './client-cache.js';
 import type { ServerKeys } from './server-secrets.js';
 
+/** The user behind a request: what authorization checks and the audit trail need. */
+export interface Viewer {
+  id: string;
+  username: string;
+  email?: string | null;
+  isAdmin: boolean;
+  isActive: boolean;
+}
+
 /** Who is acting, for authorization checks and the audit trail. */
 export type Actor =
-  | { kind: 'user'; user: User; via: 'session' | 'bearer'; scopes?: readonly string[] }
+  | { kind: 'user'; user: Viewer; via: 'session' | 'bearer'; scopes?: readonly string[]; sessionId?: string }
   | { kind: 'client'; clientId: string }
   | { kind: 'cli' }
   | { kind: 'anonymous' };
@@ -53,7 +61,7 @@ export class Ctx {
   }
 
   /** The acting user, or undefined for anonymous, client and CLI actors. */
-  get user(): User | undefined {
+  get user(): Viewer | undefined {
     return this.actor.kind === 'user' ? this.actor.user : undefined;
   }
 }

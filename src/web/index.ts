@@ -1,0 +1,63 @@
+import path from 'node:path';
+import express, { type Express, Router } from 'express';
+import type { Runtime } from '../services/context.js';
+import { accountsRouter } from './accounts.js';
+import { WebError, webErrorHandler } from './errors.js';
+import { homeRouter } from './home.js';
+import { securityHeaders } from './security-headers.js';
+import { loadBrowserSession } from './session.js';
+import { createViewEngine } from './view-engine.js';
+
+export const VIEWS_DIR = path.resolve(import.meta.dirname, '../../views');
+
+/** Registers the Handlebars view engine on the app (pages and their error page use it). */
+export function setupViews(app: Express, runtime: Runtime): void {
+  app.engine('hbs', createViewEngine(VIEWS_DIR, { cache: runtime.config.env !== 'development' }));
+  app.set('view engine', 'hbs');
+  app.set('views', VIEWS_DIR);
+}
+
+/** Static assets: the stylesheet and small scripts, served from views/assets (no CDN). */
+export function assetsRouter(): Router {
+  const router = Router();
+  router.use(
+    '/static',
+    express.static(path.join(VIEWS_DIR, 'assets'), {
+      immutable: false,
+      maxAge: '1h',
+      index: false,
+      fallthrough: false,
+    }),
+  );
+  return router;
+}
+
+/** The HTML door: login, logout, home (and later consent, applications, authorized tokens). */
+export function webRouter(runtime: Runtime, extra: Router[] = []): Router {
+  const router = Router();
+  router.use(securityHeaders(runtime.config));
+  router.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+  router.use(
+    express.urlencoded({ extended: false, limit: runtime.config.bodyLimitBytes, parameterLimit: 200 }),
+  );
+  router.use(loadBrowserSession());
+  router.use((req, res, next) => {
+    res.locals.viewer = req.browserSession?.user;
+    res.locals.issuer = runtime.config.issuer;
+    next();
+  });
+  router.use(accountsRouter());
+  router.use(homeRouter());
+  for (const r of extra) router.use(r);
+  return router;
+}
+
+/** Renders a 404 page for unknown paths a browser asked for. */
+export function webNotFound(): express.RequestHandler {
+  return (_req, _res, next) => next(new WebError(404, 'Page not found', 'There is nothing at this address.'));
+}
+
+export { webErrorHandler };

@@ -1,0 +1,19 @@
+/**
+ * Where to go after login: only a path on this site. Anything that a browser could read as
+ * another origin (`//evil`, `/\evil`, `https://evil`, `javascript:`) or that carries control
+ * characters falls back to `/`.
+ */
+export function safeNext(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 2000) return '/';
+  if (!value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return '/';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+  if (/[\u0000-\u001f\u007f]/.test(value)) return '/';
+  try {
+    const base = 'http://latchkey.invalid';
+    const url = new URL(value, base);
+    if (url.origin !== base) return '/';
+    return url.pathname + url.search + url.hash;
+  } catch {
+    return '/';
+  }
+}

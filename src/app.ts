@@ -2,6 +2,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { requestContext } from './http/context.js';
 import { finalErrorHandler } from './http/errors.js';
 import { healthRouter } from './http/health.js';
+import { oauthRouter } from './oauth/index.js';
 import type { Runtime } from './services/context.js';
 import { WebError } from './web/errors.js';
 import { assetsRouter, setupViews, webErrorHandler, webRouter } from './web/index.js';
@@ -20,6 +21,7 @@ export function createApp(runtime: Runtime): Express {
   app.use(requestContext(runtime));
   app.use(healthRouter(runtime));
   app.use(assetsRouter());
+  app.use(oauthRouter(runtime));
 
   const pages = webRouter(runtime);
   pages.use(notFound);

@@ -9,6 +9,8 @@ import { createLogger, type Logger } from './log.js';
 import { startCleanup } from './services/cleanup.js';
 import { CLIENT_CHANNEL, ClientCache } from './services/client-cache.js';
 import type { Runtime } from './services/context.js';
+import { KEYS_CHANNEL, KeyStore } from './services/keys.js';
+import { HotPathLimiter } from './services/limits.js';
 import { loadServerKeys } from './services/server-secrets.js';
 
 export interface StartOptions {
@@ -37,12 +39,22 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const runtime: Runtime = { config, db, log, clients };
     await prepareRuntime(runtime);
     if (config.database.url) {
+      // Other instances announce client changes and key rotations; act on them at once.
+      const reloadKeys = () => {
+        runtime.keyStore
+          ?.load()
+          .catch((err) => log.warn({ err: (err as Error).message }, 'reloading keys failed'));
+      };
       const listener = listen(
         config.database.url,
-        CLIENT_CHANNEL,
+        {
+          [CLIENT_CHANNEL]: {
+            onMessage: (clientId) => clients.invalidate(clientId),
+            onGap: () => clients.invalidate(),
+          },
+          [KEYS_CHANNEL]: { onMessage: reloadKeys, onGap: reloadKeys },
+        },
         log,
-        (clientId) => clients.invalidate(clientId),
-        () => clients.invalidate(),
       );
       stops.push(() => listener.close());
     }
@@ -94,7 +106,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
 /** Work every instance does before serving: server secrets and signing keys exist. */
 async function prepareRuntime(runtime: Runtime): Promise<void> {
-  runtime.keys = await loadServerKeys(runtime.db.sql);
+  const { db, config, log } = runtime;
+  runtime.keys = await loadServerKeys(db.sql);
+  runtime.clientAuthLimiter = new HotPathLimiter(db.sql, config.limits.loginWindow);
+  runtime.keyStore = new KeyStore(db.sql, config, log);
+  await runtime.keyStore.init();
 }
 
 async function shutdown(stops: Array<() => Promise<void> | void>, db: Database): Promise<void> {

@@ -1,18 +1,24 @@
 import pg from 'pg';
 import type { Logger } from '../log.js';
 
+export interface Channel {
+  onMessage(payload: string): void;
+  /** Runs whenever notifications may have been missed (reconnects), so caches can be dropped. */
+  onGap(): void;
+}
+
 /**
- * A dedicated connection that LISTENs on a channel and calls `onMessage` for each NOTIFY.
- * Reconnects with back-off; `onGap` runs whenever notifications may have been missed, so the
- * caller can drop what it cached.
+ * A dedicated connection that LISTENs on some channels and dispatches each NOTIFY.
+ * Reconnects with back-off.
  */
 export function listen(
   url: string,
-  channel: string,
+  channels: Record<string, Channel>,
   log: Logger,
-  onMessage: (payload: string) => void,
-  onGap: () => void,
 ): { close(): Promise<void> } {
+  const onGap = () => {
+    for (const c of Object.values(channels)) c.onGap();
+  };
   let client: pg.Client | undefined;
   let closed = false;
   let delay = 250;
@@ -27,7 +33,7 @@ export function listen(
     });
     c.on('error', () => {}); // handled by 'end'
     c.on('notification', (msg) => {
-      if (msg.channel === channel && msg.payload) onMessage(msg.payload);
+      channels[msg.channel]?.onMessage(msg.payload ?? '');
     });
     c.on('end', () => {
       if (client === c) client = undefined;
@@ -36,7 +42,7 @@ export function listen(
     });
     try {
       await c.connect();
-      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      for (const channel of Object.keys(channels)) await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       client = c;
       delay = 250;
       onGap(); // anything changed while we were away

@@ -11,7 +11,7 @@ export type Row = Record<string, unknown>;
  * per connection), PGlite through the ORM's single connection.
  */
 export interface Sql {
-  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  query<R extends object = Row>(text: string, params?: readonly unknown[]): Promise<R[]>;
   /** Runs a statement and returns the number of rows it touched. */
   execute(text: string, params?: readonly unknown[]): Promise<number>;
   /** Runs `fn` in one transaction on one connection; rolls back when it throws. */
@@ -70,7 +70,7 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 
 class PgClientSql implements Sql {
   constructor(private readonly client: Queryable) {}
-  async query<R extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
+  async query<R extends object = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
     try {
       const result = await this.client.query<R>({
         name: statementName(text),
@@ -115,7 +115,7 @@ export class PgPoolSql implements Sql {
     this.pool.on('error', () => {});
     this.direct = new PgClientSql(this.pool);
   }
-  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<R[]> {
+  query<R extends object = Row>(text: string, params?: readonly unknown[]): Promise<R[]> {
     return this.direct.query<R>(text, params);
   }
   execute(text: string, params?: readonly unknown[]): Promise<number> {
@@ -158,7 +158,7 @@ export interface ConnectionPool {
 
 class PgliteConnectionSql implements Sql {
   constructor(private readonly db: PGlite) {}
-  async query<R extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
+  async query<R extends object = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
     const result = await this.db.query<R>(text, params as unknown[]);
     return result.rows;
   }
@@ -186,7 +186,7 @@ export class PgliteSql implements Sql {
       await this.pool.releaseConnection(db);
     }
   }
-  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<R[]> {
+  query<R extends object = Row>(text: string, params?: readonly unknown[]): Promise<R[]> {
     return this.withConnection((db) => new PgliteConnectionSql(db).query<R>(text, params));
   }
   execute(text: string, params?: readonly unknown[]): Promise<number> {

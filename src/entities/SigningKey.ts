@@ -10,6 +10,10 @@ export type SigningKeyStatus = 'active' | 'previous';
  * token it signed has expired), after which cleanup deletes it.
  */
 @Entity({ tableName: 'signing_keys' })
+@Index({
+  name: 'signing_keys_active_alg_unique',
+  expression: `create unique index "signing_keys_active_alg_unique" on "signing_keys" ("alg") where "status" = 'active'`,
+})
 export class SigningKey {
   /** The JWK `kid`. */
   @PrimaryKey({ type: 'string', length: 64 })

@@ -64,6 +64,28 @@ export class ClientCache {
   invalidate(clientId?: string): void {
     if (clientId === undefined) this.entries.clear();
     else this.entries.delete(clientId);
+    // Any client change may add or remove an allowed origin.
+    this.origins.clear();
+  }
+
+  private readonly origins = new Map<string, { allowed: boolean; expires: number }>();
+
+  /** Does any application allow this origin? (CORS preflights, which carry no client identity.) */
+  async isRegisteredOrigin(origin: string): Promise<boolean> {
+    if (origin.length > 300) return false;
+    const now = Date.now();
+    const hit = this.origins.get(origin);
+    if (hit && hit.expires > now) return hit.allowed;
+    const rows = await this.sql.query(
+      'select 1 from applications where allowed_origins @> array[$1]::text[] limit 1',
+      [origin],
+    );
+    const allowed = rows.length > 0;
+    if (this.ttlSeconds > 0) {
+      if (this.origins.size >= this.maxEntries) this.origins.clear();
+      this.origins.set(origin, { allowed, expires: now + this.ttlSeconds * 1000 });
+    }
+    return allowed;
   }
 }
 

@@ -4,6 +4,8 @@ import type { Database } from '../db/orm.js';
 import type { Sql } from '../db/sql.js';
 import type { Logger } from '../log.js';
 import type { ClientCache } from './client-cache.js';
+import type { KeyStore } from './keys.js';
+import type { HotPathLimiter } from './limits.js';
 import type { ServerKeys } from './server-secrets.js';
 
 /** The user behind a request: what authorization checks and the audit trail need. */
@@ -30,6 +32,8 @@ export interface Runtime {
   /** Absent in the CLI, which never serves protocol requests. */
   clients?: ClientCache;
   keys?: ServerKeys;
+  clientAuthLimiter?: HotPathLimiter;
+  keyStore?: KeyStore;
 }
 
 /**

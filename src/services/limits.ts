@@ -78,3 +78,37 @@ export function loginLimits(
     { key: `login:ip:${addr}`, max: config.loginMaxFailuresPerIp },
   ];
 }
+
+/**
+ * Failure limits for a hot path (client authentication at the token endpoint): nothing is read
+ * from the database while a key is not blocked; a failure is counted in the database (shared by
+ * every instance), and once its key is over the limit this process refuses it locally until the
+ * window ends. Another instance learns of the block at the key's next failure there.
+ */
+export class HotPathLimiter {
+  private readonly blockedUntil = new Map<string, number>();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly windowSeconds: number,
+  ) {}
+
+  /** Seconds until `key` is allowed again, or 0. */
+  blocked(key: string): number {
+    const until = this.blockedUntil.get(key);
+    if (until === undefined) return 0;
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left > 0) return left;
+    this.blockedUntil.delete(key);
+    return 0;
+  }
+
+  async fail(limit: Limit): Promise<LimitState> {
+    const state = await recordFailure(this.sql, [limit], this.windowSeconds);
+    if (state.blocked) {
+      if (this.blockedUntil.size > 50_000) this.blockedUntil.clear();
+      this.blockedUntil.set(limit.key, Date.now() + state.retryAfter * 1000);
+    }
+    return state;
+  }
+}

@@ -18,14 +18,17 @@ export function accountsRouter(): Router {
     res.status(extra.status ?? 200).render('accounts/login', {
       title: 'Log in',
       next: safeNext(field(req, 'next') ?? req.query.next),
-      username: extra.username ?? '',
+      username:
+        extra.username ??
+        (typeof req.query.login_hint === 'string' ? req.query.login_hint.slice(0, 150) : ''),
       error: extra.error,
       csrfToken: csrfToken(req, res),
     });
   };
 
   router.get('/accounts/login/', (req, res) => {
-    if (req.browserSession) {
+    // prompt=login (OIDC): the application wants a fresh login even though a session exists.
+    if (req.browserSession && req.query.prompt !== 'login') {
       res.redirect(303, safeNext(req.query.next));
       return;
     }

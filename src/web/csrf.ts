@@ -34,8 +34,9 @@ export function csrfToken(req: Request, res: Response): string {
   return sign(req, binding(req, res, true)!);
 }
 
-export function isValidCsrf(req: Request, res: Response): boolean {
-  const sent = (req.body as Record<string, unknown> | undefined)?.csrf_token ?? req.get('x-csrf-token');
+export function isValidCsrf(req: Request, res: Response, token?: string): boolean {
+  const body = req.body as Record<string, unknown> | undefined;
+  const sent = token ?? (Buffer.isBuffer(body) ? undefined : body?.csrf_token) ?? req.get('x-csrf-token');
   if (typeof sent !== 'string' || sent.length !== 43) return false;
   const bound = binding(req, res, false);
   if (!bound) return false;
@@ -44,15 +45,13 @@ export function isValidCsrf(req: Request, res: Response): boolean {
 
 /** Refuses a state-changing request without a valid token: 403 page, nothing changes. */
 export function requireCsrf(req: Request, res: Response, next: NextFunction): void {
-  if (isValidCsrf(req, res)) {
-    next();
-    return;
-  }
-  next(
-    new WebError(
-      403,
-      'This form has expired',
-      'The form was not sent from this site or has expired. Go back, reload the page and try again.',
-    ),
+  next(isValidCsrf(req, res) ? undefined : csrfFailure());
+}
+
+export function csrfFailure(): WebError {
+  return new WebError(
+    403,
+    'This form has expired',
+    'The form was not sent from this site or has expired. Go back, reload the page and try again.',
   );
 }

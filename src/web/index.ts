@@ -1,5 +1,6 @@
 import path from 'node:path';
 import express, { type Express, Router } from 'express';
+import { authorizeRouter } from '../oauth/authorize.js';
 import type { Runtime } from '../services/context.js';
 import { accountsRouter } from './accounts.js';
 import { WebError, webErrorHandler } from './errors.js';

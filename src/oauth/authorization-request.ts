@@ -1,0 +1,214 @@
+import type { Config } from '../config/index.js';
+import type { ClientCache, ClientRecord } from '../services/client-cache.js';
+import { invalidRequest, OAuthError, unauthorizedClient, unsupportedResponseType } from './errors.js';
+import type { Params } from './params.js';
+import { scopeParam } from './params.js';
+import { type ChallengeMethod, checkChallenge } from './pkce.js';
+import { matchRedirectUri } from './redirect-uris.js';
+import { resolveScopes } from './scopes.js';
+
+/**
+ * An error that must not be redirected (RFC 6749 §4.1.2.1): the client or redirect URI cannot
+ * be trusted, so the user sees a page instead.
+ */
+export class AuthorizationPageError extends Error {
+  override name = 'AuthorizationPageError';
+  constructor(
+    readonly title: string,
+    readonly detail: string,
+  ) {
+    super(title);
+  }
+}
+
+/** Where and how to answer once client and redirect URI are known to be good. */
+export interface RedirectTarget {
+  redirectUri: string;
+  responseMode: 'query' | 'fragment';
+  state?: string;
+}
+
+/** An error to send back to the client's redirect URI (RFC 6749 §4.1.2.1, §4.2.2.1). */
+export class AuthorizationRedirectError extends Error {
+  override name = 'AuthorizationRedirectError';
+  constructor(
+    readonly target: RedirectTarget,
+    readonly reason: OAuthError,
+  ) {
+    super(reason.message);
+  }
+}
+
+export type Prompt = 'none' | 'login' | 'consent';
+
+export interface AuthorizationRequest {
+  client: ClientRecord;
+  target: RedirectTarget;
+  /** The redirect_uri as sent, or null when the client relied on its only registered one. */
+  redirectUriSent: string | null;
+  responseType: 'code' | 'token';
+  scopes: string[];
+  nonce?: string;
+  pkce: { challenge: string; method: ChallengeMethod } | null;
+  prompt: Set<Prompt>;
+  maxAge?: number;
+  loginHint?: string;
+  /** The parameters as received, to rebuild the request after login or consent. */
+  params: Params;
+}
+
+/**
+ * Validates an authorization request (RFC 6749 §4.1.1, RFC 7636, OIDC Core §3.1.2.1) in two
+ * phases: client and redirect URI (failures are pages), then everything else (failures go back
+ * to the client's redirect URI with `state`).
+ */
+export async function parseAuthorizationRequest(
+  params: Params,
+  clients: ClientCache,
+  config: Config,
+): Promise<AuthorizationRequest> {
+  const clientId = params.get('client_id');
+  if (!clientId)
+    throw new AuthorizationPageError(
+      'Missing client_id',
+      'The request does not say which application is asking.',
+    );
+  const client = await clients.get(clientId);
+  if (!client) {
+    throw new AuthorizationPageError(
+      'Unknown application',
+      'No application is registered with this client_id.',
+    );
+  }
+  const sent = params.get('redirect_uri') ?? null;
+  let redirectUri: string;
+  if (sent !== null) {
+    if (!matchRedirectUri(sent, client.redirectUris)) {
+      throw new AuthorizationPageError(
+        'Redirect URI not registered',
+        'The redirect_uri in this request is not registered for the application, so Latchkey will not send you there.',
+      );
+    }
+    redirectUri = sent;
+  } else if (client.redirectUris.length === 1) {
+    redirectUri = client.redirectUris[0];
+  } else {
+    throw new AuthorizationPageError(
+      'Missing redirect URI',
+      'The application has several redirect URIs registered, so the request must name one (redirect_uri).',
+    );
+  }
+
+  const responseTypeRaw = params.get('response_type');
+  const responseType = responseTypeRaw === 'token' ? 'token' : 'code';
+  const target: RedirectTarget = {
+    redirectUri,
+    responseMode: responseType === 'token' ? 'fragment' : 'query',
+    state: params.get('state'),
+  };
+  const fail = (err: OAuthError): never => {
+    throw new AuthorizationRedirectError(target, err);
+  };
+  {
+    const responseMode = params.get('response_mode');
+    if (responseMode !== undefined) {
+      if (responseMode !== 'query' && responseMode !== 'fragment')
+        fail(invalidRequest('Unsupported response_mode.'));
+      if (responseType === 'token' && responseMode === 'query') {
+        fail(invalidRequest('response_mode=query is not allowed with response_type=token.'));
+      }
+      target.responseMode = responseMode as 'query' | 'fragment';
+    }
+    if (!responseTypeRaw) fail(invalidRequest('The response_type parameter is required.'));
+    if (responseTypeRaw !== 'code' && responseTypeRaw !== 'token') {
+      fail(
+        unsupportedResponseType(
+          'Only response_type=code (and token for applications that opt in) is supported.',
+        ),
+      );
+    }
+    if (params.has('request'))
+      fail(new OAuthError('request_not_supported', 'Request objects are not supported.'));
+    if (params.has('request_uri'))
+      fail(new OAuthError('request_uri_not_supported', 'request_uri is not supported.'));
+    if (responseType === 'code' && !client.grantTypes.includes('authorization_code')) {
+      fail(unauthorizedClient('This application may not use the authorization code grant.'));
+    }
+    if (responseType === 'token' && !client.grantTypes.includes('implicit')) {
+      fail(unauthorizedClient('This application may not use the implicit grant.'));
+    }
+    let scopes: string[] = [];
+    try {
+      scopes = resolveScopes(scopeParam(params), client, config);
+    } catch (err) {
+      if (err instanceof OAuthError) fail(err);
+      throw err;
+    }
+    let pkce: AuthorizationRequest['pkce'] = null;
+    try {
+      pkce = checkChallenge(params.get('code_challenge'), params.get('code_challenge_method'), config);
+    } catch (err) {
+      if (err instanceof OAuthError) fail(err);
+      throw err;
+    }
+    if (responseType === 'code' && client.clientType === 'public' && !pkce) {
+      fail(
+        invalidRequest(
+          'PKCE is required for public clients: send code_challenge with code_challenge_method=S256.',
+        ),
+      );
+    }
+    const nonce = params.get('nonce');
+    if (responseType === 'token' && scopes.includes('openid') && !nonce) {
+      fail(invalidRequest('nonce is required for the implicit flow.'));
+    }
+    if (nonce && nonce.length > 512) fail(invalidRequest('nonce is too long.'));
+    if ((target.state?.length ?? 0) > 2048) fail(invalidRequest('state is too long.'));
+    const prompt = new Set<Prompt>();
+    for (const p of (params.get('prompt') ?? '').split(' ').filter(Boolean)) {
+      if (p !== 'none' && p !== 'login' && p !== 'consent') {
+        fail(invalidRequest(`Unsupported prompt value "${p.slice(0, 30)}".`));
+      }
+      prompt.add(p as Prompt);
+    }
+    if (prompt.has('none') && prompt.size > 1)
+      fail(invalidRequest('prompt=none cannot be combined with other values.'));
+    let maxAge: number | undefined;
+    const maxAgeRaw = params.get('max_age');
+    if (maxAgeRaw !== undefined) {
+      if (!/^\d{1,9}$/.test(maxAgeRaw)) fail(invalidRequest('max_age must be a non-negative integer.'));
+      maxAge = Number(maxAgeRaw);
+    }
+    return {
+      client,
+      target,
+      redirectUriSent: sent,
+      responseType,
+      scopes,
+      nonce,
+      pkce,
+      prompt,
+      maxAge,
+      loginHint: params.get('login_hint'),
+      params,
+    };
+  }
+}
+
+/** Builds the redirect back to the client: query or fragment, always with `iss` (RFC 9207). */
+export function redirectWith(
+  target: RedirectTarget,
+  values: Record<string, string | undefined>,
+  issuer: string,
+): string {
+  const out = new URLSearchParams();
+  for (const [k, v] of Object.entries(values)) if (v !== undefined) out.set(k, v);
+  if (target.state !== undefined) out.set('state', target.state);
+  out.set('iss', issuer);
+  if (target.responseMode === 'fragment') {
+    const base = target.redirectUri.split('#')[0];
+    return `${base}#${out.toString()}`;
+  }
+  const sep = target.redirectUri.includes('?') ? '&' : '?';
+  return `${target.redirectUri}${sep}${out.toString()}`;
+}

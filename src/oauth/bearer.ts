@@ -1,0 +1,28 @@
+import type { Request } from 'express';
+import { type AccessTokenInfo, findAccessToken } from '../services/tokens.js';
+import { insufficientScope, invalidToken } from './errors.js';
+
+/** The Bearer token of a request (RFC 6750 §2.1 header; §2.2 form body when allowed). */
+export function bearerToken(req: Request, formToken?: string): string | undefined {
+  const header = req.get('authorization');
+  if (header && /^bearer /i.test(header)) return header.slice(7).trim() || undefined;
+  return formToken;
+}
+
+/**
+ * Validates a Bearer access token issued by this server: active (not expired, not revoked,
+ * user enabled) and, when `scope` is given, carrying it. RFC 6750 §3.1 errors otherwise.
+ */
+export async function requireBearer(
+  req: Request,
+  token: string | undefined,
+  scope?: string,
+): Promise<AccessTokenInfo> {
+  if (!token) throw invalidToken('An access token is required.');
+  const info = await findAccessToken(req.ctx.sql, token);
+  if (!info?.active) throw invalidToken('The access token is invalid, expired or revoked.');
+  if (scope && !info.scopes.includes(scope)) {
+    throw insufficientScope(`The access token lacks the "${scope}" scope.`, scope);
+  }
+  return info;
+}

@@ -1,0 +1,38 @@
+import { newId } from '../../entities/base.js';
+import { upsertGrant } from '../../services/grants.js';
+import { authenticate } from '../../services/login.js';
+import { insertTokenPair, mintAccessToken, mintRefreshToken } from '../../services/tokens.js';
+import { invalidGrant, invalidRequest, tooManyAttempts } from '../errors.js';
+import { scopeParam } from '../params.js';
+import { resolveScopes } from '../scopes.js';
+import { type GrantHandler, tokenResponse } from './types.js';
+
+/**
+ * RFC 6749 §4.3, for applications that opt in (OAuth 2.1 drops it). Same argon2 check and the
+ * same brute-force limits as the login page. The consent is recorded as a grant so that the
+ * user sees and can revoke it.
+ */
+export const passwordGrant: GrantHandler = {
+  grantType: 'password',
+  requires: 'password',
+  async handle({ ctx, params, client }) {
+    const username = params.get('username');
+    const password = params.get('password');
+    if (!username || !password) throw invalidRequest('username and password are required.');
+    const scopes = resolveScopes(scopeParam(params), client, ctx.config);
+    const result = await authenticate(ctx, username, password);
+    if (!result.ok) {
+      if (result.reason === 'blocked') throw tooManyAttempts('invalid_grant', result.retryAfter);
+      throw invalidGrant('Invalid username or password.');
+    }
+    const grant = await upsertGrant(ctx.sql, result.user.id, client.id, scopes);
+    const subject = { client, userId: result.user.id, grantId: grant.id, familyId: newId(), scopes };
+    const access = await mintAccessToken(ctx, subject);
+    const refresh = client.grantTypes.includes('refresh_token') ? mintRefreshToken() : null;
+    await insertTokenPair(ctx.sql, access, refresh, subject, ctx.config.ttl.refreshToken, {
+      authTime: new Date(),
+      sid: null,
+    });
+    return tokenResponse(access, refresh, scopes);
+  },
+};

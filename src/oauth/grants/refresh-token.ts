@@ -1,0 +1,120 @@
+import { issueIdToken } from '../../oidc/id-token.js';
+import { diagnoseRefreshToken, reissueWithinGrace, rotateRefreshToken } from '../../services/refresh.js';
+import { digest } from '../../services/secrets.js';
+import { mintAccessToken, mintRefreshToken, revokeFamily } from '../../services/tokens.js';
+import { invalidGrant, invalidRequest, invalidScope } from '../errors.js';
+import { scopeParam } from '../params.js';
+import { type GrantHandler, type TokenResponseBody, tokenResponse } from './types.js';
+
+/**
+ * RFC 6749 §6 with rotation (OAuth 2.1 §4.3.1): one conditional statement consumes the token and
+ * writes the new pair, so parallel refreshes have exactly one winner. A rotated token presented
+ * again within REFRESH_GRACE_SECONDS gets a fresh pair; within REFRESH_CONCURRENCY_WINDOW_SECONDS
+ * it is refused without consequence (a concurrent duplicate); later it is reuse, and the whole
+ * family is revoked.
+ */
+export const refreshTokenGrant: GrantHandler = {
+  grantType: 'refresh_token',
+  requires: 'refresh_token',
+  async handle({ ctx, params, client }) {
+    const value = params.get('refresh_token');
+    if (!value) throw invalidRequest('The refresh_token parameter is required.');
+    if (value.length > 512) throw invalidGrant('The refresh token is invalid.');
+    const requested = scopeParam(params) ?? null;
+    const tokenDigest = digest(value);
+    const refresh = mintRefreshToken();
+    // The access token's subject is known only after the rotation; JWT access tokens need it first.
+    const pre = client.accessTokenFormat === 'jwt' ? await diagnoseRefreshToken(ctx.sql, tokenDigest) : null;
+    const access = await mintAccessToken(ctx, {
+      client,
+      userId: pre?.userId ?? null,
+      grantId: pre?.grantId ?? null,
+      familyId: pre?.familyId ?? null,
+      scopes: requested ?? pre?.scopes ?? [],
+    });
+    const rotated = await rotateRefreshToken(ctx.sql, {
+      digest: tokenDigest,
+      applicationId: client.id,
+      requestedScopes: requested,
+      access,
+      refresh,
+      refreshTtl: ctx.config.ttl.refreshToken,
+    });
+    if (rotated) {
+      const scopes = requested ?? rotated.scopes;
+      return withIdToken(
+        ctx,
+        client,
+        rotated.userId,
+        scopes,
+        rotated.authTime,
+        rotated.sid,
+        access.value,
+        tokenResponse(access, refresh, scopes),
+      );
+    }
+
+    const why = await diagnoseRefreshToken(ctx.sql, tokenDigest);
+    if (!why || why.applicationId !== client.id) throw invalidGrant('The refresh token is invalid.');
+    if (why.revoked) throw invalidGrant('The refresh token has been revoked.');
+    if (why.expired) throw invalidGrant('The refresh token has expired.');
+    if (!why.userActive) throw invalidGrant('The user is disabled.');
+    if (requested && !requested.every((s) => why.scopes.includes(s))) {
+      throw invalidScope('The requested scope exceeds the scope originally granted (RFC 6749 §6).');
+    }
+    if (why.consumedAgo !== null) {
+      const { graceSeconds, concurrencyWindowSeconds } = ctx.config.refresh;
+      if (why.consumedAgo <= graceSeconds) {
+        const scopes = requested ?? why.scopes;
+        const again = await mintAccessToken(ctx, {
+          client,
+          userId: why.userId,
+          grantId: why.grantId,
+          familyId: why.familyId,
+          scopes,
+        });
+        const fresh = mintRefreshToken();
+        await reissueWithinGrace(ctx.sql, why, scopes, again, fresh, ctx.config.ttl.refreshToken);
+        return withIdToken(
+          ctx,
+          client,
+          why.userId,
+          scopes,
+          why.authTime,
+          why.sid,
+          again.value,
+          tokenResponse(again, fresh, scopes),
+        );
+      }
+      if (why.consumedAgo <= concurrencyWindowSeconds) {
+        throw invalidGrant('The refresh token was just rotated by a concurrent request.');
+      }
+      await revokeFamily(ctx.sql, why.familyId);
+      throw invalidGrant('The refresh token has already been used; its token family has been revoked.');
+    }
+    throw invalidGrant('The refresh token is invalid.');
+  },
+};
+
+async function withIdToken(
+  ctx: Parameters<GrantHandler['handle']>[0]['ctx'],
+  client: Parameters<GrantHandler['handle']>[0]['client'],
+  userId: string,
+  scopes: string[],
+  authTime: Date | null,
+  sid: string | null,
+  accessToken: string,
+  body: TokenResponseBody,
+): Promise<TokenResponseBody> {
+  if (!scopes.includes('openid')) return body;
+  body.id_token = await issueIdToken(ctx, {
+    client,
+    userId,
+    scopes,
+    nonce: null,
+    authTime,
+    sid,
+    accessToken,
+  });
+  return body;
+}

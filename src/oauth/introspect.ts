@@ -1,0 +1,75 @@
+import type { Request, Response } from 'express';
+import type { ClientRecord } from '../services/client-cache.js';
+import { findAccessToken, findRefreshToken } from '../services/tokens.js';
+import { bearerToken, requireBearer } from './bearer.js';
+import { authenticateClient } from './client-auth.js';
+import { allowClientOrigin } from './cors.js';
+import { invalidClient, invalidRequest } from './errors.js';
+
+/**
+ * POST /o/introspect/ (RFC 7662). The caller authenticates as a confidential client or with a
+ * Bearer token carrying the `introspection` scope. A client sees its own tokens; tokens of other
+ * clients only if it is allowed the `introspection` scope (a resource server). Everything else,
+ * and every inactive token, is `{"active": false}` and nothing more (§2.2). One indexed lookup.
+ */
+export async function introspectEndpoint(req: Request, res: Response): Promise<void> {
+  const params = req.oauthParams!;
+  let caller: ClientRecord | null = null;
+  let mayIntrospectAll = false;
+  const bearer = bearerToken(req);
+  if (bearer) {
+    await requireBearer(req, bearer, 'introspection');
+    mayIntrospectAll = true;
+  } else {
+    const { client } = await authenticateClient(req, params);
+    if (client.clientType !== 'confidential') {
+      throw invalidClient('Only confidential clients may call the introspection endpoint.', false);
+    }
+    allowClientOrigin(req, res, client);
+    caller = client;
+    mayIntrospectAll = client.scopes.includes('introspection');
+  }
+  const token = params.get('token');
+  if (!token) throw invalidRequest('The token parameter is required.');
+  res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+  const visible = (applicationId: string) => mayIntrospectAll || caller?.id === applicationId;
+  const issuer = req.ctx.config.issuer;
+
+  const access = await findAccessToken(req.ctx.sql, token);
+  if (access) {
+    if (!access.active || !visible(access.applicationId)) {
+      res.json({ active: false });
+      return;
+    }
+    res.json({
+      active: true,
+      scope: access.scopes.join(' '),
+      client_id: access.clientId,
+      ...(access.username ? { username: access.username, sub: access.userId } : { sub: access.clientId }),
+      token_type: 'Bearer',
+      exp: seconds(access.expiresAt),
+      iat: seconds(access.issuedAt),
+      iss: issuer,
+      jti: access.id,
+    });
+    return;
+  }
+  const refresh = await findRefreshToken(req.ctx.sql, token);
+  if (refresh?.active && visible(refresh.applicationId)) {
+    res.json({
+      active: true,
+      scope: refresh.scopes.join(' '),
+      client_id: refresh.clientId,
+      username: refresh.username,
+      sub: refresh.userId,
+      token_type: 'refresh_token',
+      exp: seconds(refresh.expiresAt),
+      iat: seconds(refresh.issuedAt),
+      iss: issuer,
+    });
+    return;
+  }
+  res.json({ active: false });
+}
+
+const seconds = (d: Date) => Math.floor(d.getTime() / 1000);

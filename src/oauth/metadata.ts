@@ -1,0 +1,70 @@
+import type { Config } from '../config/index.js';
+import { SIGNING_ALGS } from '../services/keys.js';
+
+/**
+ * RFC 8414 authorization server metadata; the OpenID Connect Discovery document is the same
+ * plus its own fields. Built once per process: nothing in it changes at run time.
+ */
+export function serverMetadata(config: Config): Record<string, unknown> {
+  const base = config.issuer;
+  return {
+    issuer: base,
+    authorization_endpoint: `${base}/o/authorize/`,
+    token_endpoint: `${base}/o/token/`,
+    revocation_endpoint: `${base}/o/revoke_token/`,
+    introspection_endpoint: `${base}/o/introspect/`,
+    device_authorization_endpoint: `${base}/o/device_authorization/`,
+    userinfo_endpoint: `${base}/o/userinfo/`,
+    jwks_uri: `${base}/o/jwks/`,
+    end_session_endpoint: `${base}/o/logout/`,
+    scopes_supported: Object.keys(config.scopes),
+    response_types_supported: ['code', 'token'],
+    response_modes_supported: ['query', 'fragment'],
+    grant_types_supported: [
+      'authorization_code',
+      'refresh_token',
+      'client_credentials',
+      'password',
+      'urn:ietf:params:oauth:grant-type:device_code',
+      'implicit',
+    ],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'bearer'],
+    code_challenge_methods_supported: config.pkceAllowPlain ? ['S256', 'plain'] : ['S256'],
+    authorization_response_iss_parameter_supported: true,
+    service_documentation: `${base}/`,
+  };
+}
+
+export function openIdConfiguration(config: Config): Record<string, unknown> {
+  return {
+    ...serverMetadata(config),
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: [...SIGNING_ALGS],
+    userinfo_signing_alg_values_supported: ['none'],
+    claims_supported: [
+      'iss',
+      'sub',
+      'aud',
+      'exp',
+      'iat',
+      'auth_time',
+      'nonce',
+      'at_hash',
+      'azp',
+      'sid',
+      'preferred_username',
+      'name',
+      'updated_at',
+      'email',
+      'email_verified',
+    ],
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    prompt_values_supported: ['none', 'login', 'consent'],
+    frontchannel_logout_supported: false,
+    backchannel_logout_supported: false,
+  };
+}

@@ -1,0 +1,33 @@
+import type { Request, Response } from 'express';
+import { digest } from '../services/secrets.js';
+import { authenticateClient } from './client-auth.js';
+import { allowClientOrigin } from './cors.js';
+import { invalidRequest } from './errors.js';
+
+/**
+ * POST /o/revoke_token/ (RFC 7009). The client authenticates; `token_type_hint` is never
+ * trusted, so both token tables are tried. Revoking a refresh token revokes its whole family
+ * (with the access tokens issued from it). A token of another client, or an unknown token, is
+ * left alone and still answered 200 with an empty body (§2.2).
+ */
+export async function revokeEndpoint(req: Request, res: Response): Promise<void> {
+  const params = req.oauthParams!;
+  const { client } = await authenticateClient(req, params);
+  allowClientOrigin(req, res, client);
+  const token = params.get('token');
+  if (!token) throw invalidRequest('The token parameter is required.');
+  if (token.length <= 4096) {
+    await req.ctx.sql.execute(
+      `with r as (
+         select family_id from refresh_tokens where token_digest = $1 and application_id = $2),
+       rr as (update refresh_tokens set revoked_at = now()
+               where family_id in (select family_id from r) and revoked_at is null),
+       ra as (update access_tokens set revoked_at = now()
+               where family_id in (select family_id from r) and revoked_at is null)
+       update access_tokens set revoked_at = now()
+        where token_digest = $1 and application_id = $2 and revoked_at is null`,
+      [digest(token), client.id],
+    );
+  }
+  res.status(200).set({ 'Cache-Control': 'no-store' }).end();
+}

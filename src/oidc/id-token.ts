@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { ClientRecord } from '../services/client-cache.js';
+import type { Ctx } from '../services/context.js';
+
+export interface IdTokenInput {
+  client: ClientRecord;
+  userId: string;
+  scopes: readonly string[];
+  nonce: string | null;
+  authTime: Date | null;
+  sid: string | null;
+  /** The access token issued alongside, for at_hash. */
+  accessToken?: string;
+}
+
+/**
+ * OpenID Connect Core §2 id_token, signed with the application's algorithm (RS256 by default,
+ * ES256 selectable) by the active key, which was parsed once at start.
+ */
+export async function issueIdToken(ctx: Ctx, input: IdTokenInput): Promise<string> {
+  const { kid, alg, privateKey } = ctx.runtime.keyStore!.signer(input.client.idTokenSignedResponseAlg);
+  const now = Math.floor(Date.now() / 1000);
+  const claims: Record<string, unknown> = { azp: input.client.clientId };
+  if (input.authTime) claims.auth_time = Math.floor(input.authTime.getTime() / 1000);
+  if (input.nonce) claims.nonce = input.nonce;
+  if (input.sid) claims.sid = input.sid;
+  if (input.accessToken) claims.at_hash = halfHash(input.accessToken);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg, kid, typ: 'JWT' })
+    .setIssuer(ctx.config.issuer)
+    .setSubject(input.userId)
+    .setAudience(input.client.clientId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + ctx.config.ttl.idToken)
+    .sign(privateKey);
+}
+
+/** OIDC Core §3.1.3.6: base64url of the left half of the SHA-256 of the token (RS256, ES256). */
+export function halfHash(value: string): string {
+  return createHash('sha256').update(value, 'ascii').digest().subarray(0, 16).toString('base64url');
+}

@@ -1,0 +1,161 @@
+import type { Sql } from '../db/sql.js';
+import { newId } from '../entities/base.js';
+import { digest, newCredential } from './secrets.js';
+import type { MintedAccessToken, MintedRefreshToken } from './tokens.js';
+
+export interface NewCode {
+  applicationId: string;
+  userId: string;
+  redirectUri: string | null;
+  scopes: string[];
+  codeChallenge: string | null;
+  codeChallengeMethod: 'S256' | 'plain' | null;
+  nonce: string | null;
+  authTime: Date;
+  sid: string | null;
+  ttlSeconds: number;
+}
+
+/**
+ * Records the consent (the user's grant for the application gains the scopes, unless it already
+ * covers them) and stores a new authorization code under it — one statement. Returns the code
+ * value for the redirect.
+ */
+export async function createAuthorizationCode(sql: Sql, code: NewCode): Promise<string> {
+  const value = newCredential('authorizationCode');
+  await sql.execute(
+    `with existing as (
+       select id from grants
+        where user_id = $4 and application_id = $3 and revoked_at is null and scopes @> $6::text[]),
+     added as (
+       insert into grants as g (id, user_id, application_id, scopes, last_used_at)
+       select $13, $4, $3, $6, now() where not exists (select 1 from existing)
+       on conflict (user_id, application_id) where revoked_at is null do update
+         set scopes = array(select distinct s from unnest(g.scopes || excluded.scopes) as s order by s),
+             updated_at = now()
+       returning id),
+     grant_row as (select id from existing union all select id from added)
+     insert into authorization_codes (id, code_digest, application_id, user_id, grant_id, redirect_uri, scopes,
+       code_challenge, code_challenge_method, nonce, auth_time, sid, expires_at)
+     select $1, $2, $3, $4, grant_row.id, $5, $6, $7, $8, $9, $10, $11, now() + make_interval(secs => $12)
+       from grant_row limit 1`,
+    [
+      newId(),
+      digest(value),
+      code.applicationId,
+      code.userId,
+      code.redirectUri,
+      code.scopes,
+      code.codeChallenge,
+      code.codeChallengeMethod,
+      code.nonce,
+      code.authTime,
+      code.sid,
+      code.ttlSeconds,
+      newId(),
+    ],
+  );
+  return value;
+}
+
+export interface StoredCode {
+  id: string;
+  applicationId: string;
+  userId: string;
+  grantId: string;
+  redirectUri: string | null;
+  scopes: string[];
+  codeChallenge: string | null;
+  codeChallengeMethod: 'S256' | 'plain' | null;
+  nonce: string | null;
+  authTime: Date;
+  sid: string | null;
+  consumed: boolean;
+  expired: boolean;
+}
+
+export async function findAuthorizationCode(sql: Sql, value: string): Promise<StoredCode | null> {
+  if (value.length > 512) return null;
+  const rows = await sql.query<{
+    id: string;
+    application_id: string;
+    user_id: string;
+    grant_id: string;
+    redirect_uri: string | null;
+    scopes: string[];
+    code_challenge: string | null;
+    code_challenge_method: 'S256' | 'plain' | null;
+    nonce: string | null;
+    auth_time: Date;
+    sid: string | null;
+    consumed: boolean;
+    expired: boolean;
+  }>(
+    `select id, application_id, user_id, grant_id, redirect_uri, scopes, code_challenge, code_challenge_method, nonce,
+            auth_time, sid, consumed_at is not null as consumed, expires_at <= now() as expired
+       from authorization_codes where code_digest = $1`,
+    [digest(value)],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    id: r.id,
+    applicationId: r.application_id,
+    userId: r.user_id,
+    grantId: r.grant_id,
+    redirectUri: r.redirect_uri,
+    scopes: r.scopes,
+    codeChallenge: r.code_challenge,
+    codeChallengeMethod: r.code_challenge_method,
+    nonce: r.nonce,
+    authTime: r.auth_time,
+    sid: r.sid,
+    consumed: r.consumed,
+    expired: r.expired,
+  };
+}
+
+/**
+ * Marks the code used and writes its tokens in one statement: the conditional UPDATE makes it
+ * single-use under any concurrency, and the inserts happen only if it won. The grant must
+ * still be active and the user enabled. Returns false when the code was not (or no longer)
+ * redeemable.
+ */
+export async function consumeCodeAndIssue(
+  sql: Sql,
+  codeId: string,
+  access: MintedAccessToken,
+  refresh: MintedRefreshToken | null,
+  refreshTtl: number,
+): Promise<boolean> {
+  const rows = await sql.query<{ n: number }>(
+    `with c as (
+       update authorization_codes ac set consumed_at = now()
+        where ac.id = $1 and ac.consumed_at is null and ac.expires_at > now()
+          and exists (select 1 from grants g join users u on u.id = g.user_id
+                       where g.id = ac.grant_id and g.revoked_at is null and u.is_active)
+       returning ac.id, ac.application_id, ac.user_id, ac.grant_id, ac.scopes, ac.auth_time, ac.sid),
+     a as (
+       insert into access_tokens (id, token_digest, application_id, user_id, grant_id, family_id, scopes, format, expires_at)
+       select $2, $3, c.application_id, c.user_id, c.grant_id, c.id, c.scopes, $4, now() + make_interval(secs => $5) from c),
+     r as (
+       insert into refresh_tokens (id, token_digest, application_id, user_id, grant_id, family_id, scopes, auth_time, sid, expires_at)
+       select $6, $7, c.application_id, c.user_id, c.grant_id, c.id, c.scopes, c.auth_time, c.sid,
+              now() + make_interval(secs => $8)
+         from c where $6::uuid is not null),
+     g as (update grants set last_used_at = now()
+            where id = (select grant_id from c) and (last_used_at is null or last_used_at < now() - interval '1 minute'))
+     select count(*)::int as n from c`,
+    [
+      codeId,
+      access.id,
+      access.digest,
+      access.format,
+      access.expiresIn,
+      refresh?.id ?? null,
+      refresh?.digest ?? null,
+      refreshTtl,
+    ],
+  );
+  return rows[0].n === 1;
+}

@@ -1,0 +1,94 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { AuthorizationRequest } from '../oauth/authorization-request.js';
+import { type Params, parseParams } from '../oauth/params.js';
+import { csrfToken } from './csrf.js';
+
+const MAX_AGE_MS = 10 * 60 * 1000;
+
+/**
+ * The consent form carries the authorization request as one signed hidden field: the original
+ * parameters, the session they were shown to and when. Any change to it, another session, or
+ * an old form is refused; the request is then validated again from scratch.
+ */
+export function signConsentRequest(req: Request, request: AuthorizationRequest): string {
+  const payload = Buffer.from(
+    JSON.stringify({ p: serialise(request.params), s: req.browserSession!.id, t: Date.now() }),
+  ).toString('base64url');
+  return `${payload}.${mac(req, payload)}`;
+}
+
+export function verifyConsentRequest(req: Request, value: string | undefined): Params | null {
+  if (!value || value.length > 20_000) return null;
+  const [payload, signature] = value.split('.');
+  if (!payload || !signature) return null;
+  const expected = Buffer.from(mac(req, payload));
+  const given = Buffer.from(signature);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
+  let data: { p?: unknown; s?: unknown; t?: unknown };
+  try {
+    data = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (data.s !== req.browserSession?.id || typeof data.t !== 'number' || Date.now() - data.t > MAX_AGE_MS)
+    return null;
+  if (typeof data.p !== 'string') return null;
+  return parseParams(data.p);
+}
+
+function mac(req: Request, payload: string): string {
+  return createHmac('sha256', req.ctx.runtime.keys!.signing)
+    .update(`consent\0${payload}`)
+    .digest('base64url');
+}
+
+export function serialise(params: Params): string {
+  return new URLSearchParams([...params]).toString();
+}
+
+/** Shows the consent page: the application, who registered it, each scope with its description. */
+export function renderConsent(req: Request, res: Response, request: AuthorizationRequest): void {
+  const { client } = request;
+  const scopes = request.scopes.map((name) => ({ name, description: req.ctx.config.scopes[name] ?? name }));
+  res.set(
+    'Content-Security-Policy',
+    consentCsp(res.get('Content-Security-Policy') ?? '', request.target.redirectUri),
+  );
+  res.render('consent', {
+    title: `Authorize ${client.name}`,
+    client: {
+      name: client.name,
+      owner: client.ownerUsername,
+      initial: client.name.trim().charAt(0).toUpperCase() || '?',
+    },
+    scopes,
+    redirectHost: hostOf(request.target.redirectUri),
+    consentRequest: signConsentRequest(req, request),
+    csrfToken: csrfToken(req, res),
+  });
+}
+
+/**
+ * The consent form's POST answers with a redirect to the client; browsers apply CSP
+ * form-action to that redirect, so the client's redirect target must be allowed.
+ */
+function consentCsp(csp: string, redirectUri: string): string {
+  let source: string;
+  try {
+    const url = new URL(redirectUri);
+    source = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
+  } catch {
+    return csp;
+  }
+  return csp.replace("form-action 'self'", `form-action 'self' ${source}`);
+}
+
+function hostOf(uri: string): string {
+  try {
+    const url = new URL(uri);
+    return url.host || url.protocol;
+  } catch {
+    return uri;
+  }
+}

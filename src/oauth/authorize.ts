@@ -68,7 +68,7 @@ async function run(req: Request, res: Response, parse: () => Params): Promise<vo
           new OAuthError('login_required', 'The user is not logged in.'),
         );
       }
-      redirectToLogin(req, res, request, Boolean(session));
+      redirectToLogin(res, request, Boolean(session));
       return;
     }
     if (!request.client.skipAuthorization) {
@@ -140,7 +140,7 @@ function needsLogin(request: AuthorizationRequest, session: BrowserSession): boo
  * is dropped from the way back (the fresh login satisfies it) and tells the login page to ask
  * even though a session exists.
  */
-function redirectToLogin(req: Request, res: Response, request: AuthorizationRequest, forced: boolean): void {
+function redirectToLogin(res: Response, request: AuthorizationRequest, forced: boolean): void {
   const back = new Map(request.params);
   const prompts = [...request.prompt].filter((p) => p !== 'login');
   if (prompts.length) back.set('prompt', prompts.join(' '));

@@ -41,15 +41,17 @@ export function webRouter(runtime: Runtime, extra: Router[] = []): Router {
     res.set('Cache-Control', 'no-store');
     next();
   });
-  router.use(
-    express.urlencoded({ extended: false, limit: runtime.config.bodyLimitBytes, parameterLimit: 200 }),
-  );
   router.use(loadBrowserSession());
   router.use((req, res, next) => {
     res.locals.viewer = req.browserSession?.user;
     res.locals.issuer = runtime.config.issuer;
     next();
   });
+  // The authorization endpoint parses its own body strictly (a repeated parameter is an error).
+  router.use(authorizeRouter(runtime.config.bodyLimitBytes));
+  router.use(
+    express.urlencoded({ extended: false, limit: runtime.config.bodyLimitBytes, parameterLimit: 200 }),
+  );
   router.use(accountsRouter());
   router.use(homeRouter());
   for (const r of extra) router.use(r);

@@ -11,6 +11,7 @@ import { createApplicationCommand } from './create-application.js';
 import { createUserCommand } from './create-user.js';
 import { migrateCommand } from './migrate.js';
 import { sendToServer } from './remote.js';
+import { rotateKeysCommand } from './rotate-keys.js';
 
 /** `npm run cli -- <command> [options]`. Errors print one line and exit non-zero. */
 export const commands: Command[] = [
@@ -18,6 +19,7 @@ export const commands: Command[] = [
   createUserCommand,
   createApplicationCommand,
   clearTokensCommand,
+  rotateKeysCommand,
 ];
 
 type Print = (line: string) => void;

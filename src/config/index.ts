@@ -154,6 +154,7 @@ const schema = z.object({
   CLEANUP_BATCH_SIZE: count(5000, 100, 100_000),
   BODY_LIMIT_BYTES: count(64 * 1024, 1024, 10 * 1024 * 1024),
   KEY_ENCRYPTION_KEY: keyEncryptionKey,
+  ACCESS_TOKEN_AUDIENCE: z.string().min(1).max(2000).optional(),
   GRAPHQL_INTROSPECTION: bool(true),
   GRAPHQL_MAX_DEPTH: count(12, 2, 64),
   GRAPHQL_MAX_COST: count(5000, 10, 1_000_000),
@@ -195,6 +196,8 @@ export interface Config {
   cleanup: { interval: number; batchSize: number };
   bodyLimitBytes: number;
   keyEncryptionKey?: string;
+  /** `aud` of JWT access tokens (RFC 9068 §2.2); the issuer unless configured. */
+  accessTokenAudience: string;
   graphql: { introspection: boolean; maxDepth: number; maxCost: number };
 }
 
@@ -256,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cleanup: { interval: e.CLEANUP_INTERVAL, batchSize: e.CLEANUP_BATCH_SIZE },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     keyEncryptionKey: e.KEY_ENCRYPTION_KEY,
+    accessTokenAudience: e.ACCESS_TOKEN_AUDIENCE ?? e.ISSUER,
     graphql: {
       introspection: e.GRAPHQL_INTROSPECTION,
       maxDepth: e.GRAPHQL_MAX_DEPTH,

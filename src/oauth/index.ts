@@ -1,6 +1,8 @@
-import { type NextFunction, type Request, type Response, Router } from 'express';
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { isUnavailable } from '../db/sql.js';
 import { describe } from '../http/errors.js';
+import { jwksEndpoint } from '../oidc/jwks.js';
+import { userinfoEndpoint } from '../oidc/userinfo.js';
 import type { Runtime } from '../services/context.js';
 import { corsPreflight, varyOrigin } from './cors.js';
 import { OAuthError, sendOAuthError, temporarilyUnavailable } from './errors.js';
@@ -37,6 +39,16 @@ export function oauthRouter(runtime: Runtime): Router {
     router.options(path, corsPreflight('POST'));
     router.all(path, varyOrigin, ...form, handler);
   }
+  // OpenID Connect's JSON endpoints live with the other protocol endpoints.
+  router.get('/o/jwks/', jwksEndpoint);
+  router.options('/o/userinfo/', corsPreflight('GET, POST'));
+  router.get('/o/userinfo/', varyOrigin, userinfoEndpoint);
+  router.post(
+    '/o/userinfo/',
+    varyOrigin,
+    express.raw({ type: () => true, limit: runtime.config.bodyLimitBytes }),
+    userinfoEndpoint,
+  );
   router.use(oauthErrorHandler());
   return router;
 }
@@ -54,6 +66,11 @@ export function oauthErrorHandler() {
     }
     if (isUnavailable(err)) {
       sendOAuthError(res, temporarilyUnavailable());
+      return;
+    }
+    const status = (err as { status?: unknown } | null)?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      sendOAuthError(res, new OAuthError('invalid_request', 'The request could not be read.', status));
       return;
     }
     req.ctx.log.error({ err: describe(err) }, 'protocol endpoint failed');

@@ -2,6 +2,7 @@ import type { Sql } from '../db/sql.js';
 import { newId } from '../entities/base.js';
 import type { ClientRecord } from './client-cache.js';
 import type { Ctx } from './context.js';
+import { signJwtAccessToken } from './jwt-access-token.js';
 import { digest, newCredential } from './secrets.js';
 
 /** Who and what a token is for. */
@@ -29,27 +30,13 @@ export interface MintedRefreshToken {
   digest: Buffer;
 }
 
-/** Turns a subject into an access token value. JWT formatting plugs in here. */
-export type AccessTokenMinter = (
-  ctx: Ctx,
-  subject: TokenSubject,
-  id: string,
-  expiresIn: number,
-) => Promise<string>;
-
-const opaqueMinter: AccessTokenMinter = async () => newCredential('accessToken');
-let jwtMinter: AccessTokenMinter | undefined;
-
-/** Registers the RFC 9068 JWT formatter (the OIDC module does, at start). */
-export function useJwtMinter(minter: AccessTokenMinter): void {
-  jwtMinter = minter;
-}
-
+/** An opaque random value, or an RFC 9068 JWT for applications that chose that format. */
 export async function mintAccessToken(ctx: Ctx, subject: TokenSubject): Promise<MintedAccessToken> {
   const id = newId();
   const expiresIn = ctx.config.ttl.accessToken;
-  const format = subject.client.accessTokenFormat === 'jwt' && jwtMinter ? 'jwt' : 'opaque';
-  const value = await (format === 'jwt' ? jwtMinter! : opaqueMinter)(ctx, subject, id, expiresIn);
+  const format = subject.client.accessTokenFormat;
+  const value =
+    format === 'jwt' ? await signJwtAccessToken(ctx, subject, id, expiresIn) : newCredential('accessToken');
   return { id, value, digest: digest(value), expiresIn, format };
 }
 

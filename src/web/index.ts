@@ -1,6 +1,7 @@
 import path from 'node:path';
 import express, { type Express, Router } from 'express';
 import { authorizeRouter } from '../oauth/authorize.js';
+import { endSessionRouter } from '../oidc/end-session.js';
 import type { Runtime } from '../services/context.js';
 import { accountsRouter } from './accounts.js';
 import { WebError, webErrorHandler } from './errors.js';
@@ -53,6 +54,7 @@ export function webRouter(runtime: Runtime, extra: Router[] = []): Router {
     express.urlencoded({ extended: false, limit: runtime.config.bodyLimitBytes, parameterLimit: 200 }),
   );
   router.use(accountsRouter());
+  router.use(endSessionRouter());
   router.use(homeRouter());
   for (const r of extra) router.use(r);
   return router;

@@ -1,27 +1,29 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import pg from 'pg';
 import { loadConfig } from '../../src/config/index.js';
 import { migrate, openDatabase } from '../../src/db/orm.js';
-import { adminQuery, TEMPLATE_DB, urlFor } from './pg.js';
+import { adminQuery, PG_ADMIN_URL, templateDb, urlFor } from './pg.js';
 
-/** Once per run: a migrated template database that each test file copies. */
+/** Once per run: a run id, and a migrated template database that each test file copies. */
 export default async function setup() {
+  process.env.LATCHKEY_TEST_RUN = randomBytes(4).toString('hex');
   fs.mkdirSync('test-output', { recursive: true });
-  await adminQuery(`drop database if exists ${TEMPLATE_DB} with (force)`);
-  await adminQuery(`create database ${TEMPLATE_DB}`);
-  const db = await openDatabase(loadConfig({ DATABASE_URL: urlFor(TEMPLATE_DB) }));
+  const template = templateDb();
+  await adminQuery(`create database ${template}`);
+  const db = await openDatabase(loadConfig({ DATABASE_URL: urlFor(template) }));
   try {
     await migrate(db);
   } finally {
     await db.close();
   }
   return async () => {
-    await adminQuery(`drop database if exists ${TEMPLATE_DB} with (force)`);
-    // Databases of test files that crashed before cleaning up.
-    const pg = await import('pg');
-    const client = new pg.default.Client({ connectionString: urlFor('postgres') });
+    // This run's databases, including those of test files that crashed before cleaning up.
+    const client = new pg.Client({ connectionString: PG_ADMIN_URL });
     await client.connect();
     const { rows } = await client.query<{ datname: string }>(
-      "select datname from pg_database where datname like 'latchkey_test_%'",
+      'select datname from pg_database where datname like $1',
+      [`latchkey_t${process.env.LATCHKEY_TEST_RUN}_%`],
     );
     await client.end();
     for (const { datname } of rows) await adminQuery(`drop database if exists ${datname} with (force)`);

@@ -3,7 +3,18 @@ import pg from 'pg';
 
 /** The PostgreSQL server the tests use (CI starts it): trust auth on 127.0.0.1:5432. */
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgresql://root@127.0.0.1:5432/postgres';
-export const TEMPLATE_DB = 'latchkey_test_template';
+
+/**
+ * Every test run names its databases after a run id (set by the global setup), so that runs
+ * side by side never drop each other's databases.
+ */
+export function runId(): string {
+  const id = process.env.LATCHKEY_TEST_RUN;
+  if (!id) throw new Error('LATCHKEY_TEST_RUN is not set: run the tests through vitest (global setup)');
+  return id;
+}
+
+export const templateDb = () => `latchkey_t${runId()}_template`;
 
 export function urlFor(database: string): string {
   const url = new URL(PG_ADMIN_URL);
@@ -32,8 +43,8 @@ export interface TestDatabase {
  * once (fast); otherwise the database is empty.
  */
 export async function createTestDatabase(opts: { migrated?: boolean } = {}): Promise<TestDatabase> {
-  const name = `latchkey_test_${randomBytes(6).toString('hex')}`;
-  const template = opts.migrated === false ? 'template0' : TEMPLATE_DB;
+  const name = `latchkey_t${runId()}_${randomBytes(5).toString('hex')}`;
+  const template = opts.migrated === false ? 'template0' : templateDb();
   await adminQuery(`create database ${name} template ${template}`);
   return {
     name,

@@ -1,0 +1,123 @@
+import { type Request, type Response, Router } from 'express';
+import { compactVerify, createLocalJWKSet, decodeJwt } from 'jose';
+import { endSession } from '../services/sessions.js';
+import { clearCookie, cookieName } from '../web/cookies.js';
+import { csrfToken, requireCsrf } from '../web/csrf.js';
+import { WebError } from '../web/errors.js';
+import { field } from '../web/forms.js';
+
+interface Hint {
+  sub: string;
+  aud: string;
+  sid?: string;
+  expired: boolean;
+}
+
+/**
+ * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) at /o/logout/: id_token_hint,
+ * client_id, post_logout_redirect_uri (registered per application), state. With a current hint
+ * for the logged-in session the user is logged out at once; otherwise (no hint, an expired one,
+ * another session's) they confirm first.
+ */
+export function endSessionRouter(): Router {
+  const router = Router();
+  router.get('/o/logout/', (req, res) => handle(req, res, (name) => query(req, name)));
+  router.post('/o/logout/', (req, res, next) => {
+    if (field(req, 'confirm') !== undefined) {
+      requireCsrf(req, res, (err?: unknown) => {
+        if (err) next(err);
+        else handle(req, res, (name) => field(req, name), true).catch(next);
+      });
+      return;
+    }
+    handle(req, res, (name) => field(req, name)).catch(next);
+  });
+  return router;
+}
+
+function query(req: Request, name: string): string | undefined {
+  const v = req.query[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+async function handle(
+  req: Request,
+  res: Response,
+  param: (name: string) => string | undefined,
+  confirmed = false,
+) {
+  const hintValue = param('id_token_hint');
+  const hint = hintValue ? await verifyHint(req, hintValue) : undefined;
+  const clientId = param('client_id') ?? hint?.aud;
+  if (hint && param('client_id') && param('client_id') !== hint.aud) {
+    throw new WebError(400, 'Invalid logout request', 'client_id does not match the id_token_hint.');
+  }
+  const postLogout = param('post_logout_redirect_uri');
+  let target: string | undefined;
+  if (postLogout) {
+    const client = clientId ? await req.ctx.runtime.clients!.get(clientId) : null;
+    if (!client || !client.postLogoutRedirectUris.includes(postLogout)) {
+      throw new WebError(
+        400,
+        'Invalid logout request',
+        'post_logout_redirect_uri is not registered for this application, so Latchkey will not send you there.',
+      );
+    }
+    const url = new URL(postLogout);
+    const state = param('state');
+    if (state) url.searchParams.set('state', state);
+    target = url.href;
+  }
+  const session = req.browserSession;
+  const current =
+    hint && !hint.expired && session && (hint.sid ? hint.sid === session.id : hint.sub === session.user.id);
+  if (session && !confirmed && !current) {
+    res.render('logout-confirm', {
+      title: 'Log out',
+      csrfToken: csrfToken(req, res),
+      params: ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state']
+        .map((name) => ({ name, value: param(name) }))
+        .filter((p) => p.value !== undefined),
+      application: clientId ? (await req.ctx.runtime.clients!.get(clientId))?.name : undefined,
+    });
+    return;
+  }
+  if (session) {
+    await endSession(req.ctx, session.id);
+    clearCookie(res, req.ctx.config, cookieName(req.ctx.config, 'session'));
+  }
+  if (target) {
+    res.redirect(302, target);
+    return;
+  }
+  res.render('logged-out', { title: 'Logged out', viewer: undefined });
+}
+
+/** Checks the hint's signature against our own keys; an expired hint is still a hint, marked stale. */
+async function verifyHint(req: Request, value: string): Promise<Hint> {
+  const invalid = new WebError(
+    400,
+    'Invalid logout request',
+    'The id_token_hint was not issued by this server.',
+  );
+  if (value.length > 8192) throw invalid;
+  try {
+    const jwks = createLocalJWKSet(
+      req.ctx.runtime.keyStore!.jwks() as Parameters<typeof createLocalJWKSet>[0],
+    );
+    await compactVerify(value, jwks);
+    const claims = decodeJwt(value);
+    if (claims.iss !== req.ctx.config.issuer || typeof claims.sub !== 'string') throw invalid;
+    const aud = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud;
+    if (typeof aud !== 'string') throw invalid;
+    return {
+      sub: claims.sub,
+      aud,
+      sid: typeof claims.sid === 'string' ? claims.sid : undefined,
+      expired: typeof claims.exp === 'number' && claims.exp * 1000 < Date.now(),
+    };
+  } catch (err) {
+    if (err instanceof WebError) throw err;
+    throw invalid;
+  }
+}

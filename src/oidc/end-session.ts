@@ -56,7 +56,7 @@ async function handle(
   let target: string | undefined;
   if (postLogout) {
     const client = clientId ? await req.ctx.runtime.clients!.get(clientId) : null;
-    if (!client || !client.postLogoutRedirectUris.includes(postLogout)) {
+    if (!client?.postLogoutRedirectUris.includes(postLogout)) {
       throw new WebError(
         400,
         'Invalid logout request',

@@ -3,7 +3,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../src/services/users.js';
 import { Agent } from '../helpers/http.js';
-import { authorize, codeFlow, makeClient, pkce, postForm, type TestClient } from '../helpers/oauth.js';
+import { codeFlow, makeClient, pkce, postForm, type TestClient } from '../helpers/oauth.js';
 import { runCli, waitForHealthy } from '../helpers/process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 

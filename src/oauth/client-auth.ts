@@ -62,8 +62,8 @@ function presentedCredentials(req: Request, params: Params): Presented | undefin
   const header = req.get('authorization');
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');
-  if (header && /^basic /i.test(header)) {
-    const { clientId, secret } = decodeBasic(header.slice(6).trim());
+  if (header && /^basic(\s|$)/i.test(header)) {
+    const { clientId, secret } = decodeBasic(header.slice(5).trim());
     if (bodySecret !== undefined) {
       throw invalidRequest(
         'Use one client authentication method: HTTP Basic or client_secret in the body, not both.',

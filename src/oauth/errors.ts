@@ -17,8 +17,16 @@ export class OAuthError extends Error {
   }
 
   body(): { error: string; error_description: string } {
-    return { error: this.error, error_description: this.description };
+    return { error: this.error, error_description: asciiDescription(this.description) };
   }
+}
+
+/** RFC 6749 §5.2 allows only %x20-21 / %x23-5B / %x5D-7E in error_description (and headers want ASCII). */
+export function asciiDescription(d: string): string {
+  return d
+    .replace(/§/g, 'section ')
+    .replace(/["\\]/g, "'")
+    .replace(/[^\x20-\x7E]/g, '?');
 }
 
 // RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; RFC 8628 §3.5; OIDC Core §3.1.2.6.
@@ -38,7 +46,7 @@ export const invalidClient = (d: string, basic: boolean) =>
   );
 export const invalidToken = (d: string) =>
   new OAuthError('invalid_token', d, 401, {
-    'WWW-Authenticate': `Bearer realm="latchkey", error="invalid_token", error_description="${d.replace(/["\\]/g, '')}"`,
+    'WWW-Authenticate': `Bearer realm="latchkey", error="invalid_token", error_description="${asciiDescription(d)}"`,
   });
 export const insufficientScope = (d: string, scope: string) =>
   new OAuthError('insufficient_scope', d, 403, {

@@ -8,6 +8,7 @@ import {
   type TokenEndpointAuthMethod,
 } from '../entities/Application.js';
 import { User } from '../entities/User.js';
+import { isPrivileged, requireUser } from './access.js';
 import { recordAudit } from './audit.js';
 import { clientChanged } from './client-cache.js';
 import type { Ctx } from './context.js';
@@ -18,6 +19,7 @@ import {
   NotFoundError,
   ValidationError,
 } from './errors.js';
+import { decodeCursor, type Page, type PageArgs, pageSize, toPage } from './pagination.js';
 import { digest, newClientId, newCredential } from './secrets.js';
 import { checkGrantTypes, checkName, checkOrigin, checkRedirectUri, checkScopes } from './validators.js';
 
@@ -55,10 +57,6 @@ export const GRANT_TYPES: readonly GrantType[] = [
 /** Scopes a new application may request when none are given: all but the administrative ones. */
 export function defaultApplicationScopes(known: Readonly<Record<string, string>>): string[] {
   return Object.keys(known).filter((s) => s !== 'graphql' && s !== 'introspection');
-}
-
-function isPrivileged(ctx: Ctx): boolean {
-  return ctx.actor.kind === 'cli' || (ctx.actor.kind === 'user' && ctx.actor.user.isAdmin);
 }
 
 /** May the actor see and change this application? Owners and admins may; the CLI may. */
@@ -295,15 +293,46 @@ export interface ApplicationFilter {
 export function visibleApplications(ctx: Ctx, filter: ApplicationFilter = {}): FilterQuery<Application> {
   const where: FilterQuery<Application> & Record<string, unknown> = {};
   if (!isPrivileged(ctx)) {
-    const user = ctx.user;
-    if (!user) throw new ForbiddenError('Log in to see applications.');
-    where.owner = user.id;
+    where.owner = requireUser(ctx).id;
   } else if (filter.ownerId) {
     where.owner = filter.ownerId;
   }
   if (filter.name) where.name = { $ilike: `%${filter.name.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
   if (filter.clientType) where.clientType = filter.clientType;
   return where;
+}
+
+/** The actor's applications (admins: all), newest first, one page at a time. */
+export async function listApplications(
+  ctx: Ctx,
+  args: PageArgs,
+  filter: ApplicationFilter = {},
+): Promise<Page<Application>> {
+  const first = pageSize(args);
+  const after = decodeCursor(args.after);
+  const where = visibleApplications(ctx, filter);
+  const paged: FilterQuery<Application> = after
+    ? {
+        $and: [
+          where,
+          {
+            $or: [
+              { createdAt: { $lt: after.createdAt } },
+              { createdAt: after.createdAt, id: { $lt: after.id } },
+            ],
+          },
+        ],
+      }
+    : where;
+  const [rows, totalCount] = await Promise.all([
+    ctx.em.find(Application, paged, {
+      orderBy: { createdAt: 'desc', id: 'desc' },
+      limit: first + 1,
+      populate: ['owner'],
+    }),
+    ctx.em.fork().count(Application, where),
+  ]);
+  return toPage(rows, first, totalCount);
 }
 
 export function isUuid(value: string): boolean {

@@ -1,0 +1,58 @@
+import { ValidationError } from './errors.js';
+
+export const MAX_PAGE = 100;
+export const DEFAULT_PAGE = 20;
+
+export interface PageArgs {
+  first?: number | null;
+  after?: string | null;
+}
+
+/** A keyset position: rows are ordered newest first by (created_at, id). */
+export interface Position {
+  createdAt: Date;
+  id: string;
+}
+
+export interface Page<T> {
+  nodes: T[];
+  totalCount: number;
+  hasNextPage: boolean;
+  endCursor: string | null;
+  cursorOf(node: T): string;
+}
+
+export function pageSize(args: PageArgs): number {
+  const first = args.first ?? DEFAULT_PAGE;
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) {
+    throw new ValidationError('first', `first must be between 0 and ${MAX_PAGE}.`);
+  }
+  return first;
+}
+
+export function encodeCursor(p: Position): string {
+  return Buffer.from(`${p.createdAt.toISOString()}|${p.id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | null | undefined): Position | null {
+  if (!cursor) return null;
+  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(iso ?? '');
+  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) {
+    throw new ValidationError('after', 'The cursor is not valid.');
+  }
+  return { createdAt, id };
+}
+
+/** Builds a page from rows fetched with limit first + 1 (the extra row says whether more follow). */
+export function toPage<T extends Position>(rows: T[], first: number, totalCount: number): Page<T> {
+  const nodes = rows.slice(0, first);
+  const last = nodes.at(-1);
+  return {
+    nodes,
+    totalCount,
+    hasNextPage: rows.length > first,
+    endCursor: last ? encodeCursor(last) : null,
+    cursorOf: (node) => encodeCursor(node),
+  };
+}

@@ -1,4 +1,5 @@
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
+import { playgroundRouter } from './graphql/playground.js';
 import { requestContext } from './http/context.js';
 import { finalErrorHandler } from './http/errors.js';
 import { healthRouter } from './http/health.js';
@@ -11,7 +12,7 @@ import { assetsRouter, setupViews, webErrorHandler, webRouter } from './web/inde
  * The Express app: request context and health first, then the three doors — the OAuth protocol
  * endpoints (JSON, no sessions), GraphQL, and the HTML pages (sessions, CSRF, security headers).
  */
-export function createApp(runtime: Runtime): Express {
+export function createApp(runtime: Runtime, graphql: Router): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', runtime.config.trustProxy);
@@ -22,8 +23,9 @@ export function createApp(runtime: Runtime): Express {
   app.use(healthRouter(runtime));
   app.use(assetsRouter());
   app.use(oauthRouter(runtime));
+  app.use(graphql);
 
-  const pages = webRouter(runtime);
+  const pages = webRouter(runtime, [playgroundRouter()]);
   pages.use(notFound);
   pages.use(webErrorHandler());
   app.use(pages);

@@ -5,6 +5,7 @@ import { serveCliSocket } from './cli/remote.js';
 import type { Config } from './config/index.js';
 import { listen } from './db/listen.js';
 import { type Database, migrate, openDatabase } from './db/orm.js';
+import { graphqlDoor } from './graphql/index.js';
 import { createLogger, type Logger } from './log.js';
 import { startCleanup } from './services/cleanup.js';
 import { CLIENT_CHANNEL, ClientCache } from './services/client-cache.js';
@@ -65,7 +66,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       stops.push(await serveCliSocket(runtime, (argv, out, err) => execute(runtime, argv, out, err)));
     }
 
-    const app = createApp(runtime);
+    const graphql = await graphqlDoor(runtime);
+    stops.push(() => graphql.stop());
+    const app = createApp(runtime, graphql.router);
     const server = http.createServer(app);
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;

@@ -1,5 +1,4 @@
-import { recordAudit } from '../services/audit.js';
-import { KeyStore } from '../services/keys.js';
+import { rotateSigningKeys } from '../services/key-rotation.js';
 import type { Command } from './command.js';
 
 export const rotateKeysCommand: Command = {
@@ -8,10 +7,7 @@ export const rotateKeysCommand: Command = {
   usage: 'rotate-keys',
   options: {},
   async run(ctx, _values, out) {
-    const store = ctx.runtime.keyStore ?? new KeyStore(ctx.sql, ctx.config, ctx.log);
-    if (!ctx.runtime.keyStore) await store.init();
-    const fresh = await store.rotate();
-    await recordAudit(ctx, 'keys.rotate', null, { kids: fresh.map((k) => k.kid) });
+    const fresh = await rotateSigningKeys(ctx);
     out(JSON.stringify({ active: fresh.map((k) => ({ kid: k.kid, alg: k.alg })) }));
   },
 };

@@ -9,13 +9,14 @@ import { migrationsList } from '../../migrations/index.js';
 import type { Config } from '../config/index.js';
 import { entities } from '../entities/index.js';
 import { DataDirLock } from './lock.js';
-import { type ConnectionPool, PgliteSql, PgPoolSql, type Sql } from './sql.js';
+import { type ConnectionPool, PgliteSql, PgPoolSql, QueryObserver, type Sql } from './sql.js';
 
 export type Orm = MikroORM;
 
 export interface Database {
   orm: Orm;
   sql: Sql;
+  observer: QueryObserver;
   kind: 'postgresql' | 'pglite';
   close(): Promise<void>;
 }
@@ -23,8 +24,13 @@ export interface Database {
 const MIGRATIONS_DIR = path.resolve(import.meta.dirname, '../../migrations');
 
 /** ORM options shared by both back ends: entities, migrations from the static list. */
-export function baseOptions(): Options {
+export function baseOptions(observer?: QueryObserver): Options {
   return {
+    // Lets a QueryObserver see the ORM's statements too (tests that count statements).
+    onQuery: (sql: string) => {
+      observer?.notify(sql);
+      return sql;
+    },
     entities,
     metadataProvider: ReflectMetadataProvider,
     discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
@@ -57,17 +63,19 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
 }
 
 async function openPostgres(url: string, poolSize: number): Promise<Database> {
+  const observer = new QueryObserver();
   const orm = await MikroORM.init<PostgreSqlDriver>({
-    ...baseOptions(),
+    ...baseOptions(observer),
     driver: PostgreSqlDriver,
     clientUrl: url,
     pool: { min: 0, max: Math.max(2, Math.ceil(poolSize / 2)), acquireTimeoutMillis: 5000 },
     driverOptions: { connection: { connectionTimeoutMillis: 3000 } },
   } as Options<PostgreSqlDriver>);
-  const sql = new PgPoolSql(url, poolSize);
+  const sql = new PgPoolSql(url, poolSize, observer);
   return {
     orm,
     sql,
+    observer,
     kind: 'postgresql',
     async close() {
       await Promise.allSettled([orm.close(true), sql.close()]);
@@ -88,8 +96,9 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   }
   try {
     await pglite.waitReady;
+    const observer = new QueryObserver();
     const orm = (await MikroORM.init({
-      ...baseOptions(),
+      ...baseOptions(observer),
       driver: PGliteDriver,
       dbName: 'postgres',
       // PGlite is a single connection: never a larger pool (transaction isolation breaks).
@@ -97,10 +106,11 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       driverOptions: { connection: { pglite: () => pglite } },
     } as Options)) as unknown as Orm;
     const knexClient = orm.em.getConnection().getKnex().client as unknown as ConnectionPool;
-    const sql = new PgliteSql(knexClient);
+    const sql = new PgliteSql(knexClient, observer);
     return {
       orm,
       sql,
+      observer,
       kind: 'pglite',
       async close() {
         try {

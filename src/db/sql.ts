@@ -18,6 +18,25 @@ export interface Sql {
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
 }
 
+/**
+ * Lets a test watch every statement a database runs (ORM and native SQL alike), e.g. to prove
+ * that a GraphQL listing does not issue one query per row. Costs nothing while nobody watches.
+ */
+export class QueryObserver {
+  private listener?: (statement: string) => void;
+
+  watch(listener: (statement: string) => void): () => void {
+    this.listener = listener;
+    return () => {
+      this.listener = undefined;
+    };
+  }
+
+  notify(statement: string): void {
+    this.listener?.(statement);
+  }
+}
+
 /** Distinguishes "the database is not answering" from bad SQL or a constraint violation. */
 export class DatabaseUnavailableError extends Error {
   override name = 'DatabaseUnavailableError';
@@ -69,30 +88,24 @@ function wrap(err: unknown): never {
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
 class PgClientSql implements Sql {
-  constructor(private readonly client: Queryable) {}
-  async query<R extends object = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
+  constructor(
+    private readonly client: Queryable,
+    private readonly observer?: QueryObserver,
+  ) {}
+
+  private async run(text: string, params: readonly unknown[]): Promise<pg.QueryResult> {
+    this.observer?.notify(text);
     try {
-      const result = await this.client.query<R>({
-        name: statementName(text),
-        text,
-        values: params as unknown[],
-      });
-      return result.rows;
+      return await this.client.query({ name: statementName(text), text, values: params as unknown[] });
     } catch (err) {
       return wrap(err);
     }
   }
+  async query<R extends object = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
+    return (await this.run(text, params)).rows as R[];
+  }
   async execute(text: string, params: readonly unknown[] = []): Promise<number> {
-    try {
-      const result = await this.client.query({
-        name: statementName(text),
-        text,
-        values: params as unknown[],
-      });
-      return result.rowCount ?? 0;
-    } catch (err) {
-      return wrap(err);
-    }
+    return (await this.run(text, params)).rowCount ?? 0;
   }
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     return fn(this); // already inside one
@@ -103,7 +116,11 @@ export class PgPoolSql implements Sql {
   readonly pool: pg.Pool;
   private readonly direct: PgClientSql;
 
-  constructor(url: string, max: number) {
+  constructor(
+    url: string,
+    max: number,
+    private readonly observer?: QueryObserver,
+  ) {
     this.pool = new pg.Pool({
       connectionString: url,
       max,
@@ -113,7 +130,7 @@ export class PgPoolSql implements Sql {
     });
     // An idle client losing its server must not crash the process (database outage).
     this.pool.on('error', () => {});
-    this.direct = new PgClientSql(this.pool);
+    this.direct = new PgClientSql(this.pool, observer);
   }
   query<R extends object = Row>(text: string, params?: readonly unknown[]): Promise<R[]> {
     return this.direct.query<R>(text, params);
@@ -131,7 +148,7 @@ export class PgPoolSql implements Sql {
     let broken = false;
     try {
       await client.query('BEGIN');
-      const result = await fn(new PgClientSql(client));
+      const result = await fn(new PgClientSql(client, this.observer));
       await client.query('COMMIT');
       return result;
     } catch (err) {
@@ -157,14 +174,17 @@ export interface ConnectionPool {
 }
 
 class PgliteConnectionSql implements Sql {
-  constructor(private readonly db: PGlite) {}
+  constructor(
+    private readonly db: PGlite,
+    private readonly observer?: QueryObserver,
+  ) {}
   async query<R extends object = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
-    const result = await this.db.query<R>(text, params as unknown[]);
-    return result.rows;
+    this.observer?.notify(text);
+    return (await this.db.query<R>(text, params as unknown[])).rows;
   }
   async execute(text: string, params: readonly unknown[] = []): Promise<number> {
-    const result = await this.db.query(text, params as unknown[]);
-    return result.affectedRows ?? 0;
+    this.observer?.notify(text);
+    return (await this.db.query(text, params as unknown[])).affectedRows ?? 0;
   }
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     return fn(this);
@@ -176,31 +196,34 @@ class PgliteConnectionSql implements Sql {
  * interleaving with an ORM transaction in flight.
  */
 export class PgliteSql implements Sql {
-  constructor(private readonly pool: ConnectionPool) {}
+  constructor(
+    private readonly pool: ConnectionPool,
+    private readonly observer?: QueryObserver,
+  ) {}
 
-  private async withConnection<T>(fn: (db: PGlite) => Promise<T>): Promise<T> {
-    const db = await this.pool.acquireConnection();
+  private async withConnection<T>(fn: (db: PgliteConnectionSql, raw: PGlite) => Promise<T>): Promise<T> {
+    const raw = await this.pool.acquireConnection();
     try {
-      return await fn(db);
+      return await fn(new PgliteConnectionSql(raw, this.observer), raw);
     } finally {
-      await this.pool.releaseConnection(db);
+      await this.pool.releaseConnection(raw);
     }
   }
   query<R extends object = Row>(text: string, params?: readonly unknown[]): Promise<R[]> {
-    return this.withConnection((db) => new PgliteConnectionSql(db).query<R>(text, params));
+    return this.withConnection((db) => db.query<R>(text, params));
   }
   execute(text: string, params?: readonly unknown[]): Promise<number> {
-    return this.withConnection((db) => new PgliteConnectionSql(db).execute(text, params));
+    return this.withConnection((db) => db.execute(text, params));
   }
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
-    return this.withConnection(async (db) => {
-      await db.query('BEGIN');
+    return this.withConnection(async (db, raw) => {
+      await raw.query('BEGIN');
       try {
-        const result = await fn(new PgliteConnectionSql(db));
-        await db.query('COMMIT');
+        const result = await fn(db);
+        await raw.query('COMMIT');
         return result;
       } catch (err) {
-        await db.query('ROLLBACK');
+        await raw.query('ROLLBACK');
         throw err;
       }
     });

@@ -19,7 +19,7 @@ import {
   NotFoundError,
   ValidationError,
 } from './errors.js';
-import { decodeCursor, type Page, type PageArgs, pageSize, toPage } from './pagination.js';
+import { findPage, ilikeContains, type Page, type PageArgs } from './pagination.js';
 import { digest, newClientId, newCredential } from './secrets.js';
 import { checkGrantTypes, checkName, checkOrigin, checkRedirectUri, checkScopes } from './validators.js';
 
@@ -149,7 +149,7 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
 
 export async function createApplication(
   ctx: Ctx,
-  owner: User,
+  owner: Pick<User, 'id'>,
   input: ApplicationInput,
 ): Promise<CreatedApplication> {
   const grantTypes = [...(input.grantTypes ?? [])];
@@ -186,12 +186,14 @@ export async function createApplication(
 
 /** The application if the actor may manage it; NotFound otherwise (existence is not revealed). */
 export async function getManagedApplication(ctx: Ctx, id: string): Promise<Application> {
+  if (!isPrivileged(ctx)) requireUser(ctx);
   const app = isUuid(id) ? await ctx.em.findOne(Application, { id }, { populate: ['owner'] }) : null;
   if (!app || !canManage(ctx, app)) throw new NotFoundError('Application not found.');
   return app;
 }
 
 export async function getManagedApplicationByClientId(ctx: Ctx, clientId: string): Promise<Application> {
+  if (!isPrivileged(ctx)) requireUser(ctx);
   const app = await ctx.em.findOne(Application, { clientId }, { populate: ['owner'] });
   if (!app || !canManage(ctx, app)) throw new NotFoundError('Application not found.');
   return app;
@@ -297,7 +299,7 @@ export function visibleApplications(ctx: Ctx, filter: ApplicationFilter = {}): F
   } else if (filter.ownerId) {
     where.owner = filter.ownerId;
   }
-  if (filter.name) where.name = { $ilike: `%${filter.name.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+  if (filter.name) where.name = ilikeContains(filter.name);
   if (filter.clientType) where.clientType = filter.clientType;
   return where;
 }
@@ -308,31 +310,7 @@ export async function listApplications(
   args: PageArgs,
   filter: ApplicationFilter = {},
 ): Promise<Page<Application>> {
-  const first = pageSize(args);
-  const after = decodeCursor(args.after);
-  const where = visibleApplications(ctx, filter);
-  const paged: FilterQuery<Application> = after
-    ? {
-        $and: [
-          where,
-          {
-            $or: [
-              { createdAt: { $lt: after.createdAt } },
-              { createdAt: after.createdAt, id: { $lt: after.id } },
-            ],
-          },
-        ],
-      }
-    : where;
-  const [rows, totalCount] = await Promise.all([
-    ctx.em.find(Application, paged, {
-      orderBy: { createdAt: 'desc', id: 'desc' },
-      limit: first + 1,
-      populate: ['owner'],
-    }),
-    ctx.em.fork().count(Application, where),
-  ]);
-  return toPage(rows, first, totalCount);
+  return findPage(ctx.em, Application, visibleApplications(ctx, filter), args, ['owner']);
 }
 
 export function isUuid(value: string): boolean {
@@ -341,4 +319,10 @@ export function isUuid(value: string): boolean {
 
 function unique<T>(values: readonly T[]): T[] {
   return [...new Set(values)];
+}
+
+/** Applications by id (with owners) in one query; callers check canManage before showing them. */
+export async function applicationsByIds(ctx: Ctx, ids: readonly string[]): Promise<Map<string, Application>> {
+  const apps = await ctx.em.find(Application, { id: { $in: [...ids] } }, { populate: ['owner'] });
+  return new Map(apps.map((a) => [a.id, a]));
 }

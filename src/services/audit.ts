@@ -1,6 +1,11 @@
+import type { FilterQuery } from '@mikro-orm/core';
 import { AuditEvent } from '../entities/AuditEvent.js';
 import { User } from '../entities/User.js';
+import { requireAdmin } from './access.js';
+import { isUuid } from './applications.js';
 import type { Ctx } from './context.js';
+import { ValidationError } from './errors.js';
+import { findPage, type Page, type PageArgs } from './pagination.js';
 
 export interface AuditTarget {
   type: string;
@@ -39,4 +44,27 @@ export async function recordAudit(
     details,
   });
   await ctx.em.persistAndFlush(event);
+}
+
+export interface AuditFilter {
+  action?: string | null;
+  actorId?: string | null;
+  targetId?: string | null;
+}
+
+/** The audit trail, newest first (admins only). */
+export async function listAuditEvents(
+  ctx: Ctx,
+  args: PageArgs,
+  filter: AuditFilter = {},
+): Promise<Page<AuditEvent>> {
+  requireAdmin(ctx);
+  const where: FilterQuery<AuditEvent> & Record<string, unknown> = {};
+  if (filter.action) where.action = filter.action;
+  if (filter.actorId) {
+    if (!isUuid(filter.actorId)) throw new ValidationError('actorId', 'actorId is not a valid id.');
+    where.actor = filter.actorId;
+  }
+  if (filter.targetId) where.targetId = filter.targetId;
+  return findPage(ctx.em, AuditEvent, where, args);
 }

@@ -1,3 +1,4 @@
+import type { EntityManager, EntityName, FilterQuery } from '@mikro-orm/core';
 import { ValidationError } from './errors.js';
 
 export const MAX_PAGE = 100;
@@ -55,4 +56,48 @@ export function toPage<T extends Position>(rows: T[], first: number, totalCount:
     endCursor: last ? encodeCursor(last) : null,
     cursorOf: (node) => encodeCursor(node),
   };
+}
+
+/**
+ * One page of an entity ordered newest first by (createdAt, id): keyset pagination (no OFFSET,
+ * so deep pages cost the same) plus the total count.
+ */
+export async function findPage<T extends Position & object>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  where: FilterQuery<T>,
+  args: PageArgs,
+  populate?: readonly string[],
+): Promise<Page<T>> {
+  const first = pageSize(args);
+  const after = decodeCursor(args.after);
+  const paged = (
+    after
+      ? {
+          $and: [
+            where,
+            {
+              $or: [
+                { createdAt: { $lt: after.createdAt } },
+                { createdAt: after.createdAt, id: { $lt: after.id } },
+              ],
+            },
+          ],
+        }
+      : where
+  ) as FilterQuery<T>;
+  const [rows, totalCount] = await Promise.all([
+    em.find(entity, paged, {
+      orderBy: { createdAt: 'desc', id: 'desc' } as never,
+      limit: first + 1,
+      populate: (populate ?? []) as never,
+    }),
+    em.fork().count(entity, where),
+  ]);
+  return toPage(rows as T[], first, totalCount);
+}
+
+/** A case-insensitive "contains" condition with LIKE's wildcards escaped. */
+export function ilikeContains(text: string): { $ilike: string } {
+  return { $ilike: `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
 }

@@ -167,3 +167,17 @@ function toRecord(r: TokenRow): TokenRecord {
     familyId: r.family_id,
   };
 }
+
+/** Active access tokens per application, for many applications in one grouped query. */
+export async function activeTokenCounts(
+  ctx: Ctx,
+  applicationIds: readonly string[],
+): Promise<Map<string, number>> {
+  const rows = await ctx.sql.query<{ application_id: string; n: number }>(
+    `select application_id, count(*)::int as n from access_tokens
+      where application_id = any($1::uuid[]) and revoked_at is null and expires_at > now()
+      group by application_id`,
+    [[...applicationIds]],
+  );
+  return new Map(rows.map((r) => [r.application_id, r.n]));
+}

@@ -1,7 +1,10 @@
+import type { FilterQuery } from '@mikro-orm/core';
 import { User } from '../entities/User.js';
+import { requireAdmin } from './access.js';
 import { recordAudit } from './audit.js';
 import type { Ctx } from './context.js';
 import { ConflictError, isUniqueViolation, NotFoundError, ValidationError } from './errors.js';
+import { findPage, ilikeContains, type Page, type PageArgs } from './pagination.js';
 import { burnVerification, hashPassword, verifyPassword } from './passwords.js';
 
 export interface CreateUserInput {
@@ -169,4 +172,24 @@ export async function deleteUser(ctx: Ctx, id: string): Promise<void> {
   const user = await getUser(ctx, id);
   await ctx.em.removeAndFlush(user); // cascades: applications, grants, codes, tokens, sessions
   await recordAudit(ctx, 'user.delete', { type: 'user', id }, { username: user.username });
+}
+
+export interface UserFilter {
+  username?: string | null;
+  isActive?: boolean | null;
+}
+
+/** Every user, newest first (admins only). */
+export async function listUsers(ctx: Ctx, args: PageArgs, filter: UserFilter = {}): Promise<Page<User>> {
+  requireAdmin(ctx);
+  const where: FilterQuery<User> & Record<string, unknown> = {};
+  if (filter.username) where.username = ilikeContains(filter.username);
+  if (filter.isActive !== undefined && filter.isActive !== null) where.isActive = filter.isActive;
+  return findPage(ctx.em, User, where, args);
+}
+
+/** Users by id, for resolving owners and token users in one query. */
+export async function usersByIds(ctx: Ctx, ids: readonly string[]): Promise<Map<string, User>> {
+  const users = await ctx.em.find(User, { id: { $in: [...ids] } });
+  return new Map(users.map((u) => [u.id, u]));
 }

@@ -28,7 +28,7 @@ export function assetsRouter(): Router {
       immutable: false,
       maxAge: '1h',
       index: false,
-      fallthrough: false,
+      fallthrough: true,
     }),
   );
   return router;

@@ -35,7 +35,8 @@ export function createViewEngine(viewsDir: string, opts: { cache: boolean }) {
     try {
       if (!opts.cache) registerPartials();
       const body = load(file)(data);
-      const layout = load(path.join(viewsDir, 'layouts', 'main.hbs'));
+      const name = (data as { layout?: unknown }).layout;
+      const layout = load(path.join(viewsDir, 'layouts', `${typeof name === 'string' ? name : 'main'}.hbs`));
       callback(null, layout({ ...data, body }));
     } catch (err) {
       callback(err as Error);

@@ -1,0 +1,69 @@
+import type { Request } from 'express';
+import { GraphQLError } from 'graphql';
+import { bearerToken } from '../oauth/bearer.js';
+import type { Ctx } from '../services/context.js';
+import { findSession } from '../services/sessions.js';
+import { findAccessToken } from '../services/tokens.js';
+import { getUser } from '../services/users.js';
+import { cookieName, readCookie } from '../web/cookies.js';
+import { createLoaders, type Loaders } from './loaders.js';
+
+/** What every resolver receives: the request's service context and its DataLoaders. */
+export interface GqlContext {
+  ctx: Ctx;
+  loaders: Loaders;
+}
+
+function unauthenticated(description: string): GraphQLError {
+  return new GraphQLError(description, {
+    extensions: {
+      code: 'UNAUTHENTICATED',
+      http: {
+        status: 401,
+        headers: new Map([
+          [
+            'www-authenticate',
+            `Bearer realm="latchkey", error="invalid_token", error_description="${description}"`,
+          ],
+        ]),
+      },
+    },
+  });
+}
+
+/**
+ * Who is asking: a Bearer access token issued by this server with the `graphql` scope (its
+ * user; a client_credentials token acts as its client, which owns nothing), or the browser
+ * session cookie. A Bearer token that is invalid, expired, revoked or lacks the scope is refused
+ * outright; no credentials at all means anonymous.
+ */
+export async function createContext(req: Request): Promise<GqlContext> {
+  const ctx = req.ctx;
+  const token = bearerToken(req);
+  if (token) {
+    const info = await findAccessToken(ctx.sql, token);
+    if (!info?.active) throw unauthenticated('The access token is invalid, expired or revoked.');
+    if (!info.scopes.includes('graphql')) throw unauthenticated('The access token lacks the graphql scope.');
+    if (info.userId) {
+      const user = await getUser(ctx, info.userId);
+      ctx.actor = {
+        kind: 'user',
+        via: 'bearer',
+        scopes: info.scopes,
+        user: {
+          id: user.id,
+          username: user.username,
+          email: user.email,
+          isAdmin: user.isAdmin,
+          isActive: user.isActive,
+        },
+      };
+    } else {
+      ctx.actor = { kind: 'client', clientId: info.clientId };
+    }
+  } else {
+    const session = await findSession(ctx, readCookie(req, cookieName(ctx.config, 'session')));
+    if (session) ctx.actor = { kind: 'user', via: 'session', user: session.user, sessionId: session.id };
+  }
+  return { ctx, loaders: createLoaders(ctx) };
+}

@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { buildSchemaSync } from 'type-graphql';
+import { AdminResolver } from './resolvers/admin.js';
+import { ApplicationResolver } from './resolvers/applications.js';
+import { AuthorizationResolver } from './resolvers/authorizations.js';
+import { TokenResolver } from './resolvers/tokens.js';
+import { UserResolver } from './resolvers/users.js';
+import { ViewerResolver } from './resolvers/viewer.js';
+
+let schema: GraphQLSchema | undefined;
+
+/** The code-first schema (built once per process). Rules live in the services the resolvers call. */
+export function getSchema(): GraphQLSchema {
+  schema ??= buildSchemaSync({
+    resolvers: [
+      ViewerResolver,
+      ApplicationResolver,
+      TokenResolver,
+      AuthorizationResolver,
+      UserResolver,
+      AdminResolver,
+    ],
+    validate: false,
+  });
+  return schema;
+}
+
+/** The SDL committed as schema/schema.graphql. */
+export function printLatchkeySchema(): string {
+  return `${printSchema(lexicographicSortSchema(getSchema()))}\n`;
+}

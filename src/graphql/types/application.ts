@@ -1,0 +1,100 @@
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { AccessTokenFormatValue, ClientTypeValue, GrantTypeValue, SigningAlgorithmValue } from './enums.js';
+import { PageInfo } from './page-info.js';
+
+@ObjectType('Application', {
+  description: 'A client application. Its secret is never readable after creation.',
+})
+export class ApplicationType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  clientId!: string;
+
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => ClientTypeValue)
+  clientType!: ClientTypeValue;
+
+  @Field(() => [GrantTypeValue])
+  grantTypes!: GrantTypeValue[];
+
+  @Field(() => [String])
+  redirectUris!: string[];
+
+  @Field(() => [String])
+  postLogoutRedirectUris!: string[];
+
+  @Field(() => [String])
+  allowedOrigins!: string[];
+
+  @Field(() => [String])
+  scopes!: string[];
+
+  @Field(() => Boolean)
+  skipAuthorization!: boolean;
+
+  @Field(() => AccessTokenFormatValue)
+  accessTokenFormat!: AccessTokenFormatValue;
+
+  @Field(() => SigningAlgorithmValue)
+  idTokenSignedResponseAlg!: SigningAlgorithmValue;
+
+  @Field(() => String, { description: 'RFC 7591 token_endpoint_auth_method.' })
+  tokenEndpointAuthMethod!: string;
+
+  /** Resolved through a loader; the owner's id is kept for it. */
+  ownerId!: string;
+
+  @Field(() => Date)
+  createdAt!: Date;
+
+  @Field(() => Date)
+  updatedAt!: Date;
+}
+
+@ObjectType()
+export class ApplicationEdge {
+  @Field(() => ApplicationType)
+  node!: ApplicationType;
+
+  @Field(() => String)
+  cursor!: string;
+}
+
+@ObjectType()
+export class ApplicationConnection {
+  @Field(() => [ApplicationEdge])
+  edges!: ApplicationEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+
+  @Field(() => Int)
+  totalCount!: number;
+}
+
+@ObjectType()
+export class CreateApplicationPayload {
+  @Field(() => ApplicationType)
+  application!: ApplicationType;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The client secret: shown only here, once. Null for public clients.',
+  })
+  clientSecret!: string | null;
+}
+
+@ObjectType()
+export class RotateClientSecretPayload {
+  @Field(() => ApplicationType)
+  application!: ApplicationType;
+
+  @Field(() => String, {
+    description: 'The new client secret: shown only here, once. The old one no longer works.',
+  })
+  clientSecret!: string;
+}

@@ -1,0 +1,163 @@
+import { Field, ID, InputType } from 'type-graphql';
+import {
+  AccessTokenFormatValue,
+  ClientTypeValue,
+  GrantTypeValue,
+  SigningAlgorithmValue,
+  TokenKindValue,
+} from './enums.js';
+
+@InputType()
+export class CreateApplicationInput {
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => ClientTypeValue)
+  clientType!: ClientTypeValue;
+
+  @Field(() => [GrantTypeValue], {
+    description: 'AUTHORIZATION_CODE also gets REFRESH_TOKEN unless you remove it later.',
+  })
+  grantTypes!: GrantTypeValue[];
+
+  @Field(() => [String], { nullable: true })
+  redirectUris?: string[];
+
+  @Field(() => [String], { nullable: true })
+  postLogoutRedirectUris?: string[];
+
+  @Field(() => [String], { nullable: true })
+  allowedOrigins?: string[];
+
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Defaults to every scope but graphql and introspection.',
+  })
+  scopes?: string[];
+
+  @Field(() => Boolean, { nullable: true, description: 'Admins only.' })
+  skipAuthorization?: boolean;
+
+  @Field(() => AccessTokenFormatValue, { nullable: true })
+  accessTokenFormat?: AccessTokenFormatValue;
+
+  @Field(() => SigningAlgorithmValue, { nullable: true })
+  idTokenSignedResponseAlg?: SigningAlgorithmValue;
+}
+
+@InputType()
+export class UpdateApplicationInput {
+  @Field(() => String, { nullable: true })
+  name?: string;
+
+  @Field(() => ClientTypeValue, { nullable: true })
+  clientType?: ClientTypeValue;
+
+  @Field(() => [GrantTypeValue], { nullable: true })
+  grantTypes?: GrantTypeValue[];
+
+  @Field(() => [String], { nullable: true })
+  redirectUris?: string[];
+
+  @Field(() => [String], { nullable: true })
+  postLogoutRedirectUris?: string[];
+
+  @Field(() => [String], { nullable: true })
+  allowedOrigins?: string[];
+
+  @Field(() => [String], { nullable: true })
+  scopes?: string[];
+
+  @Field(() => Boolean, { nullable: true })
+  skipAuthorization?: boolean;
+
+  @Field(() => AccessTokenFormatValue, { nullable: true })
+  accessTokenFormat?: AccessTokenFormatValue;
+
+  @Field(() => SigningAlgorithmValue, { nullable: true })
+  idTokenSignedResponseAlg?: SigningAlgorithmValue;
+}
+
+@InputType()
+export class ApplicationFilter {
+  @Field(() => String, { nullable: true, description: 'Part of the name, case-insensitive.' })
+  name?: string;
+
+  @Field(() => ClientTypeValue, { nullable: true })
+  clientType?: ClientTypeValue;
+
+  @Field(() => ID, { nullable: true, description: 'Admins only: one owner’s applications.' })
+  ownerId?: string;
+}
+
+@InputType()
+export class TokenFilter {
+  @Field(() => ID, { nullable: true })
+  applicationId?: string;
+
+  @Field(() => ID, { nullable: true })
+  userId?: string;
+
+  @Field(() => Boolean, { nullable: true })
+  active?: boolean;
+
+  @Field(() => TokenKindValue, { nullable: true })
+  kind?: TokenKindValue;
+}
+
+@InputType()
+export class CreateUserInput {
+  @Field(() => String)
+  username!: string;
+
+  @Field(() => String)
+  password!: string;
+
+  @Field(() => String, { nullable: true })
+  email?: string;
+
+  @Field(() => Boolean, { nullable: true })
+  isAdmin?: boolean;
+}
+
+@InputType()
+export class UpdateUserInput {
+  @Field(() => String, { nullable: true })
+  username?: string;
+
+  @Field(() => String, { nullable: true })
+  password?: string;
+
+  @Field(() => String, { nullable: true })
+  email?: string;
+
+  @Field(() => Boolean, { nullable: true })
+  isAdmin?: boolean;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'false disables the user: sessions end, tokens are revoked.',
+  })
+  isActive?: boolean;
+}
+
+@InputType()
+export class UserFilter {
+  @Field(() => String, { nullable: true })
+  username?: string;
+
+  @Field(() => Boolean, { nullable: true })
+  isActive?: boolean;
+}
+
+@InputType()
+export class AuditEventFilter {
+  @Field(() => String, { nullable: true })
+  action?: string;
+
+  @Field(() => ID, { nullable: true })
+  actorId?: string;
+
+  @Field(() => String, { nullable: true })
+  targetId?: string;
+}

@@ -1,0 +1,47 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser } from '../../src/services/users.js';
+import { launchBrowser, screenshot } from '../helpers/browser.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let browser: Browser;
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
+  await createUser(server.cli(), { username: 'alice', password: 'alice-pass' });
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe('GraphQL playground', () => {
+  it('loads without any network access beyond the server and runs a viewer query with the session', async () => {
+    const context = await browser.newContext();
+    const foreign: string[] = [];
+    // Everything not served by Latchkey itself is refused: the page must not need a CDN.
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith(server.url)) return route.continue();
+      foreign.push(url);
+      return route.abort();
+    });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${server.url}/accounts/login/?next=/graphql`);
+    await page.getByLabel('Username').fill('alice');
+    await page.getByLabel('Password').fill('alice-pass');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${server.url}/graphql`);
+    await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
+    await page.locator('.graphiql-execute-button').click();
+    await expect
+      .poll(async () => (await page.locator('.result-window').textContent()) ?? '', { timeout: 15_000 })
+      .toContain('"username": "alice"');
+    await screenshot(page, 'playground');
+    expect(foreign).toEqual([]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});

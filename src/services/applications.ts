@@ -14,7 +14,6 @@ import { clientChanged } from './client-cache.js';
 import type { Ctx } from './context.js';
 import {
   ConflictError,
-  ForbiddenError,
   isUniqueViolation,
   NotFoundError,
   ValidationError,

@@ -15,7 +15,6 @@ let clientBearer: Auth;
 let aliceId: string;
 let aliceApp: { id: string; clientId: string; clientSecret: string };
 let aliceTokenId: string;
-let aliceAccessToken: string;
 let web: TestClient;
 
 async function session(username: string, password: string): Promise<Auth> {
@@ -67,7 +66,6 @@ beforeAll(async () => {
   const withoutScope = await codeFlow(server, agent, scripts, { scope: 'read' });
   aliceBearer = { bearer: withScope.access_token as string };
   aliceBearerNoScope = { bearer: withoutScope.access_token as string };
-  aliceAccessToken = withoutScope.access_token as string;
   const cc = await postForm(
     server,
     '/o/token/',

@@ -12,12 +12,7 @@ import { isPrivileged, requireUser } from './access.js';
 import { recordAudit } from './audit.js';
 import { clientChanged } from './client-cache.js';
 import type { Ctx } from './context.js';
-import {
-  ConflictError,
-  isUniqueViolation,
-  NotFoundError,
-  ValidationError,
-} from './errors.js';
+import { ConflictError, isUniqueViolation, NotFoundError, ValidationError } from './errors.js';
 import { findPage, ilikeContains, type Page, type PageArgs } from './pagination.js';
 import { digest, newClientId, newCredential } from './secrets.js';
 import { checkGrantTypes, checkName, checkOrigin, checkRedirectUri, checkScopes } from './validators.js';

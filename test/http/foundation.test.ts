@@ -118,12 +118,12 @@ describe('CLI on PostgreSQL', () => {
 
     const help = await runCli(['--help'], env);
     expect(help.code).toBe(0);
-    for (const c of ['migrate', 'create-user', 'create-application', 'clear-tokens'])
+    for (const c of ['migrate', 'create-user', 'create-application', 'clear-tokens', 'rotate-keys'])
       expect(help.stdout).toContain(c);
 
     const unknown = await runCli(['frobnicate'], env);
     expect(unknown.code).not.toBe(0);
-  });
+  }, 240_000);
 
   it('clear-tokens deletes only expired rows, in bounded batches', async () => {
     const server = await startTestServer();

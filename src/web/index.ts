@@ -4,6 +4,8 @@ import { authorizeRouter } from '../oauth/authorize.js';
 import { endSessionRouter } from '../oidc/end-session.js';
 import type { Runtime } from '../services/context.js';
 import { accountsRouter } from './accounts.js';
+import { applicationsRouter } from './applications.js';
+import { authorizedTokensRouter } from './authorized-tokens.js';
 import { WebError, webErrorHandler } from './errors.js';
 import { homeRouter } from './home.js';
 import { securityHeaders } from './security-headers.js';
@@ -56,6 +58,8 @@ export function webRouter(runtime: Runtime, extra: Router[] = []): Router {
   router.use(accountsRouter());
   router.use(endSessionRouter());
   router.use(homeRouter());
+  router.use(applicationsRouter());
+  router.use(authorizedTokensRouter());
   for (const r of extra) router.use(r);
   return router;
 }

@@ -10,6 +10,12 @@ export async function startCallbackServer(): Promise<{
   const received: URL[] = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+    if (url.pathname === '/spa') {
+      // A single-page app on another origin than Latchkey.
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      res.end('<!doctype html><title>SPA</title><h1>A single-page app on another origin</h1>');
+      return;
+    }
     received.push(url);
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
     res.end(

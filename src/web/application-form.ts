@@ -1,0 +1,122 @@
+import type { Request } from 'express';
+import type { Config } from '../config/index.js';
+import type { Application, GrantType } from '../entities/Application.js';
+import type { ApplicationInput } from '../services/applications.js';
+import { GRANT_TYPES } from '../services/applications.js';
+import type { Viewer } from '../services/context.js';
+import { field, fields, listField } from './forms.js';
+
+/** The register/edit form's fields → the service's input. The service validates; this only reads. */
+export function readApplicationForm(req: Request): ApplicationInput {
+  return {
+    name: field(req, 'name') ?? '',
+    clientType: (field(req, 'client_type') ?? '') as ApplicationInput['clientType'],
+    grantTypes: fields(req, 'grant_types') as GrantType[],
+    redirectUris: listField(req, 'redirect_uris'),
+    postLogoutRedirectUris: listField(req, 'post_logout_redirect_uris'),
+    allowedOrigins: listField(req, 'allowed_origins'),
+    scopes: fields(req, 'scopes'),
+    skipAuthorization: field(req, 'skip_authorization') === 'on',
+    accessTokenFormat: (field(req, 'access_token_format') ??
+      'opaque') as ApplicationInput['accessTokenFormat'],
+    idTokenSignedResponseAlg: (field(req, 'id_token_signed_response_alg') ??
+      'RS256') as ApplicationInput['idTokenSignedResponseAlg'],
+  };
+}
+
+const GRANT_LABELS: Record<GrantType, string> = {
+  authorization_code: 'Authorization code (web apps, SPAs, native apps)',
+  refresh_token: 'Refresh token',
+  client_credentials: 'Client credentials (machine to machine)',
+  'urn:ietf:params:oauth:grant-type:device_code': 'Device code (TVs, command-line tools)',
+  password: 'Resource owner password (legacy)',
+  implicit: 'Implicit (legacy)',
+};
+
+/** What the form template needs: the values to show, the choices, and a message per field. */
+export function applicationFormView(
+  config: Config,
+  viewer: Viewer,
+  values: ApplicationInput,
+  errors: Record<string, string> = {},
+) {
+  return {
+    values: {
+      ...values,
+      redirectUris: (values.redirectUris ?? []).join('\n'),
+      postLogoutRedirectUris: (values.postLogoutRedirectUris ?? []).join('\n'),
+      allowedOrigins: (values.allowedOrigins ?? []).join('\n'),
+    },
+    clientTypes: [
+      {
+        value: 'confidential',
+        label: 'Confidential',
+        hint: 'runs on a server and can keep a secret',
+        checked: values.clientType === 'confidential',
+      },
+      {
+        value: 'public',
+        label: 'Public',
+        hint: 'a browser or mobile app: no secret, PKCE required',
+        checked: values.clientType === 'public',
+      },
+    ],
+    grantTypes: GRANT_TYPES.map((g) => ({
+      value: g,
+      label: GRANT_LABELS[g],
+      checked: values.grantTypes.includes(g),
+    })),
+    scopes: Object.entries(config.scopes).map(([name, description]) => ({
+      name,
+      description,
+      checked: (values.scopes ?? []).includes(name),
+    })),
+    formats: [
+      {
+        value: 'opaque',
+        label: 'Opaque (checked by introspection)',
+        selected: values.accessTokenFormat !== 'jwt',
+      },
+      {
+        value: 'jwt',
+        label: 'JWT (RFC 9068, verified by resource servers with the JWKS)',
+        selected: values.accessTokenFormat === 'jwt',
+      },
+    ],
+    algs: ['RS256', 'ES256'].map((a) => ({
+      value: a,
+      selected: (values.idTokenSignedResponseAlg ?? 'RS256') === a,
+    })),
+    canSkipAuthorization: viewer.isAdmin,
+    errors,
+    hasErrors: Object.keys(errors).length > 0,
+  };
+}
+
+export function formValuesOf(app: Application): ApplicationInput {
+  return {
+    name: app.name,
+    clientType: app.clientType,
+    grantTypes: app.grantTypes,
+    redirectUris: app.redirectUris,
+    postLogoutRedirectUris: app.postLogoutRedirectUris,
+    allowedOrigins: app.allowedOrigins,
+    scopes: app.scopes,
+    skipAuthorization: app.skipAuthorization,
+    accessTokenFormat: app.accessTokenFormat,
+    idTokenSignedResponseAlg: app.idTokenSignedResponseAlg,
+  };
+}
+
+export function newApplicationDefaults(defaultScopes: string[]): ApplicationInput {
+  return {
+    name: '',
+    clientType: 'confidential',
+    grantTypes: ['authorization_code', 'refresh_token'],
+    redirectUris: [],
+    allowedOrigins: [],
+    scopes: defaultScopes,
+    accessTokenFormat: 'opaque',
+    idTokenSignedResponseAlg: 'RS256',
+  };
+}

@@ -1,0 +1,195 @@
+import { type Request, type Response, Router } from 'express';
+import type { Application } from '../entities/Application.js';
+import {
+  type ApplicationInput,
+  createApplication,
+  defaultApplicationScopes,
+  deleteApplication,
+  getManagedApplication,
+  listApplications,
+  rotateClientSecret,
+  updateApplication,
+} from '../services/applications.js';
+import { NotFoundError, ValidationError } from '../services/errors.js';
+import { activeTokenCounts } from '../services/token-management.js';
+import {
+  applicationFormView,
+  formValuesOf,
+  newApplicationDefaults,
+  readApplicationForm,
+} from './application-form.js';
+import { csrfToken, requireCsrf } from './csrf.js';
+import { WebError } from './errors.js';
+import { requireLogin } from './session.js';
+
+/**
+ * /o/applications/ — django-oauth-toolkit's pages on Latchkey's services: list, register,
+ * detail, edit, delete, rotate secret. Validation comes from the same service as GraphQL.
+ */
+export function applicationsRouter(): Router {
+  const router = Router();
+  router.use('/o/applications', requireLogin);
+
+  router.get('/o/applications/', async (req, res) => {
+    const page = await listApplications(req.ctx, {
+      first: 100,
+      after: typeof req.query.after === 'string' ? req.query.after : null,
+    });
+    const counts = await activeTokenCounts(
+      req.ctx,
+      page.nodes.map((a) => a.id),
+    );
+    res.render('applications/list', {
+      title: 'Applications',
+      showOwner: req.browserSession!.user.isAdmin,
+      applications: page.nodes.map((a) => ({ ...summary(a), activeTokens: counts.get(a.id) ?? 0 })),
+      total: page.totalCount,
+      next: page.hasNextPage ? page.endCursor : null,
+    });
+  });
+
+  router.get('/o/applications/register/', (req, res) => {
+    renderForm(
+      req,
+      res,
+      'Register an application',
+      newApplicationDefaults(defaultApplicationScopes(req.ctx.config.scopes)),
+    );
+  });
+
+  router.post('/o/applications/register/', requireCsrf, async (req, res) => {
+    const input = readApplicationForm(req);
+    try {
+      const { application, clientSecret } = await createApplication(req.ctx, req.browserSession!.user, input);
+      res.status(201);
+      renderDetail(req, res, application, { secret: clientSecret, justCreated: true });
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      renderForm(req, res, 'Register an application', input, { [err.field]: err.message }, 400);
+    }
+  });
+
+  router.get('/o/applications/:id/', async (req, res) => {
+    renderDetail(req, res, await managed(req));
+  });
+
+  router.get('/o/applications/:id/update/', async (req, res) => {
+    const app = await managed(req);
+    renderForm(req, res, `Edit ${app.name}`, formValuesOf(app), {}, 200, app);
+  });
+
+  router.post('/o/applications/:id/update/', requireCsrf, async (req, res) => {
+    const app = await managed(req);
+    const input = readApplicationForm(req);
+    try {
+      await updateApplication(req.ctx, app.id, input);
+      res.redirect(303, `/o/applications/${app.id}/`);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      renderForm(req, res, `Edit ${app.name}`, input, { [err.field]: err.message }, 400, app);
+    }
+  });
+
+  router.get('/o/applications/:id/delete/', async (req, res) => {
+    const app = await managed(req);
+    res.render('applications/delete', {
+      title: `Delete ${app.name}`,
+      app: summary(app),
+      csrfToken: csrfToken(req, res),
+    });
+  });
+
+  router.post('/o/applications/:id/delete/', requireCsrf, async (req, res) => {
+    const app = await managed(req);
+    await deleteApplication(req.ctx, app.id);
+    res.redirect(303, '/o/applications/');
+  });
+
+  router.get('/o/applications/:id/rotate-secret/', async (req, res) => {
+    const app = await managed(req);
+    if (app.clientType !== 'confidential')
+      throw new WebError(404, 'No secret to rotate', 'A public client has no secret.');
+    res.render('applications/rotate', {
+      title: `New secret for ${app.name}`,
+      app: summary(app),
+      csrfToken: csrfToken(req, res),
+    });
+  });
+
+  router.post('/o/applications/:id/rotate-secret/', requireCsrf, async (req, res) => {
+    const app = await managed(req);
+    const { application, clientSecret } = await rotateClientSecret(req.ctx, app.id);
+    renderDetail(req, res, application, { secret: clientSecret, rotated: true });
+  });
+
+  return router;
+}
+
+/** The application if the viewer may manage it; other users' applications are a 404 page. */
+async function managed(req: Request): Promise<Application> {
+  try {
+    return await getManagedApplication(req.ctx, String(req.params.id));
+  } catch (err) {
+    if (err instanceof NotFoundError)
+      throw new WebError(404, 'Application not found', 'There is no such application among yours.');
+    throw err;
+  }
+}
+
+function summary(app: Application) {
+  return {
+    id: app.id,
+    name: app.name,
+    clientId: app.clientId,
+    clientType: app.clientType,
+    confidential: app.clientType === 'confidential',
+    grantTypes: app.grantTypes.map((g) => (g.startsWith('urn:') ? 'device_code' : g)),
+    redirectUris: app.redirectUris,
+    postLogoutRedirectUris: app.postLogoutRedirectUris,
+    allowedOrigins: app.allowedOrigins,
+    scopes: app.scopes,
+    skipAuthorization: app.skipAuthorization,
+    accessTokenFormat: app.accessTokenFormat,
+    idTokenSignedResponseAlg: app.idTokenSignedResponseAlg,
+    tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,
+    owner: app.owner.username,
+    createdAt: app.createdAt,
+    updatedAt: app.updatedAt,
+  };
+}
+
+function renderDetail(
+  req: Request,
+  res: Response,
+  app: Application,
+  extra: { secret?: string | null; justCreated?: boolean; rotated?: boolean } = {},
+): void {
+  if (extra.secret) res.set('Cache-Control', 'no-store');
+  res.render('applications/detail', {
+    title: app.name,
+    app: summary(app),
+    secret: extra.secret ?? null,
+    justCreated: extra.justCreated ?? false,
+    rotated: extra.rotated ?? false,
+    issuer: req.ctx.config.issuer,
+  });
+}
+
+function renderForm(
+  req: Request,
+  res: Response,
+  title: string,
+  values: ApplicationInput,
+  errors: Record<string, string> = {},
+  status = 200,
+  app?: Application,
+): void {
+  res.status(status).render('applications/form', {
+    title,
+    ...applicationFormView(req.ctx.config, req.browserSession!.user, values, errors),
+    action: app ? `/o/applications/${app.id}/update/` : '/o/applications/register/',
+    cancel: app ? `/o/applications/${app.id}/` : '/o/applications/',
+    submitLabel: app ? 'Save changes' : 'Register application',
+    csrfToken: csrfToken(req, res),
+  });
+}

@@ -1,0 +1,291 @@
+import autocannon from 'autocannon';
+import { basicAuth, type CodeFlow, type FlowOptions, runFlows } from './flow.js';
+
+/** What the scenarios work against: a provisioned, running server. */
+export interface BenchEnv {
+  baseUrl: string;
+  /** A confidential client_credentials client. */
+  cc: { clientId: string; clientSecret: string };
+  /** A logged-in authorization-code client (confidential, skips consent). */
+  flow: CodeFlow;
+  user: { username: string; password: string };
+  /** Fresh single-use refresh tokens of the flow client, scope `read`. */
+  seedRefreshTokens(count: number): Promise<string[]>;
+}
+
+export interface Load {
+  connections: number;
+  /** Concurrent flows (flow scenarios). */
+  flowWorkers: number;
+}
+
+/** One scenario run. Latencies in ms; rate per second. */
+export interface Measurement {
+  rate: number;
+  p50: number;
+  p99: number;
+  /** Answers outside 200–299 (flows: failed on a status or an error redirect). */
+  non2xx: number;
+  /** Socket errors and timeouts, plus 2xx answers failing the scenario's check. */
+  errors: number;
+  seconds: number;
+  /** The first failure, with the request that caused it. */
+  sample?: string;
+  note?: string;
+}
+
+export interface Driver {
+  run(seconds: number, load: Load): Promise<Measurement>;
+}
+
+export interface Scenario {
+  name: string;
+  unit: 'req/s' | 'flows/s';
+  /** Sends the precheck request(s); throws Skip when the server cannot run the scenario. */
+  prepare(env: BenchEnv): Promise<Driver>;
+}
+
+/** Thrown by `prepare`: the scenario is skipped, with the reason. */
+export class Skip extends Error {}
+
+interface HttpRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** Is a 2xx body what the scenario expects? */
+type Check = (body: string) => boolean;
+
+const form = (path: string, fields: Record<string, string>, authorization: string): HttpRequest => ({
+  method: 'POST',
+  path,
+  headers: { Authorization: authorization, 'Content-Type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(fields).toString(),
+});
+
+const ccRequest = (env: BenchEnv) =>
+  form('/o/token/', { grant_type: 'client_credentials' }, basicAuth(env.cc.clientId, env.cc.clientSecret));
+
+const refreshRequest = (env: BenchEnv, token: string) => {
+  const { clientId, clientSecret } = env.flow.client;
+  return form(
+    '/o/token/',
+    { grant_type: 'refresh_token', refresh_token: token },
+    basicAuth(clientId, clientSecret),
+  );
+};
+
+const hasAccessToken: Check = (body) => body.includes('"access_token":"');
+const hasRefreshToken: Check = (body) => body.includes('"refresh_token":"');
+const isActive: Check = (body) => /"active"\s*:\s*true/.test(body);
+
+/**
+ * The scenarios, in the order they run. Adding one is one entry: a precheck that throws Skip when
+ * the server cannot do it yet, and a driver (`fixed`, `pooled` or `flows`).
+ */
+export const scenarios: Scenario[] = [
+  {
+    name: 'baseline',
+    unit: 'req/s',
+    async prepare(env) {
+      const req: HttpRequest = { method: 'GET', path: '/.well-known/openid-configuration' };
+      await precheck(env, req, (body) => body.includes('"issuer"'));
+      return fixed(env, req);
+    },
+  },
+  {
+    name: 'cc',
+    unit: 'req/s',
+    async prepare(env) {
+      await precheck(env, ccRequest(env), hasAccessToken);
+      return fixed(env, ccRequest(env), hasAccessToken);
+    },
+  },
+  {
+    name: 'introspect',
+    unit: 'req/s',
+    async prepare(env) {
+      const token = readJson(await precheck(env, ccRequest(env), hasAccessToken)).access_token;
+      const req = form('/o/introspect/', { token }, basicAuth(env.cc.clientId, env.cc.clientSecret));
+      await precheck(env, req, isActive);
+      return fixed(env, req, isActive);
+    },
+  },
+  {
+    name: 'refresh',
+    unit: 'req/s',
+    async prepare(env) {
+      const [token] = await env.seedRefreshTokens(1);
+      await precheck(env, refreshRequest(env, token), hasRefreshToken);
+      return pooled(
+        env,
+        async (n) => (await env.seedRefreshTokens(n)).map((t) => refreshRequest(env, t)),
+        hasRefreshToken,
+      );
+    },
+  },
+  { name: 'flow', unit: 'flows/s', prepare: (env) => flows(env, { scope: 'read', nonce: false }) },
+  {
+    name: 'flow-openid',
+    unit: 'flows/s',
+    prepare: (env) => flows(env, { scope: 'openid read', nonce: true }),
+  },
+  {
+    name: 'userinfo',
+    unit: 'req/s',
+    async prepare(env) {
+      const tokens = await flowOrSkip(env, { scope: 'openid read', nonce: true });
+      const req: HttpRequest = {
+        method: 'GET',
+        path: '/o/userinfo/',
+        headers: { Authorization: `Bearer ${tokens.access_token}` },
+      };
+      const check: Check = (body) => body.includes('"sub":"');
+      await precheck(env, req, check);
+      return fixed(env, req, check);
+    },
+  },
+  {
+    name: 'graphql',
+    unit: 'req/s',
+    async prepare(env) {
+      const tokens = await flowOrSkip(env, { scope: 'graphql', nonce: false });
+      const req: HttpRequest = {
+        method: 'POST',
+        path: '/graphql',
+        headers: { Authorization: `Bearer ${tokens.access_token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ query: '{ viewer { id username } }' }),
+      };
+      const check: Check = (body) => body.includes(`"username":"${env.user.username}"`);
+      await precheck(env, req, check);
+      return fixed(env, req, check);
+    },
+  },
+];
+
+function describe(req: HttpRequest): string {
+  const body = req.body ? ` ${req.body.replace(/(token|refresh_token)=[^&]+/g, '$1=…')}` : '';
+  return `${req.method} ${req.path}${body}`;
+}
+
+/** One request that must answer 2xx with a body passing `check`; returns the body. */
+async function precheck(env: BenchEnv, req: HttpRequest, check: Check): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(`${env.baseUrl}${req.path}`, { ...req, redirect: 'manual' });
+  } catch (err) {
+    throw new Skip(`precheck ${describe(req)} failed: ${(err as Error).message}`);
+  }
+  const body = await res.text();
+  if (res.status < 200 || res.status > 299 || !check(body)) {
+    throw new Skip(
+      `precheck ${describe(req)} got HTTP ${res.status}: ${body.slice(0, 200).replace(/\s+/g, ' ')}`,
+    );
+  }
+  return body;
+}
+
+function readJson(body: string): Record<string, string> {
+  return JSON.parse(body) as Record<string, string>;
+}
+
+async function flowOrSkip(env: BenchEnv, opts: FlowOptions) {
+  try {
+    return await env.flow.run(opts);
+  } catch (err) {
+    throw new Skip(`precheck flow (scope "${opts.scope}") failed: ${(err as Error).message}`);
+  }
+}
+
+/** Authorization-code flows by N concurrent workers. */
+async function flows(env: BenchEnv, opts: FlowOptions): Promise<Driver> {
+  await flowOrSkip(env, opts);
+  return { run: (seconds, load) => runFlows(env.flow, { ...opts, seconds, workers: load.flowWorkers }) };
+}
+
+/** The same request over and over with autocannon. */
+function fixed(env: BenchEnv, req: HttpRequest, check?: Check): Driver {
+  return { run: (seconds, load) => cannon(env, [req], { seconds, connections: load.connections }, check) };
+}
+
+/**
+ * Each request different and single-use (refresh tokens): a pool is issued before each run, sized
+ * from the rate of the previous run (the warm-up), and autocannon sends exactly that many.
+ */
+function pooled(env: BenchEnv, issue: (count: number) => Promise<HttpRequest[]>, check?: Check): Driver {
+  let lastRate = 0;
+  return {
+    async run(seconds, load) {
+      const size = Math.ceil((lastRate || 1000) * seconds * 1.5) + 2 * load.connections;
+      const pool = await issue(size);
+      const result = await cannon(env, pool, { seconds, connections: load.connections }, check);
+      lastRate = result.rate;
+      if (result.seconds < seconds - 0.5) {
+        result.note = `pool of ${size} used up after ${result.seconds.toFixed(1)} s`;
+      }
+      return result;
+    },
+  };
+}
+
+/**
+ * Runs autocannon for `seconds`. With several requests, each is sent once in order (setupRequest
+ * takes the next) and the run stops early when they run out.
+ */
+function cannon(
+  env: BenchEnv,
+  reqs: HttpRequest[],
+  opts: { seconds: number; connections: number },
+  check?: Check,
+): Promise<Measurement> {
+  let badBodies = 0;
+  let sample: string | undefined;
+  let next = 0;
+  const single = reqs.length === 1;
+  const request: autocannon.Request = {
+    ...(single
+      ? reqs[0]
+      : { setupRequest: (base) => ({ ...base, ...reqs[Math.min(next++, reqs.length - 1)] }) }),
+    onResponse(status, body) {
+      const ok = status >= 200 && status <= 299;
+      const badBody = ok && check !== undefined && !check(body);
+      if (badBody) badBodies++;
+      if (!ok || badBody) {
+        sample ??= `${describe(reqs[0])} → HTTP ${status}: ${body.slice(0, 200).replace(/\s+/g, ' ')}`;
+      }
+    },
+  };
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const instance = autocannon(
+      {
+        url: env.baseUrl,
+        connections: single ? opts.connections : Math.min(opts.connections, reqs.length),
+        duration: opts.seconds,
+        ...(single ? {} : { amount: reqs.length }),
+        timeout: 10,
+        requests: [request],
+      },
+      (err, result) => {
+        clearTimeout(timer);
+        if (err) {
+          reject(err);
+          return;
+        }
+        resolve({
+          rate: result.requests.total / result.duration,
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          non2xx: result.non2xx,
+          errors: result.errors + badBodies,
+          seconds: result.duration,
+          sample,
+        });
+      },
+    );
+    // With `amount`, autocannon ignores `duration`: stop it on time ourselves.
+    if (!single) timer = setTimeout(() => instance.stop(), opts.seconds * 1000);
+  });
+}

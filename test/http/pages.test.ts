@@ -1,0 +1,249 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser } from '../../src/services/users.js';
+import { Agent, hiddenInputs } from '../helpers/http.js';
+import { codeFlow, makeClient, postForm } from '../helpers/oauth.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let alice: Agent;
+let bob: Agent;
+let admin: Agent;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const cli = server.cli();
+  await createUser(cli, { username: 'alice', password: 'alice-pass' });
+  await createUser(cli, { username: 'bob', password: 'bob-password' });
+  await createUser(cli, { username: 'root', password: 'root-password', isAdmin: true });
+  alice = new Agent(server.url);
+  bob = new Agent(server.url);
+  admin = new Agent(server.url);
+  await Promise.all([
+    alice.login('alice', 'alice-pass'),
+    bob.login('bob', 'bob-password'),
+    admin.login('root', 'root-password'),
+  ]);
+});
+afterAll(() => server?.stop());
+
+async function register(agent: Agent, fields: Record<string, string | string[]>) {
+  const page = await agent.get('/o/applications/register/');
+  const form = new URLSearchParams(hiddenInputs(page.text, '/o/applications/register/'));
+  for (const [k, v] of Object.entries(fields)) for (const one of [v].flat()) form.append(k, one);
+  return agent.request('POST', '/o/applications/register/', { body: form });
+}
+
+const valid = {
+  name: 'Page App',
+  client_type: 'confidential',
+  grant_types: ['authorization_code', 'refresh_token'],
+  redirect_uris: 'https://page.example/cb',
+  scopes: ['read', 'write'],
+};
+
+describe('/o/applications/ pages', () => {
+  it('the pages need a login', async () => {
+    const res = await new Agent(server.url).get('/o/applications/');
+    expect(res.status).toBe(303);
+    expect(res.location).toBe('/accounts/login/?next=%2Fo%2Fapplications%2F');
+  });
+
+  it('registering shows the client secret once on the detail page, with a warning; the secret works and is never shown again', async () => {
+    const res = await register(alice, valid);
+    expect(res.status).toBe(201);
+    expect(res.text).toContain('Copy the client secret now.');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const secret = /id="client-secret" type="text" readonly value="([^"]+)"/.exec(res.text)![1];
+    const clientId = /id="client-id" type="text" readonly value="([^"]+)"/.exec(res.text)![1];
+    expect(secret).toMatch(/^lk_cs_/);
+    const id = /href="\/o\/applications\/([0-9a-f-]{36})\/update\/"/.exec(res.text)![1];
+    const again = await alice.get(`/o/applications/${id}/`);
+    expect(again.status).toBe(200);
+    expect(again.text).not.toContain(secret);
+    expect(again.text).toContain(clientId);
+    const list = await alice.get('/o/applications/');
+    expect(list.text).toContain('Page App');
+    expect(list.text).not.toContain(secret);
+  });
+
+  it('validation messages appear next to the fields, from the same service rules as GraphQL, and nothing is created', async () => {
+    const before = (await alice.get('/o/applications/')).text.match(/<tr>/g)?.length ?? 0;
+    const res = await register(alice, { ...valid, redirect_uris: 'http://evil.example/cb' });
+    expect(res.status).toBe(400);
+    expect(res.text).toMatch(
+      /id="redirectUris-error" role="alert">Redirect URI &quot;http:\/\/evil.example\/cb&quot; must use https/,
+    );
+    expect(res.text).toContain('aria-invalid="true"');
+    expect(res.text).toContain('http://evil.example/cb</textarea>');
+    const pub = await register(alice, {
+      ...valid,
+      client_type: 'public',
+      grant_types: ['client_credentials'],
+      redirect_uris: '',
+    });
+    expect(pub.text).toContain('A public client cannot use the client_credentials grant');
+    const after = (await alice.get('/o/applications/')).text.match(/<tr>/g)?.length ?? 0;
+    expect(after).toBe(before);
+  });
+
+  it('skip-authorization is offered to admins only, and refused for others even if posted', async () => {
+    expect((await alice.get('/o/applications/register/')).text).not.toContain('name="skip_authorization"');
+    expect((await admin.get('/o/applications/register/')).text).toContain('name="skip_authorization"');
+    const forged = await register(alice, { ...valid, skip_authorization: 'on' });
+    expect(forged.status).toBe(400);
+    expect(forged.text).toContain('Only administrators can let an application skip the consent page.');
+    const ok = await register(admin, { ...valid, name: 'Trusted', skip_authorization: 'on' });
+    expect(ok.status).toBe(201);
+    expect(ok.text).toContain('skipped (trusted application)');
+  });
+
+  it("other users' applications are 404 on every page; admins see all with an owner column", async () => {
+    const res = await register(alice, { ...valid, name: 'Private' });
+    const id = /href="\/o\/applications\/([0-9a-f-]{36})\/update\/"/.exec(res.text)![1];
+    for (const path of [
+      `/o/applications/${id}/`,
+      `/o/applications/${id}/update/`,
+      `/o/applications/${id}/delete/`,
+      `/o/applications/${id}/rotate-secret/`,
+      '/o/applications/not-a-uuid/',
+    ]) {
+      expect((await bob.get(path)).status, path).toBe(404);
+    }
+    const bobPage = await bob.get('/o/applications/');
+    const csrf = /name="csrf_token" value="([^"]+)"/.exec((await bob.get('/accounts/logout/')).text)![1];
+    expect((await bob.post(`/o/applications/${id}/delete/`, { csrf_token: csrf })).status).toBe(404);
+    expect(bobPage.text).not.toContain('Private');
+    const all = await admin.get('/o/applications/');
+    expect(all.text).toContain('<th scope="col">Owner</th>');
+    expect(all.text).toContain('Private');
+    expect((await admin.get(`/o/applications/${id}/`)).status).toBe(200);
+  });
+
+  it('edit, rotate secret (the old one stops working) and delete (with confirmation)', async () => {
+    const created = await register(alice, {
+      ...valid,
+      name: 'Lifecycle',
+      grant_types: ['client_credentials'],
+      redirect_uris: '',
+    });
+    const id = /href="\/o\/applications\/([0-9a-f-]{36})\/update\/"/.exec(created.text)![1];
+    const secret = /id="client-secret" type="text" readonly value="([^"]+)"/.exec(created.text)![1];
+    const clientId = /id="client-id" type="text" readonly value="([^"]+)"/.exec(created.text)![1];
+
+    const edit = await alice.get(`/o/applications/${id}/update/`);
+    const form = new URLSearchParams(hiddenInputs(edit.text, `/o/applications/${id}/update/`));
+    for (const [k, v] of Object.entries({
+      name: 'Lifecycle 2',
+      client_type: 'confidential',
+      grant_types: 'client_credentials',
+      allowed_origins: 'https://spa.example',
+      scopes: 'read',
+    }))
+      form.append(k, v);
+    const saved = await alice.request('POST', `/o/applications/${id}/update/`, { body: form });
+    expect(saved.status).toBe(303);
+    const detail = await alice.get(`/o/applications/${id}/`);
+    expect(detail.text).toContain('Lifecycle 2');
+    expect(detail.text).toContain('https://spa.example');
+
+    const rotated = await alice.submitForm(
+      `/o/applications/${id}/rotate-secret/`,
+      {},
+      `/o/applications/${id}/rotate-secret/`,
+    );
+    expect(rotated.status).toBe(200);
+    expect(rotated.text).toContain('The previous secret no longer works.');
+    const fresh = /id="client-secret" type="text" readonly value="([^"]+)"/.exec(rotated.text)![1];
+    expect(
+      (
+        await postForm(
+          server,
+          '/o/token/',
+          { grant_type: 'client_credentials' },
+          { clientId, clientSecret: secret },
+        )
+      ).status,
+    ).toBe(401);
+    expect(
+      (
+        await postForm(
+          server,
+          '/o/token/',
+          { grant_type: 'client_credentials' },
+          { clientId, clientSecret: fresh },
+        )
+      ).status,
+    ).toBe(200);
+
+    const confirm = await alice.get(`/o/applications/${id}/delete/`);
+    expect(confirm.text).toContain('Delete Lifecycle 2?');
+    const noCsrf = await alice.post(`/o/applications/${id}/delete/`, {});
+    expect(noCsrf.status).toBe(403);
+    const deleted = await alice.submitForm(
+      `/o/applications/${id}/delete/`,
+      {},
+      `/o/applications/${id}/delete/`,
+    );
+    expect(deleted.status).toBe(303);
+    expect((await alice.get(`/o/applications/${id}/`)).status).toBe(404);
+    expect(
+      (
+        await postForm(
+          server,
+          '/o/token/',
+          { grant_type: 'client_credentials' },
+          { clientId, clientSecret: fresh },
+        )
+      ).status,
+    ).toBe(401);
+  });
+});
+
+describe('/o/authorized_tokens/', () => {
+  it('lists the applications the user authorized with scopes and dates; revoking kills the grant and its tokens', async () => {
+    const app = await makeClient(server, { name: 'Calendar Sync', skipAuthorization: true });
+    const tokens = await codeFlow(server, alice, app, { scope: 'read' });
+    const page = await alice.get('/o/authorized_tokens/');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Calendar Sync');
+    expect(page.text).toMatch(/<span class="tag" title="Read your data">read<\/span>/);
+    expect((await bob.get('/o/authorized_tokens/')).text).not.toContain('Calendar Sync');
+    const revoked = await alice.submitForm(
+      '/o/authorized_tokens/',
+      {},
+      `/o/authorized_tokens/${app.id}/delete/`,
+    );
+    expect(revoked.status).toBe(303);
+    expect((await alice.get('/o/authorized_tokens/')).text).not.toContain('Calendar Sync');
+    const refresh = await postForm(
+      server,
+      '/o/token/',
+      { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string },
+      app,
+    );
+    expect(refresh.json.error).toBe('invalid_grant');
+  });
+
+  it("a user cannot revoke another user's authorization", async () => {
+    const app = await makeClient(server, { name: 'Bob Only', skipAuthorization: true });
+    await codeFlow(server, bob, app, { scope: 'read' });
+    const page = await alice.get('/o/authorized_tokens/');
+    const csrf = /name="csrf_token" value="([^"]+)"/.exec((await alice.get('/accounts/logout/')).text)![1];
+    expect(page.text).not.toContain('Bob Only');
+    expect((await alice.post(`/o/authorized_tokens/${app.id}/delete/`, { csrf_token: csrf })).status).toBe(
+      404,
+    );
+    expect((await bob.get('/o/authorized_tokens/')).text).toContain('Bob Only');
+  });
+});
+
+describe('security headers on the management pages', () => {
+  it.each(['/o/applications/', '/o/applications/register/', '/o/authorized_tokens/'])(
+    '%s is not frameable and has the CSP',
+    async (path) => {
+      const res = await alice.get(path);
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    },
+  );
+});

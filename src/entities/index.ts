@@ -2,6 +2,7 @@ import { AccessToken } from './AccessToken.js';
 import { Application } from './Application.js';
 import { AuditEvent } from './AuditEvent.js';
 import { AuthorizationCode } from './AuthorizationCode.js';
+import { DeviceCode } from './DeviceCode.js';
 import { Grant } from './Grant.js';
 import { RateLimitCounter } from './RateLimitCounter.js';
 import { RefreshToken } from './RefreshToken.js';
@@ -16,6 +17,7 @@ export {
   Application,
   AuditEvent,
   AuthorizationCode,
+  DeviceCode,
   Grant,
   RateLimitCounter,
   RefreshToken,
@@ -32,6 +34,7 @@ export const entities = [
   AuthorizationCode,
   AccessToken,
   RefreshToken,
+  DeviceCode,
   SigningKey,
   Session,
   AuditEvent,

@@ -5,6 +5,7 @@ import { jwksEndpoint } from '../oidc/jwks.js';
 import { userinfoEndpoint } from '../oidc/userinfo.js';
 import type { Runtime } from '../services/context.js';
 import { corsPreflight, varyOrigin } from './cors.js';
+import { deviceAuthorizationEndpoint } from './device-authorization.js';
 import { OAuthError, sendOAuthError, temporarilyUnavailable } from './errors.js';
 import { oauthForm } from './form.js';
 import { introspectEndpoint } from './introspect.js';
@@ -35,6 +36,7 @@ export function oauthRouter(runtime: Runtime): Router {
     ['/o/token/', tokenEndpoint],
     ['/o/revoke_token/', revokeEndpoint],
     ['/o/introspect/', introspectEndpoint],
+    ['/o/device_authorization/', deviceAuthorizationEndpoint],
   ] as const) {
     router.options(path, corsPreflight('POST'));
     router.all(path, varyOrigin, ...form, handler);

@@ -6,6 +6,7 @@ export const EXPIRING_TABLES = [
   'access_tokens',
   'refresh_tokens',
   'authorization_codes',
+  'device_codes',
   'sessions',
   'rate_limit_counters',
   'signing_keys',

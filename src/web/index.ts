@@ -6,6 +6,7 @@ import type { Runtime } from '../services/context.js';
 import { accountsRouter } from './accounts.js';
 import { applicationsRouter } from './applications.js';
 import { authorizedTokensRouter } from './authorized-tokens.js';
+import { deviceRouter } from './device.js';
 import { WebError, webErrorHandler } from './errors.js';
 import { homeRouter } from './home.js';
 import { securityHeaders } from './security-headers.js';
@@ -60,6 +61,7 @@ export function webRouter(runtime: Runtime, extra: Router[] = []): Router {
   router.use(homeRouter());
   router.use(applicationsRouter());
   router.use(authorizedTokensRouter());
+  router.use(deviceRouter());
   for (const r of extra) router.use(r);
   return router;
 }

@@ -1,0 +1,42 @@
+import type { Request, Response } from 'express';
+import { createDeviceCode, formatUserCode } from '../services/device-codes.js';
+import { authenticateClient } from './client-auth.js';
+import { allowClientOrigin } from './cors.js';
+import { unauthorizedClient } from './errors.js';
+import { scopeParam } from './params.js';
+import { resolveScopes } from './scopes.js';
+
+/**
+ * POST /o/device_authorization/ (RFC 8628 §3.1–3.2): for applications with the device_code
+ * grant, public or confidential. Answers the device code, a short user code, where to enter it,
+ * how long it lives and how often to poll.
+ */
+export async function deviceAuthorizationEndpoint(req: Request, res: Response): Promise<void> {
+  const params = req.oauthParams!;
+  const { client } = await authenticateClient(req, params);
+  allowClientOrigin(req, res, client);
+  if (!client.grantTypes.includes('urn:ietf:params:oauth:grant-type:device_code')) {
+    throw unauthorizedClient('This client is not allowed to use the device authorization grant.');
+  }
+  const { config } = req.ctx;
+  const scopes = resolveScopes(scopeParam(params), client, config);
+  const { deviceCode, userCode } = await createDeviceCode(req.ctx.sql, {
+    applicationId: client.id,
+    scopes,
+    ttlSeconds: config.ttl.deviceCode,
+    interval: config.deviceCodeInterval,
+  });
+  const shown = formatUserCode(userCode);
+  const verificationUri = `${config.issuer}/o/device/`;
+  res
+    .status(200)
+    .set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' })
+    .json({
+      device_code: deviceCode,
+      user_code: shown,
+      verification_uri: verificationUri,
+      verification_uri_complete: `${verificationUri}?user_code=${shown}`,
+      expires_in: config.ttl.deviceCode,
+      interval: config.deviceCodeInterval,
+    });
+}

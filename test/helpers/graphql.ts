@@ -1,3 +1,4 @@
+import { remember, rememberFrom } from './ledger.js';
 import type { TestServer } from './server.js';
 
 export type Auth = { cookie: string } | { bearer: string } | null;
@@ -25,6 +26,9 @@ export async function gql(
     body: JSON.stringify({ query, variables }),
   });
   const body = (await res.json()) as { data?: Record<string, unknown> | null; errors?: GqlResult['errors'] };
+  rememberFrom(body.data);
+  if (variables) remember('password', JSON.stringify(variables).match(/"password":"([^"]+)"/)?.[1]);
+  remember('password', query.match(/password:\s*"([^"]+)"/)?.[1]);
   return { status: res.status, headers: res.headers, data: body.data, errors: body.errors };
 }
 

@@ -1,3 +1,5 @@
+import { remember } from './ledger.js';
+
 /**
  * A tiny HTTP user agent for tests: a cookie jar, no automatic redirects, form helpers.
  */
@@ -41,6 +43,11 @@ export class Agent {
     const res = await fetch(url, { method, headers, body, redirect: 'manual' });
     this.store(res);
     const text = await res.text();
+    for (const m of text.matchAll(/id="client-secret" type="text" readonly value="([^"]+)"/g))
+      remember('client_secret', m[1]);
+    if (init.body instanceof URLSearchParams) remember('password', init.body.get('password'));
+    const location = res.headers.get('location');
+    if (location) remember('code', new URL(location, this.base).searchParams.get('code'));
     return {
       status: res.status,
       headers: res.headers,
@@ -66,6 +73,7 @@ export class Agent {
 
   /** Logs in through the login page; throws unless it redirects. */
   async login(username: string, password: string, next = '/') {
+    remember('password', password);
     const res = await this.submitForm(
       `/accounts/login/?next=${encodeURIComponent(next)}`,
       { username, password },

@@ -3,6 +3,7 @@ import type { ApplicationInput } from '../../src/services/applications.js';
 import { createApplication } from '../../src/services/applications.js';
 import { createUser } from '../../src/services/users.js';
 import { type Agent, basic, hiddenInputs } from './http.js';
+import { remember, rememberFrom } from './ledger.js';
 import type { TestServer } from './server.js';
 
 export function pkce(): { verifier: string; challenge: string } {
@@ -38,6 +39,7 @@ export async function makeClient(
     redirectUris: [redirectUri],
     ...input,
   });
+  remember('client_secret', clientSecret);
   return { id: application.id, clientId: application.clientId, clientSecret, redirectUri };
 }
 
@@ -64,6 +66,17 @@ export async function postForm(
   } catch {
     // not JSON (revocation answers an empty body)
   }
+  rememberFrom(json);
+  for (const k of [
+    'password',
+    'client_secret',
+    'code',
+    'refresh_token',
+    'code_verifier',
+    'token',
+    'device_code',
+  ])
+    remember(k, form[k]);
   return { status: res.status, headers: res.headers, json, text };
 }
 
@@ -94,7 +107,10 @@ export async function authorize(
   }
   if (res.status !== 302 || !res.location)
     throw new Error(`authorize: expected a redirect, got ${res.status}: ${res.text.slice(0, 300)}`);
-  return { location: new URL(res.location, agent.base), consentShown };
+  const location = new URL(res.location, agent.base);
+  remember('code', location.searchParams.get('code'));
+  remember('access_token', new URLSearchParams(location.hash.slice(1)).get('access_token'));
+  return { location, consentShown };
 }
 
 /** A full code flow for a confidential client: returns the token response JSON. */

@@ -96,6 +96,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
             server.closeIdleConnections();
             setTimeout(() => server.closeAllConnections(), 5000).unref();
           });
+          // Clients that hung up leave handlers running; let their queries finish first.
+          await db.drain(5000);
           await shutdown(stops, db);
         })();
         return closing;

@@ -17,6 +17,8 @@ export interface Database {
   orm: Orm;
   sql: Sql;
   observer: QueryObserver;
+  /** Waits (at most `timeoutMs`) until no query is running: requests finish before the pools close. */
+  drain(timeoutMs: number): Promise<void>;
   kind: 'postgresql' | 'pglite';
   close(): Promise<void>;
 }
@@ -76,6 +78,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     orm,
     sql,
     observer,
+    drain: (timeoutMs) => waitUntilIdle(() => sql.busy() + ormBusy(orm), timeoutMs),
     kind: 'postgresql',
     async close() {
       await Promise.allSettled([orm.close(true), sql.close()]);
@@ -111,6 +114,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       orm,
       sql,
       observer,
+      drain: (timeoutMs) => waitUntilIdle(() => ormBusy(orm), timeoutMs),
       kind: 'pglite',
       async close() {
         try {
@@ -146,3 +150,19 @@ export async function migrate(db: Database): Promise<string[]> {
 }
 
 const MIGRATION_LOCK_ID = 7_245_310_001;
+
+/** Connections the ORM's knex pool has handed out. */
+function ormBusy(orm: Orm): number {
+  const pool = (orm.em.getConnection().getKnex().client as unknown as { pool?: { numUsed(): number } }).pool;
+  return pool?.numUsed() ?? 0;
+}
+
+/** Idle means no query running at three checks in a row: a handler between two queries is not missed. */
+async function waitUntilIdle(busy: () => number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let idleChecks = 0;
+  while (idleChecks < 3 && Date.now() < deadline) {
+    idleChecks = busy() > 0 ? 0 : idleChecks + 1;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

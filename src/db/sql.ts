@@ -162,6 +162,10 @@ export class PgPoolSql implements Sql {
       client.release(broken);
     }
   }
+  /** Connections currently running a query. */
+  busy(): number {
+    return this.pool.totalCount - this.pool.idleCount;
+  }
   close(): Promise<void> {
     return this.pool.end();
   }

@@ -13,6 +13,7 @@ import type { Runtime } from './services/context.js';
 import { KEYS_CHANNEL, KeyStore } from './services/keys.js';
 import { HotPathLimiter } from './services/limits.js';
 import { loadServerKeys } from './services/server-secrets.js';
+import { AccessTokenStore } from './services/tokens.js';
 
 export interface StartOptions {
   log?: Logger;
@@ -114,6 +115,7 @@ async function prepareRuntime(runtime: Runtime): Promise<void> {
   const { db, config, log } = runtime;
   runtime.keys = await loadServerKeys(db.sql);
   runtime.clientAuthLimiter = new HotPathLimiter(db.sql, config.limits.loginWindow);
+  runtime.accessTokens = new AccessTokenStore(db.sql);
   runtime.keyStore = new KeyStore(db.sql, config, log);
   await runtime.keyStore.init();
 }

@@ -41,7 +41,7 @@ export async function createContext(req: Request): Promise<GqlContext> {
   const ctx = req.ctx;
   const token = bearerToken(req);
   if (token) {
-    const info = await findAccessToken(ctx.sql, token);
+    const info = await findAccessToken(ctx, token);
     if (!info?.active) throw unauthenticated('The access token is invalid, expired or revoked.');
     if (!info.scopes.includes('graphql')) throw unauthenticated('The access token lacks the graphql scope.');
     if (info.userId) {

@@ -187,7 +187,7 @@ async function respond(
     scopes: request.scopes,
   };
   const access = await mintAccessToken(ctx, subject);
-  await insertAccessToken(ctx.sql, access, subject);
+  await insertAccessToken(ctx, access, subject);
   res.redirect(
     302,
     redirectWith(

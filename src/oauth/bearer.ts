@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { type AccessTokenInfo, findAccessToken } from '../services/tokens.js';
+import { type AccessTokenRecord, findAccessToken } from '../services/tokens.js';
 import { insufficientScope, invalidToken } from './errors.js';
 
 /** The Bearer token of a request (RFC 6750 §2.1 header; §2.2 form body when allowed). */
@@ -17,9 +17,9 @@ export async function requireBearer(
   req: Request,
   token: string | undefined,
   scope?: string,
-): Promise<AccessTokenInfo> {
+): Promise<AccessTokenRecord> {
   if (!token) throw invalidToken('An access token is required.');
-  const info = await findAccessToken(req.ctx.sql, token);
+  const info = await findAccessToken(req.ctx, token);
   if (!info?.active) throw invalidToken('The access token is invalid, expired or revoked.');
   if (scope && !info.scopes.includes(scope)) {
     throw insufficientScope(`The access token lacks the "${scope}" scope.`, scope);

@@ -35,7 +35,7 @@ export async function introspectEndpoint(req: Request, res: Response): Promise<v
   const visible = (applicationId: string) => mayIntrospectAll || caller?.id === applicationId;
   const issuer = req.ctx.config.issuer;
 
-  const access = await findAccessToken(req.ctx.sql, token);
+  const access = await findAccessToken(req.ctx, token);
   if (access) {
     if (!access.active || !visible(access.applicationId)) {
       res.json({ active: false });
@@ -45,7 +45,7 @@ export async function introspectEndpoint(req: Request, res: Response): Promise<v
       active: true,
       scope: access.scopes.join(' '),
       client_id: access.clientId,
-      ...(access.username ? { username: access.username, sub: access.userId } : { sub: access.clientId }),
+      ...(access.user ? { username: access.user.username, sub: access.userId } : { sub: access.clientId }),
       token_type: 'Bearer',
       exp: seconds(access.expiresAt),
       iat: seconds(access.issuedAt),

@@ -3,17 +3,7 @@ import { bearerToken } from '../oauth/bearer.js';
 import { allowClientOrigin } from '../oauth/cors.js';
 import { insufficientScope, invalidToken, OAuthError } from '../oauth/errors.js';
 import { parseBody } from '../oauth/params.js';
-import { digest } from '../services/secrets.js';
-
-interface UserinfoRow {
-  client_id: string;
-  scopes: string[];
-  user_id: string;
-  username: string;
-  email: string | null;
-  email_verified: boolean;
-  updated_at: Date;
-}
+import { findAccessToken } from '../services/tokens.js';
 
 /**
  * GET or POST /o/userinfo/ (OIDC Core §5.3) with a Bearer access token carrying `openid`:
@@ -32,32 +22,21 @@ export async function userinfoEndpoint(req: Request, res: Response): Promise<voi
       'WWW-Authenticate': 'Bearer realm="latchkey"',
     });
   }
-  const rows =
-    token.length > 4096
-      ? []
-      : await req.ctx.sql.query<UserinfoRow>(
-          `select a.client_id, t.scopes, u.id as user_id, u.username, u.email, u.email_verified, u.updated_at
-             from access_tokens t
-             join applications a on a.id = t.application_id
-             join users u on u.id = t.user_id
-            where t.token_digest = $1 and t.revoked_at is null and t.expires_at > now() and u.is_active`,
-          [digest(token)],
-        );
-  const row = rows[0];
-  if (!row) throw invalidToken('The access token is invalid, expired or revoked.');
-  const client = await req.ctx.runtime.clients!.get(row.client_id);
+  const info = await findAccessToken(req.ctx, token);
+  if (!info?.active || !info.user) throw invalidToken('The access token is invalid, expired or revoked.');
+  const client = await req.ctx.runtime.clients!.get(info.clientId);
   if (client) allowClientOrigin(req, res, client);
-  if (!row.scopes.includes('openid'))
+  if (!info.scopes.includes('openid'))
     throw insufficientScope('The access token lacks the "openid" scope.', 'openid');
-  const claims: Record<string, unknown> = { sub: row.user_id };
-  if (row.scopes.includes('profile')) {
-    claims.preferred_username = row.username;
-    claims.name = row.username;
-    claims.updated_at = Math.floor(row.updated_at.getTime() / 1000);
+  const claims: Record<string, unknown> = { sub: info.userId };
+  if (info.scopes.includes('profile')) {
+    claims.preferred_username = info.user.username;
+    claims.name = info.user.username;
+    claims.updated_at = Math.floor(info.user.updatedAt.getTime() / 1000);
   }
-  if (row.scopes.includes('email') && row.email) {
-    claims.email = row.email;
-    claims.email_verified = row.email_verified;
+  if (info.scopes.includes('email') && info.user.email) {
+    claims.email = info.user.email;
+    claims.email_verified = info.user.emailVerified;
   }
   res.json(claims);
 }

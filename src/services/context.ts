@@ -7,6 +7,7 @@ import type { ClientCache } from './client-cache.js';
 import type { KeyStore } from './keys.js';
 import type { HotPathLimiter } from './limits.js';
 import type { ServerKeys } from './server-secrets.js';
+import type { AccessTokenStore } from './tokens.js';
 
 /** The user behind a request: what authorization checks and the audit trail need. */
 export interface Viewer {
@@ -34,6 +35,8 @@ export interface Runtime {
   keys?: ServerKeys;
   clientAuthLimiter?: HotPathLimiter;
   keyStore?: KeyStore;
+  /** Batched access-token writes and lookups, shared by the requests of this process. */
+  accessTokens?: AccessTokenStore;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { Batcher } from '../db/batcher.js';
 import type { Sql } from '../db/sql.js';
 import { newId } from '../entities/base.js';
 import type { ClientRecord } from './client-cache.js';
@@ -45,27 +46,92 @@ export function mintRefreshToken(): MintedRefreshToken {
   return { id: newId(), value, digest: digest(value) };
 }
 
-/** One INSERT: the client_credentials hot path. */
+/** One access token row to write. */
+interface AccessTokenRow {
+  token: MintedAccessToken;
+  subject: TokenSubject;
+}
+
+const INSERT_ACCESS_TOKENS = `
+  insert into access_tokens (id, token_digest, application_id, user_id, grant_id, family_id, scopes, format, expires_at)
+  select u.id, u.digest, u.app, u.usr, u.grant_id, u.family, string_to_array(u.scopes, ' '), u.format,
+         now() + make_interval(secs => u.ttl)
+    from unnest($1::uuid[], $2::bytea[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::text[], $9::int[])
+      as u(id, digest, app, usr, grant_id, family, scopes, format, ttl)`;
+
+async function writeAccessTokens(sql: Sql, rows: AccessTokenRow[]): Promise<void> {
+  await sql.execute(INSERT_ACCESS_TOKENS, [
+    rows.map((r) => r.token.id),
+    rows.map((r) => r.token.digest),
+    rows.map((r) => r.subject.client.id),
+    rows.map((r) => r.subject.userId),
+    rows.map((r) => r.subject.grantId),
+    rows.map((r) => r.subject.familyId),
+    rows.map((r) => r.subject.scopes.join(' ')),
+    rows.map((r) => r.token.format),
+    rows.map((r) => r.token.expiresIn),
+  ]);
+}
+
+/**
+ * The access-token hot paths, batched across concurrent requests: issuing (one multi-row
+ * INSERT per batch; each caller answers only after its batch committed) and looking up by
+ * digest (one `= any(...)` query per batch; every lookup still reads after its request
+ * arrived, so a revocation is visible at once).
+ */
+export class AccessTokenStore {
+  private readonly inserts: Batcher<AccessTokenRow, undefined>;
+  private readonly lookups: Batcher<Buffer, AccessTokenRecord | null>;
+
+  constructor(private readonly sql: Sql) {
+    this.inserts = new Batcher(async (rows) => {
+      try {
+        await writeAccessTokens(sql, rows);
+        return rows.map(() => undefined);
+      } catch (err) {
+        if (rows.length === 1) return [err as Error];
+        // One bad row must not fail its neighbours: write them one by one.
+        return Promise.all(
+          rows.map((r) =>
+            writeAccessTokens(sql, [r]).then(
+              () => undefined,
+              (e: unknown) => e as Error,
+            ),
+          ),
+        );
+      }
+    }, BATCHING);
+    this.lookups = new Batcher(async (digests) => {
+      const rows = await selectAccessTokens(sql, digests);
+      const byDigest = new Map(rows.map((r) => [Buffer.from(r.token_digest).toString('hex'), r]));
+      return digests.map((d) => toAccessTokenRecord(byDigest.get(d.toString('hex'))));
+    }, BATCHING);
+  }
+
+  insert(token: MintedAccessToken, subject: TokenSubject): Promise<undefined> {
+    return this.inserts.submit({ token, subject });
+  }
+
+  find(value: string): Promise<AccessTokenRecord | null> {
+    if (value.length > 4096) return Promise.resolve(null);
+    return this.lookups.submit(digest(value));
+  }
+}
+
+/** At most 4 statements of a kind in flight, up to 200 rows each. */
+const BATCHING = { maxBatch: 200, maxInFlight: 4 };
+
+function store(ctx: Ctx): AccessTokenStore {
+  return ctx.runtime.accessTokens ?? new AccessTokenStore(ctx.sql);
+}
+
+/** Writes an access token (the client_credentials and implicit paths). */
 export async function insertAccessToken(
-  sql: Sql,
+  ctx: Ctx,
   token: MintedAccessToken,
   subject: TokenSubject,
 ): Promise<void> {
-  await sql.execute(
-    `insert into access_tokens (id, token_digest, application_id, user_id, grant_id, family_id, scopes, format, expires_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))`,
-    [
-      token.id,
-      token.digest,
-      subject.client.id,
-      subject.userId,
-      subject.grantId,
-      subject.familyId,
-      subject.scopes,
-      token.format,
-      token.expiresIn,
-    ],
-  );
+  await store(ctx).insert(token, subject);
 }
 
 /**
@@ -114,43 +180,52 @@ export async function revokeFamily(sql: Sql, familyId: string): Promise<void> {
   );
 }
 
-export interface AccessTokenInfo {
+/** An access token with what introspection, userinfo and Bearer checks need to know. */
+export interface AccessTokenRecord {
   id: string;
+  /** Not revoked, not expired, and (for user tokens) the user is enabled. */
   active: boolean;
   scopes: string[];
   clientId: string;
   applicationId: string;
   userId: string | null;
-  username: string | null;
   grantId: string | null;
   issuedAt: Date;
   expiresAt: Date;
+  user: { username: string; email: string | null; emailVerified: boolean; updatedAt: Date } | null;
 }
 
-/** One indexed lookup on the digest; `active` means not revoked, not expired, user still active. */
-export async function findAccessToken(sql: Sql, value: string): Promise<AccessTokenInfo | null> {
-  if (value.length > 4096) return null;
-  const rows = await sql.query<{
-    id: string;
-    scopes: string[];
-    client_id: string;
-    application_id: string;
-    user_id: string | null;
-    username: string | null;
-    grant_id: string | null;
-    created_at: Date;
-    expires_at: Date;
-    active: boolean;
-  }>(
-    `select t.id, t.scopes, a.client_id, t.application_id, t.user_id, u.username, t.grant_id, t.created_at, t.expires_at,
-            (t.revoked_at is null and t.expires_at > now() and (t.user_id is null or u.is_active)) as active
+interface AccessTokenRow2 {
+  token_digest: Uint8Array;
+  id: string;
+  scopes: string[];
+  client_id: string;
+  application_id: string;
+  user_id: string | null;
+  grant_id: string | null;
+  created_at: Date;
+  expires_at: Date;
+  active: boolean;
+  username: string | null;
+  email: string | null;
+  email_verified: boolean | null;
+  user_updated_at: Date | null;
+}
+
+function selectAccessTokens(sql: Sql, digests: Buffer[]): Promise<AccessTokenRow2[]> {
+  return sql.query<AccessTokenRow2>(
+    `select t.token_digest, t.id, t.scopes, a.client_id, t.application_id, t.user_id, t.grant_id, t.created_at, t.expires_at,
+            (t.revoked_at is null and t.expires_at > now() and (t.user_id is null or u.is_active)) as active,
+            u.username, u.email, u.email_verified, u.updated_at as user_updated_at
        from access_tokens t
        join applications a on a.id = t.application_id
        left join users u on u.id = t.user_id
-      where t.token_digest = $1`,
-    [digest(value)],
+      where t.token_digest = any($1::bytea[])`,
+    [digests],
   );
-  const r = rows[0];
+}
+
+function toAccessTokenRecord(r: AccessTokenRow2 | undefined): AccessTokenRecord | null {
   if (!r) return null;
   return {
     id: r.id,
@@ -159,11 +234,23 @@ export async function findAccessToken(sql: Sql, value: string): Promise<AccessTo
     clientId: r.client_id,
     applicationId: r.application_id,
     userId: r.user_id,
-    username: r.username,
     grantId: r.grant_id,
     issuedAt: r.created_at,
     expiresAt: r.expires_at,
+    user: r.username
+      ? {
+          username: r.username,
+          email: r.email,
+          emailVerified: Boolean(r.email_verified),
+          updatedAt: r.user_updated_at!,
+        }
+      : null,
   };
+}
+
+/** One indexed lookup on the digest (batched with concurrent lookups). */
+export function findAccessToken(ctx: Ctx, value: string): Promise<AccessTokenRecord | null> {
+  return store(ctx).find(value);
 }
 
 export interface RefreshTokenInfo {

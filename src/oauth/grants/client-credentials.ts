@@ -15,7 +15,7 @@ export const clientCredentialsGrant: GrantHandler = {
     const scopes = resolveScopes(scopeParam(params), client, ctx.config);
     const subject = { client, userId: null, grantId: null, familyId: null, scopes };
     const access = await mintAccessToken(ctx, subject);
-    await insertAccessToken(ctx.sql, access, subject);
+    await insertAccessToken(ctx, access, subject);
     return tokenResponse(access, null, scopes);
   },
 };

@@ -24,14 +24,20 @@ export function requestContext(runtime: Runtime) {
     const incoming = req.get('x-request-id');
     req.id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', req.id);
-    const log = runtime.log.child({ reqId: req.id });
-    req.ctx = new Ctx(runtime, log);
-    req.ctx.ip = req.ip;
+    const ctx = new Ctx(runtime, { reqId: req.id });
+    req.ctx = ctx;
+    ctx.ip = req.ip;
+    // A line per request at info; at warn and above only failures are worth the listener.
+    if (!runtime.log.isLevelEnabled('info') && !runtime.log.isLevelEnabled('error')) {
+      next();
+      return;
+    }
     const started = process.hrtime.bigint();
     res.on('finish', () => {
+      if (res.statusCode < 500 && !runtime.log.isLevelEnabled('info')) return;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const level = res.statusCode >= 500 ? 'error' : 'info';
-      log[level](
+      ctx.log[level](
         { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 },
         'request',
       );

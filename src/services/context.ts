@@ -49,10 +49,18 @@ export class Ctx {
   actor: Actor = { kind: 'anonymous' };
   ip?: string;
 
+  private childLog?: Logger;
+
+  /** `bindings` (e.g. the request id) are attached to every log line, on first use only. */
   constructor(
     readonly runtime: Runtime,
-    readonly log: Logger = runtime.log,
+    private readonly bindings?: Record<string, string>,
   ) {}
+
+  get log(): Logger {
+    this.childLog ??= this.bindings ? this.runtime.log.child(this.bindings) : this.runtime.log;
+    return this.childLog;
+  }
 
   get config(): Config {
     return this.runtime.config;

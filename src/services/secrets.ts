@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { randomBytesPooled } from '../entities/base.js';
 
 /**
  * Credentials the server hands out: 256 random bits, base64url, behind a prefix that names the
@@ -17,7 +18,7 @@ export const CREDENTIAL_PREFIX = {
 export type CredentialKind = keyof typeof CREDENTIAL_PREFIX;
 
 export function newCredential(kind: CredentialKind): string {
-  return CREDENTIAL_PREFIX[kind] + randomBytes(32).toString('base64url');
+  return CREDENTIAL_PREFIX[kind] + randomBytesPooled(32).toString('base64url');
 }
 
 export function digest(value: string): Buffer {
@@ -32,9 +33,9 @@ export function matchesDigest(presented: string, stored: Uint8Array | null | und
 
 /** A public, random identifier (client_id): 24 base64url characters, 144 bits. */
 export function newClientId(): string {
-  return randomBytes(18).toString('base64url');
+  return randomBytesPooled(18).toString('base64url');
 }
 
 export function randomString(bytes = 32): string {
-  return randomBytes(bytes).toString('base64url');
+  return randomBytesPooled(bytes).toString('base64url');
 }

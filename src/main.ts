@@ -1,13 +1,20 @@
-import { ConfigError, loadConfig } from './config/index.js';
+import cluster from 'node:cluster';
+import { type Config, ConfigError, loadConfig } from './config/index.js';
 import { DataDirLockedError } from './db/lock.js';
-import { createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import { startServer } from './server.js';
 
-/** `npm start`: config → database → app → listen; SIGTERM/SIGINT drain and close. */
+/**
+ * `npm start`: config → database → app → listen; SIGTERM/SIGINT drain and close.
+ * With WORKERS=n (PostgreSQL only) a primary process forks n workers that share the port.
+ */
 async function main() {
-  let config: ReturnType<typeof loadConfig>;
+  let config: Config;
   try {
     config = loadConfig();
+    if (config.workers > 1 && !config.database.url) {
+      throw new ConfigError('Invalid configuration: WORKERS above 1 needs DATABASE_URL (a PGlite directory belongs to one process)');
+    }
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -16,6 +23,42 @@ async function main() {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) {
+    runPrimary(config, log);
+    return;
+  }
+  await runServer(config, log);
+}
+
+/** Forks the workers, replaces one that dies unexpectedly, and passes shutdown signals on. */
+function runPrimary(config: Config, log: Logger): void {
+  let stopping = false;
+  const fork = (index: number) => {
+    // Only the first worker runs the background cleanup: the others would find nothing to delete.
+    const worker = cluster.fork({ LATCHKEY_WORKER: String(index), ...(index > 0 ? { CLEANUP_INTERVAL: '0' } : {}) });
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      log.error({ worker: index, code, signal }, 'worker died; starting another');
+      setTimeout(() => fork(index), 1000);
+    });
+  };
+  for (let i = 0; i < config.workers; i++) fork(i);
+  log.info({ workers: config.workers }, 'cluster started');
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function runServer(config: Config, log: Logger): Promise<void> {
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer(config, { log });

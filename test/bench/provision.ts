@@ -40,6 +40,8 @@ export interface Bench {
   database: { name: string; dropped: boolean };
   /** Settles if the server process ends by itself (not through `close`). */
   serverGone: Promise<void>;
+  /** The server process (the primary, with WORKERS). */
+  serverPid: number;
   /** Stops the server, closes the provisioning connection, drops the database if it made one. */
   close(): Promise<void>;
 }
@@ -77,6 +79,7 @@ export async function startBench(opts: BenchOptions): Promise<Bench> {
       postgresVersion: version,
       database,
       serverGone: server.gone,
+      serverPid: server.pid,
       close,
     };
   } catch (err) {
@@ -86,6 +89,7 @@ export async function startBench(opts: BenchOptions): Promise<Bench> {
 }
 
 interface ServerProcess {
+  pid: number;
   baseUrl: string;
   logFile: string;
   gone: Promise<void>;
@@ -145,7 +149,7 @@ async function startServerProcess(databaseUrl: string, workers?: number): Promis
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { baseUrl, logFile, gone, stop };
+  return { pid: child.pid!, baseUrl, logFile, gone, stop };
 }
 
 function kill(child: ChildProcess): void {

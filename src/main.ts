@@ -13,7 +13,9 @@ async function main() {
   try {
     config = loadConfig();
     if (config.workers > 1 && !config.database.url) {
-      throw new ConfigError('Invalid configuration: WORKERS above 1 needs DATABASE_URL (a PGlite directory belongs to one process)');
+      throw new ConfigError(
+        'Invalid configuration: WORKERS above 1 needs DATABASE_URL (a PGlite directory belongs to one process)',
+      );
     }
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -35,7 +37,10 @@ function runPrimary(config: Config, log: Logger): void {
   let stopping = false;
   const fork = (index: number) => {
     // Only the first worker runs the background cleanup: the others would find nothing to delete.
-    const worker = cluster.fork({ LATCHKEY_WORKER: String(index), ...(index > 0 ? { CLEANUP_INTERVAL: '0' } : {}) });
+    const worker = cluster.fork({
+      LATCHKEY_WORKER: String(index),
+      ...(index > 0 ? { CLEANUP_INTERVAL: '0' } : {}),
+    });
     worker.on('exit', (code, signal) => {
       if (stopping) return;
       log.error({ worker: index, code, signal }, 'worker died; starting another');

@@ -8,6 +8,7 @@ import { PGliteDriver } from 'mikro-orm-pglite';
 import { migrationsList } from '../../migrations/index.js';
 import type { Config } from '../config/index.js';
 import { entities } from '../entities/index.js';
+import { MIGRATIONS_DIR } from '../paths.js';
 import { DataDirLock } from './lock.js';
 import { type ConnectionPool, PgliteSql, PgPoolSql, QueryObserver, type Sql } from './sql.js';
 
@@ -22,8 +23,6 @@ export interface Database {
   kind: 'postgresql' | 'pglite';
   close(): Promise<void>;
 }
-
-const MIGRATIONS_DIR = path.resolve(import.meta.dirname, '../../migrations');
 
 /** ORM options shared by both back ends: entities, migrations from the static list. */
 export function baseOptions(observer?: QueryObserver): Options {

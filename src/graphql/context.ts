@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { GraphQLError } from 'graphql';
+import { isUnavailable } from '../db/sql.js';
 import { bearerToken } from '../oauth/bearer.js';
 import type { Ctx } from '../services/context.js';
 import { findSession } from '../services/sessions.js';
@@ -38,6 +39,21 @@ function unauthenticated(description: string): GraphQLError {
  * outright; no credentials at all means anonymous.
  */
 export async function createContext(req: Request): Promise<GqlContext> {
+  try {
+    return await authenticate(req);
+  } catch (err) {
+    if (!isUnavailable(err)) throw err;
+    // Apollo answers 500 for any other failure here; a database outage is a 503 everywhere.
+    throw new GraphQLError('The service is temporarily unavailable.', {
+      extensions: {
+        code: 'SERVICE_UNAVAILABLE',
+        http: { status: 503, headers: new Map([['retry-after', '5']]) },
+      },
+    });
+  }
+}
+
+async function authenticate(req: Request): Promise<GqlContext> {
   const ctx = req.ctx;
   const token = bearerToken(req);
   if (token) {

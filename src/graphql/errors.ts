@@ -21,6 +21,7 @@ const PROTOCOL_CODES = new Set([
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'UNAUTHENTICATED',
+  'SERVICE_UNAVAILABLE',
 ]);
 
 /**
@@ -48,7 +49,10 @@ export function formatError(log: Logger) {
     if (original instanceof UnauthenticatedError) {
       return { ...base, message: original.message, extensions: { code: 'UNAUTHENTICATED' } };
     }
-    if (isUnavailable(original)) {
+    if (
+      isUnavailable(original) ||
+      isUnavailable((original as { originalError?: unknown } | null)?.originalError)
+    ) {
       return {
         ...base,
         message: 'The service is temporarily unavailable.',

@@ -83,7 +83,7 @@ export class AccessTokenStore {
   private readonly inserts: Batcher<AccessTokenRow, undefined>;
   private readonly lookups: Batcher<Buffer, AccessTokenRecord | null>;
 
-  constructor(private readonly sql: Sql) {
+  constructor(sql: Sql) {
     this.inserts = new Batcher(async (rows) => {
       try {
         await writeAccessTokens(sql, rows);

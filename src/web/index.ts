@@ -2,6 +2,7 @@ import path from 'node:path';
 import express, { type Express, Router } from 'express';
 import { authorizeRouter } from '../oauth/authorize.js';
 import { endSessionRouter } from '../oidc/end-session.js';
+import { VIEWS_DIR } from '../paths.js';
 import type { Runtime } from '../services/context.js';
 import { accountsRouter } from './accounts.js';
 import { applicationsRouter } from './applications.js';
@@ -13,7 +14,7 @@ import { securityHeaders } from './security-headers.js';
 import { loadBrowserSession } from './session.js';
 import { createViewEngine } from './view-engine.js';
 
-export const VIEWS_DIR = path.resolve(import.meta.dirname, '../../views');
+export { VIEWS_DIR };
 
 /** Registers the Handlebars view engine on the app (pages and their error page use it). */
 export function setupViews(app: Express, runtime: Runtime): void {

@@ -128,12 +128,22 @@ for (const backend of ['postgresql', 'pglite'] as Backend[]) {
     });
 
     it('RFC 6749 §4.4: 200 concurrent client_credentials requests (batched writes) each get a distinct token that introspects active', async () => {
-      const cc = await makeClient(server, { grantTypes: ['client_credentials'], redirectUris: [], scopes: ['read'] });
-      const issued = await Promise.all(Array.from({ length: 200 }, () => postForm(server, '/o/token/', { grant_type: 'client_credentials' }, cc)));
+      const cc = await makeClient(server, {
+        grantTypes: ['client_credentials'],
+        redirectUris: [],
+        scopes: ['read'],
+      });
+      const issued = await Promise.all(
+        Array.from({ length: 200 }, () =>
+          postForm(server, '/o/token/', { grant_type: 'client_credentials' }, cc),
+        ),
+      );
       expect(issued.every((r) => r.status === 200)).toBe(true);
       const tokens = issued.map((r) => r.json.access_token as string);
       expect(new Set(tokens).size).toBe(200);
-      const checks = await Promise.all(tokens.map((t) => postForm(server, '/o/introspect/', { token: t }, cc)));
+      const checks = await Promise.all(
+        tokens.map((t) => postForm(server, '/o/introspect/', { token: t }, cc)),
+      );
       expect(checks.every((r) => r.json.active === true && r.json.client_id === cc.clientId)).toBe(true);
     });
 

@@ -1,7 +1,12 @@
 import type { Sql } from '../db/sql.js';
 import { newId } from '../entities/base.js';
 import { digest, newCredential } from './secrets.js';
-import type { MintedAccessToken, MintedRefreshToken } from './tokens.js';
+import {
+  ISSUE_FROM_CONSUMED,
+  issueParams,
+  type MintedAccessToken,
+  type MintedRefreshToken,
+} from './tokens.js';
 
 export interface NewCode {
   applicationId: string;
@@ -135,27 +140,11 @@ export async function consumeCodeAndIssue(
           and exists (select 1 from grants g join users u on u.id = g.user_id
                        where g.id = ac.grant_id and g.revoked_at is null and u.is_active)
        returning ac.id, ac.application_id, ac.user_id, ac.grant_id, ac.scopes, ac.auth_time, ac.sid),
-     a as (
-       insert into access_tokens (id, token_digest, application_id, user_id, grant_id, family_id, scopes, format, expires_at)
-       select $2, $3, c.application_id, c.user_id, c.grant_id, c.id, c.scopes, $4, now() + make_interval(secs => $5) from c),
-     r as (
-       insert into refresh_tokens (id, token_digest, application_id, user_id, grant_id, family_id, scopes, auth_time, sid, expires_at)
-       select $6, $7, c.application_id, c.user_id, c.grant_id, c.id, c.scopes, c.auth_time, c.sid,
-              now() + make_interval(secs => $8)
-         from c where $6::uuid is not null),
+     ${ISSUE_FROM_CONSUMED},
      g as (update grants set last_used_at = now()
             where id = (select grant_id from c) and (last_used_at is null or last_used_at < now() - interval '1 minute'))
      select count(*)::int as n from c`,
-    [
-      codeId,
-      access.id,
-      access.digest,
-      access.format,
-      access.expiresIn,
-      refresh?.id ?? null,
-      refresh?.digest ?? null,
-      refreshTtl,
-    ],
+    [codeId, ...issueParams(access, refresh, refreshTtl)],
   );
   return rows[0].n === 1;
 }

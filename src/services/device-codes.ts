@@ -4,7 +4,12 @@ import { newId } from '../entities/base.js';
 import type { DeviceCodeStatus } from '../entities/DeviceCode.js';
 import { isUniqueViolation } from './errors.js';
 import { digest, newCredential } from './secrets.js';
-import type { MintedAccessToken, MintedRefreshToken } from './tokens.js';
+import {
+  ISSUE_FROM_CONSUMED,
+  issueParams,
+  type MintedAccessToken,
+  type MintedRefreshToken,
+} from './tokens.js';
 
 /** RFC 8628 §6.1: no vowels (no words), no look-alikes; 20^8 ≈ 2.6·10^10 codes. */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
@@ -188,25 +193,10 @@ export async function consumeDeviceCodeAndIssue(
         where id = $1 and status = 'approved' and expires_at > now()
           and exists (select 1 from grants g join users u on u.id = g.user_id
                        where g.id = device_codes.grant_id and g.revoked_at is null and u.is_active)
-       returning id, application_id, user_id, grant_id, scopes, auth_time),
-     a as (
-       insert into access_tokens (id, token_digest, application_id, user_id, grant_id, family_id, scopes, format, expires_at)
-       select $2, $3, c.application_id, c.user_id, c.grant_id, c.id, c.scopes, $4, now() + make_interval(secs => $5) from c),
-     r as (
-       insert into refresh_tokens (id, token_digest, application_id, user_id, grant_id, family_id, scopes, auth_time, expires_at)
-       select $6, $7, c.application_id, c.user_id, c.grant_id, c.id, c.scopes, c.auth_time, now() + make_interval(secs => $8)
-         from c where $6::uuid is not null)
+       returning id, application_id, user_id, grant_id, scopes, auth_time, null::uuid as sid),
+     ${ISSUE_FROM_CONSUMED}
      select count(*)::int as n from c`,
-    [
-      id,
-      access.id,
-      access.digest,
-      access.format,
-      access.expiresIn,
-      refresh?.id ?? null,
-      refresh?.digest ?? null,
-      refreshTtl,
-    ],
+    [id, ...issueParams(access, refresh, refreshTtl)],
   );
   return rows[0].n === 1;
 }

@@ -171,6 +171,38 @@ export async function insertTokenPair(
   );
 }
 
+/**
+ * The two CTEs that write the tokens for a row just consumed by the CTE `c` (an authorization
+ * or device code: it has id, application_id, user_id, grant_id, scopes, auth_time, sid): an access
+ * token, and a refresh token unless its id ($6) is null. The code's id becomes the family.
+ * Parameters $2–$8 are `issueParams(...)`.
+ */
+export const ISSUE_FROM_CONSUMED = `
+     a as (
+       insert into access_tokens (id, token_digest, application_id, user_id, grant_id, family_id, scopes, format, expires_at)
+       select $2, $3, c.application_id, c.user_id, c.grant_id, c.id, c.scopes, $4, now() + make_interval(secs => $5) from c),
+     r as (
+       insert into refresh_tokens (id, token_digest, application_id, user_id, grant_id, family_id, scopes, auth_time, sid, expires_at)
+       select $6, $7, c.application_id, c.user_id, c.grant_id, c.id, c.scopes, c.auth_time, c.sid,
+              now() + make_interval(secs => $8)
+         from c where $6::uuid is not null)`;
+
+export function issueParams(
+  access: MintedAccessToken,
+  refresh: MintedRefreshToken | null,
+  refreshTtl: number,
+): unknown[] {
+  return [
+    access.id,
+    access.digest,
+    access.format,
+    access.expiresIn,
+    refresh?.id ?? null,
+    refresh?.digest ?? null,
+    refreshTtl,
+  ];
+}
+
 /** Revokes every access and refresh token of a family (code replay, refresh reuse, revocation). */
 export async function revokeFamily(sql: Sql, familyId: string): Promise<void> {
   await sql.execute(

@@ -31,5 +31,10 @@ export function newId(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** Is this a syntactically valid UUID (so it can be compared with a uuid column)? */
+export function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
 /** timestamptz column options shared by every entity. */
 export const timestamptz = { type: 'Date', columnType: 'timestamptz' } as const;

@@ -2,11 +2,10 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
-import depthLimit from 'graphql-depth-limit';
 import type { Runtime } from '../services/context.js';
 import { createContext, type GqlContext } from './context.js';
 import { formatError } from './errors.js';
-import { complexityLimit } from './limits.js';
+import { complexityLimit, depthLimit } from './limits.js';
 import { getSchema } from './schema.js';
 
 export interface GraphqlDoor {
@@ -55,6 +54,13 @@ export async function graphqlDoor(runtime: Runtime): Promise<GraphqlDoor> {
     }),
     (req, res, next) => {
       res.set('Cache-Control', 'no-store');
+      // Apollo checks Accept only when it writes the result; a mutation must not run first.
+      if (!req.accepts(['application/graphql-response+json', 'application/json'])) {
+        res.status(406).json({
+          errors: [{ message: 'Accept must allow application/json.', extensions: { code: 'BAD_REQUEST' } }],
+        });
+        return;
+      }
       middleware(req, res, next);
     },
   );

@@ -51,6 +51,13 @@ export function oauthRouter(runtime: Runtime): Router {
     express.raw({ type: () => true, limit: runtime.config.bodyLimitBytes }),
     userinfoEndpoint,
   );
+  router.all('/o/userinfo/', (_req, _res, next) => {
+    next(
+      new OAuthError('invalid_request', 'The userinfo endpoint accepts GET and POST.', 405, {
+        Allow: 'GET, POST, OPTIONS',
+      }),
+    );
+  });
   router.use(oauthErrorHandler());
   return router;
 }

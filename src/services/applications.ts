@@ -7,6 +7,7 @@ import {
   type SigningAlg,
   type TokenEndpointAuthMethod,
 } from '../entities/Application.js';
+import { isUuid } from '../entities/base.js';
 import { User } from '../entities/User.js';
 import { isPrivileged, requireUser } from './access.js';
 import { recordAudit } from './audit.js';
@@ -305,10 +306,6 @@ export async function listApplications(
   filter: ApplicationFilter = {},
 ): Promise<Page<Application>> {
   return findPage(ctx.em, Application, visibleApplications(ctx, filter), args, ['owner']);
-}
-
-export function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
 function unique<T>(values: readonly T[]): T[] {

@@ -1,8 +1,8 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import { AuditEvent } from '../entities/AuditEvent.js';
+import { isUuid } from '../entities/base.js';
 import { User } from '../entities/User.js';
 import { requireAdmin } from './access.js';
-import { isUuid } from './applications.js';
 import type { Ctx } from './context.js';
 import { ValidationError } from './errors.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';

@@ -1,5 +1,5 @@
+import { isUuid } from '../entities/base.js';
 import { requireUser } from './access.js';
-import { isUuid } from './applications.js';
 import { recordAudit } from './audit.js';
 import type { Ctx } from './context.js';
 import { NotFoundError } from './errors.js';

@@ -1,5 +1,5 @@
+import { isUuid } from '../entities/base.js';
 import { isPrivileged, requireUser } from './access.js';
-import { isUuid } from './applications.js';
 import { recordAudit } from './audit.js';
 import type { Ctx } from './context.js';
 import { NotFoundError, ValidationError } from './errors.js';
@@ -71,7 +71,9 @@ function filterParams(ctx: Ctx, filter: TokenFilter): unknown[] {
     ['applicationId', filter.applicationId],
     ['userId', filter.userId],
   ] as const) {
-    if (value && !isUuid(value)) throw new ValidationError(field, `${field} is not a valid id.`);
+    if (value !== undefined && value !== null && !isUuid(value)) {
+      throw new ValidationError(field, `${field} is not a valid id.`);
+    }
   }
   return [
     filter.applicationId ?? null,

@@ -1,4 +1,5 @@
 import type { FilterQuery } from '@mikro-orm/core';
+import { isUuid } from '../entities/base.js';
 import { User } from '../entities/User.js';
 import { requireAdmin } from './access.js';
 import { recordAudit } from './audit.js';
@@ -78,7 +79,7 @@ export async function findUserByUsername(ctx: Ctx, username: string): Promise<Us
 }
 
 export async function getUser(ctx: Ctx, id: string): Promise<User> {
-  const user = await ctx.em.findOne(User, { id });
+  const user = isUuid(id) ? await ctx.em.findOne(User, { id }) : null;
   if (!user) throw new NotFoundError('User not found.');
   return user;
 }

@@ -2,15 +2,14 @@ import express, { type Express, type NextFunction, type Request, type Response, 
 import { playgroundRouter } from './graphql/playground.js';
 import { requestContext } from './http/context.js';
 import { finalErrorHandler } from './http/errors.js';
-import { healthRouter } from './http/health.js';
-import { oauthRouter } from './oauth/index.js';
 import type { Runtime } from './services/context.js';
 import { WebError } from './web/errors.js';
 import { assetsRouter, setupViews, webErrorHandler, webRouter } from './web/index.js';
 
 /**
- * The Express app: request context and health first, then the three doors — the OAuth protocol
- * endpoints (JSON, no sessions), GraphQL, and the HTML pages (sessions, CSRF, security headers).
+ * The Express app: GraphQL and the HTML pages (sessions, CSRF, security headers), including the
+ * authorization endpoint. The JSON protocol endpoints do not come here: the protocol door
+ * (src/oauth/door.ts) answers them before Express sees the request.
  */
 export function createApp(runtime: Runtime, graphql: Router): Express {
   const app = express();
@@ -20,9 +19,7 @@ export function createApp(runtime: Runtime, graphql: Router): Express {
   setupViews(app, runtime);
 
   app.use(requestContext(runtime));
-  app.use(healthRouter(runtime));
   app.use(assetsRouter());
-  app.use(oauthRouter(runtime));
   app.use(graphql);
 
   const pages = webRouter(runtime, [playgroundRouter()]);

@@ -7,6 +7,7 @@ import { listen } from './db/listen.js';
 import { type Database, migrate, openDatabase } from './db/orm.js';
 import { graphqlDoor } from './graphql/index.js';
 import { createLogger, type Logger } from './log.js';
+import { protocolDoor } from './oauth/index.js';
 import { startCleanup } from './services/cleanup.js';
 import { CLIENT_CHANNEL, ClientCache } from './services/client-cache.js';
 import type { Runtime } from './services/context.js';
@@ -70,7 +71,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const graphql = await graphqlDoor(runtime);
     stops.push(() => graphql.stop());
     const app = createApp(runtime, graphql.router);
-    const server = http.createServer(app);
+    const door = protocolDoor(runtime);
+    const server = http.createServer((req, res) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const pathname = q < 0 ? url : url.slice(0, q);
+      const route = door.match(pathname);
+      if (route) void door.handle(req, res, route, pathname, q < 0 ? '' : url.slice(q + 1));
+      else app(req, res);
+    });
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     server.requestTimeout = 30_000;

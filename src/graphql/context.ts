@@ -55,7 +55,7 @@ export async function createContext(req: Request): Promise<GqlContext> {
 
 async function authenticate(req: Request): Promise<GqlContext> {
   const ctx = req.ctx;
-  const token = bearerToken(req);
+  const token = bearerToken(req.get('authorization'));
   if (token) {
     const info = await findAccessToken(ctx, token);
     if (!info?.active) throw unauthenticated('The access token is invalid, expired or revoked.');

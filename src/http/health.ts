@@ -1,28 +1,24 @@
-import { Router } from 'express';
-import type { Runtime } from '../services/context.js';
+import type { ProtocolRequest, ProtocolResponse } from '../oauth/exchange.js';
 
-/** Liveness plus database readiness: 200 when a trivial query answers within 2 s, else 503. */
-export function healthRouter(runtime: Runtime): Router {
-  const router = Router();
-  router.get('/healthz', async (_req, res) => {
-    const started = Date.now();
-    let database: 'ok' | 'unavailable' = 'ok';
-    try {
-      await withTimeout(runtime.db.sql.query('select 1 as ok'), 2000);
-    } catch {
-      database = 'unavailable';
-    }
-    res
-      .status(database === 'ok' ? 200 : 503)
-      .set('Cache-Control', 'no-store')
-      .json({
-        status: database === 'ok' ? 'ok' : 'unavailable',
-        database,
-        databaseKind: runtime.db.kind,
-        ms: Date.now() - started,
-      });
-  });
-  return router;
+/** GET /healthz: liveness plus database readiness: 200 when a trivial query answers within 2 s, else 503. */
+export async function healthEndpoint(req: ProtocolRequest, res: ProtocolResponse): Promise<void> {
+  const { runtime } = req.ctx;
+  const started = Date.now();
+  let database: 'ok' | 'unavailable' = 'ok';
+  try {
+    await withTimeout(runtime.db.sql.query('select 1 as ok'), 2000);
+  } catch {
+    database = 'unavailable';
+  }
+  res.set('Cache-Control', 'no-store').json(
+    {
+      status: database === 'ok' ? 'ok' : 'unavailable',
+      database,
+      databaseKind: runtime.db.kind,
+      ms: Date.now() - started,
+    },
+    database === 'ok' ? 200 : 503,
+  );
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -1,11 +1,10 @@
-import type { Request } from 'express';
+import type { Ctx } from '../services/context.js';
 import { type AccessTokenRecord, findAccessToken } from '../services/tokens.js';
 import { insufficientScope, invalidToken } from './errors.js';
 
 /** The Bearer token of a request (RFC 6750 §2.1 header; §2.2 form body when allowed). */
-export function bearerToken(req: Request, formToken?: string): string | undefined {
-  const header = req.get('authorization');
-  if (header && /^bearer /i.test(header)) return header.slice(7).trim() || undefined;
+export function bearerToken(authorization: string | undefined, formToken?: string): string | undefined {
+  if (authorization && /^bearer /i.test(authorization)) return authorization.slice(7).trim() || undefined;
   return formToken;
 }
 
@@ -14,12 +13,12 @@ export function bearerToken(req: Request, formToken?: string): string | undefine
  * user enabled) and, when `scope` is given, carrying it. RFC 6750 §3.1 errors otherwise.
  */
 export async function requireBearer(
-  req: Request,
+  ctx: Ctx,
   token: string | undefined,
   scope?: string,
 ): Promise<AccessTokenRecord> {
   if (!token) throw invalidToken('An access token is required.');
-  const info = await findAccessToken(req.ctx, token);
+  const info = await findAccessToken(ctx, token);
   if (!info?.active) throw invalidToken('The access token is invalid, expired or revoked.');
   if (scope && !info.scopes.includes(scope)) {
     throw insufficientScope(`The access token lacks the "${scope}" scope.`, scope);

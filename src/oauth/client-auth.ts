@@ -1,7 +1,7 @@
-import type { Request } from 'express';
 import type { ClientRecord } from '../services/client-cache.js';
 import { matchesDigest } from '../services/secrets.js';
 import { invalidClient, invalidRequest, type OAuthError, tooManyAttempts } from './errors.js';
+import type { ProtocolRequest } from './exchange.js';
 import type { Params } from './params.js';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
@@ -22,7 +22,7 @@ interface Presented {
  * §2.3.1), client_secret_post, or a bare client_id for public clients. Exactly one method per
  * request. Failures count towards the brute-force limit per client id and address.
  */
-export async function authenticateClient(req: Request, params: Params): Promise<AuthenticatedClient> {
+export async function authenticateClient(req: ProtocolRequest, params: Params): Promise<AuthenticatedClient> {
   const presented = presentedCredentials(req, params);
   const basic = presented?.method === 'client_secret_basic';
   if (!presented) throw invalidClient('Client authentication is required.', false);
@@ -58,8 +58,8 @@ function verify(client: ClientRecord | null, presented: Presented, basic: boolea
   return undefined;
 }
 
-function presentedCredentials(req: Request, params: Params): Presented | undefined {
-  const header = req.get('authorization');
+function presentedCredentials(req: ProtocolRequest, params: Params): Presented | undefined {
+  const header = req.header('authorization');
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');
   if (header && /^basic(\s|$)/i.test(header)) {

@@ -1,8 +1,8 @@
-import type { Request, Response } from 'express';
 import { createDeviceCode, formatUserCode } from '../services/device-codes.js';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { unauthorizedClient } from './errors.js';
+import type { ProtocolRequest, ProtocolResponse } from './exchange.js';
 import { scopeParam } from './params.js';
 import { resolveScopes } from './scopes.js';
 
@@ -11,8 +11,11 @@ import { resolveScopes } from './scopes.js';
  * grant, public or confidential. Answers the device code, a short user code, where to enter it,
  * how long it lives and how often to poll.
  */
-export async function deviceAuthorizationEndpoint(req: Request, res: Response): Promise<void> {
-  const params = req.oauthParams!;
+export async function deviceAuthorizationEndpoint(
+  req: ProtocolRequest,
+  res: ProtocolResponse,
+): Promise<void> {
+  const params = req.params;
   const { client } = await authenticateClient(req, params);
   allowClientOrigin(req, res, client);
   if (!client.grantTypes.includes('urn:ietf:params:oauth:grant-type:device_code')) {
@@ -28,15 +31,12 @@ export async function deviceAuthorizationEndpoint(req: Request, res: Response): 
   });
   const shown = formatUserCode(userCode);
   const verificationUri = `${config.issuer}/o/device/`;
-  res
-    .status(200)
-    .set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' })
-    .json({
-      device_code: deviceCode,
-      user_code: shown,
-      verification_uri: verificationUri,
-      verification_uri_complete: `${verificationUri}?user_code=${shown}`,
-      expires_in: config.ttl.deviceCode,
-      interval: config.deviceCodeInterval,
-    });
+  res.setAll({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json({
+    device_code: deviceCode,
+    user_code: shown,
+    verification_uri: verificationUri,
+    verification_uri_complete: `${verificationUri}?user_code=${shown}`,
+    expires_in: config.ttl.deviceCode,
+    interval: config.deviceCodeInterval,
+  });
 }

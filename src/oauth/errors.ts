@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ProtocolResponse } from './exchange.js';
 
 /**
  * An OAuth protocol error: the RFC `error` code, a description for developers, the HTTP status
@@ -62,9 +62,8 @@ export const tooManyAttempts = (error: string, retryAfter: number) =>
   });
 
 /** Sends the RFC 6749 §5.2 JSON error body. */
-export function sendOAuthError(res: Response, err: OAuthError): void {
+export function sendOAuthError(res: ProtocolResponse, err: OAuthError): void {
   res
-    .status(err.status)
-    .set({ 'Cache-Control': 'no-store', Pragma: 'no-cache', ...err.headers })
-    .json(err.body());
+    .setAll({ 'Cache-Control': 'no-store', Pragma: 'no-cache', ...err.headers })
+    .json(err.body(), err.status);
 }

@@ -1,10 +1,10 @@
-import type { Request, Response } from 'express';
 import type { ClientRecord } from '../services/client-cache.js';
 import { findAccessToken, findRefreshToken } from '../services/tokens.js';
 import { bearerToken, requireBearer } from './bearer.js';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { invalidClient, invalidRequest } from './errors.js';
+import type { ProtocolRequest, ProtocolResponse } from './exchange.js';
 
 /**
  * POST /o/introspect/ (RFC 7662). The caller authenticates as a confidential client or with a
@@ -12,13 +12,13 @@ import { invalidClient, invalidRequest } from './errors.js';
  * clients only if it is allowed the `introspection` scope (a resource server). Everything else,
  * and every inactive token, is `{"active": false}` and nothing more (§2.2). One indexed lookup.
  */
-export async function introspectEndpoint(req: Request, res: Response): Promise<void> {
-  const params = req.oauthParams!;
+export async function introspectEndpoint(req: ProtocolRequest, res: ProtocolResponse): Promise<void> {
+  const params = req.params;
   let caller: ClientRecord | null = null;
   let mayIntrospectAll = false;
-  const bearer = bearerToken(req);
+  const bearer = bearerToken(req.header('authorization'));
   if (bearer) {
-    await requireBearer(req, bearer, 'introspection');
+    await requireBearer(req.ctx, bearer, 'introspection');
     mayIntrospectAll = true;
   } else {
     const { client } = await authenticateClient(req, params);
@@ -31,7 +31,7 @@ export async function introspectEndpoint(req: Request, res: Response): Promise<v
   }
   const token = params.get('token');
   if (!token) throw invalidRequest('The token parameter is required.');
-  res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+  res.setAll({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   const visible = (applicationId: string) => mayIntrospectAll || caller?.id === applicationId;
   const issuer = req.ctx.config.issuer;
 

@@ -1,8 +1,8 @@
-import type { Request, Response } from 'express';
 import { digest } from '../services/secrets.js';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { invalidRequest } from './errors.js';
+import type { ProtocolRequest, ProtocolResponse } from './exchange.js';
 
 /**
  * POST /o/revoke_token/ (RFC 7009). The client authenticates; `token_type_hint` is never
@@ -10,8 +10,8 @@ import { invalidRequest } from './errors.js';
  * (with the access tokens issued from it). A token of another client, or an unknown token, is
  * left alone and still answered 200 with an empty body (§2.2).
  */
-export async function revokeEndpoint(req: Request, res: Response): Promise<void> {
-  const params = req.oauthParams!;
+export async function revokeEndpoint(req: ProtocolRequest, res: ProtocolResponse): Promise<void> {
+  const params = req.params;
   const { client } = await authenticateClient(req, params);
   allowClientOrigin(req, res, client);
   const token = params.get('token');
@@ -29,5 +29,5 @@ export async function revokeEndpoint(req: Request, res: Response): Promise<void>
       [digest(token), client.id],
     );
   }
-  res.status(200).set({ 'Cache-Control': 'no-store' }).end();
+  res.set('Cache-Control', 'no-store').empty(200);
 }

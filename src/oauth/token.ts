@@ -1,15 +1,15 @@
-import type { Request, Response } from 'express';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from './errors.js';
+import type { ProtocolRequest, ProtocolResponse } from './exchange.js';
 import { grants } from './grants/index.js';
 
 /**
  * POST /o/token/ (RFC 6749 §3.2): authenticate the client, find the grant module for
  * grant_type, let it issue, answer with Cache-Control: no-store.
  */
-export async function tokenEndpoint(req: Request, res: Response): Promise<void> {
-  const params = req.oauthParams!;
+export async function tokenEndpoint(req: ProtocolRequest, res: ProtocolResponse): Promise<void> {
+  const params = req.params;
   const grantType = params.get('grant_type');
   if (!grantType) throw invalidRequest('The grant_type parameter is required.');
   const { client, method } = await authenticateClient(req, params);
@@ -20,5 +20,5 @@ export async function tokenEndpoint(req: Request, res: Response): Promise<void> 
     throw unauthorizedClient(`This client is not allowed to use the ${grant.grantType} grant.`);
   }
   const body = await grant.handle({ ctx: req.ctx, params, client, clientAuth: method });
-  res.status(200).set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json(body);
+  res.setAll({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json(body, 200);
 }

@@ -1,22 +1,17 @@
-import type { Request, Response } from 'express';
 import { bearerToken } from '../oauth/bearer.js';
 import { allowClientOrigin } from '../oauth/cors.js';
 import { insufficientScope, invalidToken, OAuthError } from '../oauth/errors.js';
-import { parseBody } from '../oauth/params.js';
+import type { ProtocolRequest, ProtocolResponse } from '../oauth/exchange.js';
 import { findAccessToken } from '../services/tokens.js';
 
 /**
  * GET or POST /o/userinfo/ (OIDC Core §5.3) with a Bearer access token carrying `openid`:
  * `sub` plus the claims of the granted scopes. Errors per RFC 6750 §3.
  */
-export async function userinfoEndpoint(req: Request, res: Response): Promise<void> {
-  res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
-  let formToken: string | undefined;
-  if (req.method === 'POST' && Buffer.isBuffer(req.body) && req.body.length > 0) {
-    const type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
-    if (type === 'application/x-www-form-urlencoded') formToken = parseBody(req.body).get('access_token');
-  }
-  const token = bearerToken(req, formToken);
+export async function userinfoEndpoint(req: ProtocolRequest, res: ProtocolResponse): Promise<void> {
+  res.setAll({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+  const formToken = req.method === 'POST' ? req.params.get('access_token') : undefined;
+  const token = bearerToken(req.header('authorization'), formToken);
   if (!token) {
     throw new OAuthError('invalid_request', 'An access token is required.', 401, {
       'WWW-Authenticate': 'Bearer realm="latchkey"',
@@ -38,5 +33,5 @@ export async function userinfoEndpoint(req: Request, res: Response): Promise<voi
     claims.email = info.user.email;
     claims.email_verified = info.user.emailVerified;
   }
-  res.json(claims);
+  res.json(claims, 200);
 }

@@ -96,7 +96,7 @@ interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** `node --import tsx src/main.ts` on a free port, own event loop; resolves once /healthz is 200. */
+/** `node src/start.mjs` (the compiled server, as `npm start` runs it) on a free port, own event loop; resolves once /healthz is 200. */
 async function startServerProcess(databaseUrl: string, workers?: number): Promise<ServerProcess> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -104,7 +104,7 @@ async function startServerProcess(databaseUrl: string, workers?: number): Promis
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `server-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
   const log = fs.openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['src/start.mjs'], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isUnavailable } from '../db/sql.js';
+import { clientAddress } from '../http/client-address.js';
+import { describe } from '../http/errors.js';
+import { Ctx, type Runtime } from '../services/context.js';
+import { invalidRequest, OAuthError, sendOAuthError, temporarilyUnavailable } from './errors.js';
+import { type ProtocolHandler, type ProtocolRequest, ProtocolResponse } from './exchange.js';
+import { type Params, parseBody, parseParams } from './params.js';
+
+/** How an endpoint takes its input. */
+type BodyKind = 'form' | 'optional-form';
+
+export interface ProtocolRoute {
+  /** Handlers by method; HEAD is answered by GET. */
+  methods: Partial<Record<'GET' | 'POST', ProtocolHandler>>;
+  /** POST bodies: `form` must be form-encoded; `optional-form` may be empty or form-encoded. */
+  body?: BodyKind;
+  /** Methods announced to CORS preflights; absent: no CORS at all. */
+  cors?: string;
+  /** Answers CORS preflights (unauthenticated: any origin some application registered). */
+  preflight?: ProtocolHandler;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+const EMPTY: Params = new Map();
+
+/**
+ * The door for the JSON protocol endpoints (token, revocation, introspection, device
+ * authorization, userinfo, JWKS, metadata, health). It runs on Node's request directly: these
+ * are the hot paths, and Express's per-request machinery alone costs more than issuing a token.
+ * Pages and GraphQL go through Express. Every answer is JSON, every error an RFC error body.
+ */
+export class ProtocolDoor {
+  private readonly routes = new Map<string, ProtocolRoute>();
+  private readonly addressOf: (req: IncomingMessage) => string | undefined;
+
+  constructor(private readonly runtime: Runtime) {
+    this.addressOf = clientAddress(runtime.config.trustProxy);
+  }
+
+  /** Registers a path; `/o/token/` also answers `/o/token` (Express's non-strict routing). */
+  route(path: string, route: ProtocolRoute): this {
+    this.routes.set(path.replace(/\/$/, ''), route);
+    return this;
+  }
+
+  /** The route for a request path, if this door serves it. */
+  match(pathname: string): ProtocolRoute | undefined {
+    return this.routes.get(pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname);
+  }
+
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: ProtocolRoute,
+    pathname: string,
+    query: string,
+  ) {
+    const started = process.hrtime.bigint();
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const ctx = new Ctx(this.runtime, { reqId: id });
+    ctx.ip = this.addressOf(req);
+    const out = new ProtocolResponse();
+    out.setAll({ 'X-Request-Id': id, 'X-Content-Type-Options': 'nosniff' });
+    if (route.cors) out.set('Vary', 'Origin');
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    try {
+      const handler = this.handlerFor(route, method);
+      const params = await this.readParams(req, route, method, query);
+      const request: ProtocolRequest = {
+        method,
+        path: pathname,
+        headers: req.headers,
+        ctx,
+        params,
+        header: (name) => {
+          const value = req.headers[name.toLowerCase()];
+          return Array.isArray(value) ? value.join(', ') : value;
+        },
+      };
+      await handler(request, out);
+    } catch (err) {
+      this.fail(ctx, out, err);
+    }
+    if (!res.destroyed) out.writeTo(res, req.method === 'HEAD');
+    this.logRequest(ctx, req.method ?? '', pathname, out.status, started);
+  }
+
+  private handlerFor(route: ProtocolRoute, method: string): ProtocolHandler {
+    if (method === 'OPTIONS' && route.preflight) return route.preflight;
+    const handler = route.methods[method as 'GET' | 'POST'];
+    if (handler) return handler;
+    const allowed = [...Object.keys(route.methods), ...(route.preflight ? ['OPTIONS'] : [])].join(', ');
+    throw new OAuthError('invalid_request', `This endpoint accepts ${allowed}.`, 405, { Allow: allowed });
+  }
+
+  private async readParams(
+    req: IncomingMessage,
+    route: ProtocolRoute,
+    method: string,
+    query: string,
+  ): Promise<Params> {
+    if (method === 'GET') return query ? parseParams(query) : EMPTY;
+    if (method !== 'POST') return EMPTY;
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const form = type === 'application/x-www-form-urlencoded';
+    if (route.body === 'form' && !form)
+      throw invalidRequest('The request body must be application/x-www-form-urlencoded.');
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding !== 'identity')
+      throw new OAuthError('invalid_request', 'Compressed request bodies are not accepted.', 415);
+    const body = await readBody(req, this.runtime.config.bodyLimitBytes);
+    return form ? parseBody(body) : EMPTY;
+  }
+
+  private fail(ctx: Ctx, out: ProtocolResponse, err: unknown): void {
+    let error: OAuthError;
+    if (err instanceof OAuthError) {
+      error = err;
+    } else if (isUnavailable(err)) {
+      error = temporarilyUnavailable();
+    } else {
+      ctx.log.error({ err: describe(err) }, 'protocol endpoint failed');
+      error = new OAuthError('server_error', 'An unexpected error occurred.', 500);
+    }
+    sendOAuthError(out, error);
+  }
+
+  private logRequest(ctx: Ctx, method: string, path: string, status: number, started: bigint): void {
+    const log = this.runtime.log;
+    if (status < 500 && !log.isLevelEnabled('info')) return;
+    const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
+    ctx.log[status >= 500 ? 'error' : 'info']({ method, path, status, ms }, 'request');
+  }
+}
+
+/** Reads a request body up to `limit` bytes; more is a 413 (and the rest is not read). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(new OAuthError('invalid_request', 'The request body is too large.', 413));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        req.resume();
+        reject(new OAuthError('invalid_request', 'The request body is too large.', 413));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    });
+    req.on('error', () => {
+      if (done) return;
+      done = true;
+      reject(invalidRequest('The request body could not be read.'));
+    });
+  });
+}

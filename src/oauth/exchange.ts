@@ -1,0 +1,64 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Ctx } from '../services/context.js';
+import type { Params } from './params.js';
+
+/**
+ * A request to a protocol endpoint, as the endpoint code sees it. The protocol door builds it
+ * straight from Node's request (no Express on this path: the token endpoint is the hot path).
+ */
+export interface ProtocolRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  ctx: Ctx;
+  /** Form parameters of a POST body, or the query of a GET (strictly parsed). */
+  params: Params;
+  header(name: string): string | undefined;
+}
+
+/** The answer being built; sent once by the door. */
+export class ProtocolResponse {
+  status = 200;
+  readonly headers: Record<string, string> = {};
+  body: string | undefined;
+
+  set(name: string, value: string): this {
+    this.headers[name] = value;
+    return this;
+  }
+
+  setAll(headers: Readonly<Record<string, string>>): this {
+    Object.assign(this.headers, headers);
+    return this;
+  }
+
+  json(value: unknown, status = this.status): this {
+    this.status = status;
+    this.headers['Content-Type'] = 'application/json; charset=utf-8';
+    this.body = JSON.stringify(value);
+    return this;
+  }
+
+  send(type: string, body: string, status = this.status): this {
+    this.status = status;
+    this.headers['Content-Type'] = type;
+    this.body = body;
+    return this;
+  }
+
+  empty(status = 200): this {
+    this.status = status;
+    this.body = undefined;
+    return this;
+  }
+
+  /** Writes to Node's response in one go. */
+  writeTo(res: ServerResponse, headOnly = false): void {
+    const body = this.body ?? '';
+    this.headers['Content-Length'] = String(Buffer.byteLength(body));
+    res.writeHead(this.status, this.headers);
+    res.end(headOnly ? undefined : body);
+  }
+}
+
+export type ProtocolHandler = (req: ProtocolRequest, res: ProtocolResponse) => Promise<void> | void;

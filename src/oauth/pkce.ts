@@ -5,7 +5,7 @@ import { invalidRequest } from './errors.js';
 export type ChallengeMethod = 'S256' | 'plain';
 
 /** RFC 7636 §4.1: 43–128 characters of [A-Z a-z 0-9 - . _ ~]. */
-const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+export const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 
 /**
  * Validates the code_challenge parameters of an authorization request (RFC 7636 §4.3). A
@@ -34,9 +34,13 @@ export function checkChallenge(
 /** RFC 7636 §4.6: does the verifier match the stored challenge? */
 export function verifierMatches(verifier: string, challenge: string, method: ChallengeMethod): boolean {
   if (!VERIFIER.test(verifier)) return false;
-  const computed =
-    method === 'S256' ? createHash('sha256').update(verifier, 'ascii').digest('base64url') : verifier;
+  const computed = method === 'S256' ? s256(verifier) : verifier;
   const a = Buffer.from(computed);
   const b = Buffer.from(challenge);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** BASE64URL(SHA256(ASCII(code_verifier))) (RFC 7636 §4.2). */
+export function s256(verifier: string): string {
+  return createHash('sha256').update(verifier, 'ascii').digest('base64url');
 }

@@ -148,3 +148,77 @@ export async function consumeCodeAndIssue(
   );
   return rows[0].n === 1;
 }
+
+export interface Redemption {
+  codeDigest: Buffer;
+  applicationId: string;
+  /** The redirect_uri of the token request (null when absent). */
+  redirectUri: string | null;
+  /** What the stored challenge must equal: S256(verifier) for S256 codes, the verifier for plain. */
+  s256: string | null;
+  plain: string | null;
+}
+
+export interface RedeemedCode {
+  id: string;
+  userId: string;
+  scopes: string[];
+  nonce: string | null;
+  authTime: Date;
+  sid: string | null;
+}
+
+/**
+ * The whole redemption in one statement: the code is consumed only if it is live, belongs to
+ * the client, matches the redirect URI it was issued for and the PKCE challenge, and its grant
+ * and user are still active; the tokens are written in the same statement. Null when any
+ * condition fails (the caller then reads the code to say which).
+ */
+export async function redeemCode(
+  sql: Sql,
+  r: Redemption,
+  access: MintedAccessToken,
+  refresh: MintedRefreshToken | null,
+  refreshTtl: number,
+): Promise<RedeemedCode | null> {
+  const rows = await sql.query<{
+    id: string;
+    user_id: string;
+    scopes: string[];
+    nonce: string | null;
+    auth_time: Date;
+    sid: string | null;
+  }>(
+    `with c as (
+       update authorization_codes ac set consumed_at = now()
+        where ac.code_digest = $1 and ac.application_id = $9 and ac.consumed_at is null and ac.expires_at > now()
+          and (ac.redirect_uri is null or ac.redirect_uri = $10::text)
+          and ((ac.code_challenge is null and $11::text is null)
+               or ac.code_challenge = case ac.code_challenge_method when 'S256' then $11::text else $12::text end)
+          and exists (select 1 from grants g join users u on u.id = g.user_id
+                       where g.id = ac.grant_id and g.revoked_at is null and u.is_active)
+       returning ac.id, ac.application_id, ac.user_id, ac.grant_id, ac.scopes, ac.auth_time, ac.sid, ac.nonce),
+     ${ISSUE_FROM_CONSUMED},
+     g as (update grants set last_used_at = now()
+            where id = (select grant_id from c) and (last_used_at is null or last_used_at < now() - interval '1 minute'))
+     select c.id, c.user_id, c.scopes, c.nonce, c.auth_time, c.sid from c`,
+    [
+      r.codeDigest,
+      ...issueParams(access, refresh, refreshTtl),
+      r.applicationId,
+      r.redirectUri,
+      r.s256,
+      r.plain,
+    ],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    id: row.id,
+    userId: row.user_id,
+    scopes: row.scopes,
+    nonce: row.nonce,
+    authTime: row.auth_time,
+    sid: row.sid,
+  };
+}

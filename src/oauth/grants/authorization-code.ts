@@ -1,14 +1,28 @@
 import { issueIdToken } from '../../oidc/id-token.js';
-import { consumeCodeAndIssue, findAuthorizationCode } from '../../services/codes.js';
+import type { ClientRecord } from '../../services/client-cache.js';
+import {
+  consumeCodeAndIssue,
+  findAuthorizationCode,
+  type RedeemedCode,
+  redeemCode,
+  type StoredCode,
+} from '../../services/codes.js';
+import type { Ctx } from '../../services/context.js';
+import { digest } from '../../services/secrets.js';
 import { mintAccessToken, mintRefreshToken, revokeFamily } from '../../services/tokens.js';
 import { invalidGrant, invalidRequest } from '../errors.js';
-import { verifierMatches } from '../pkce.js';
+import { s256, VERIFIER, verifierMatches } from '../pkce.js';
 import { matchRedirectUri } from '../redirect-uris.js';
 import { type GrantHandler, tokenResponse } from './types.js';
 
 /**
  * RFC 6749 §4.1.3 with RFC 7636: the code is single-use (a replay revokes what it issued),
  * short-lived, bound to the client, the redirect URI and the PKCE challenge.
+ *
+ * The common case is one database statement that checks every binding while consuming the
+ * code and writing the tokens; only when it refuses is the code read, to say why (and to revoke
+ * on replay). JWT access tokens need the code's user before they can be signed, so for those
+ * the code is read first.
  */
 export const authorizationCodeGrant: GrantHandler = {
   grantType: 'authorization_code',
@@ -16,60 +30,98 @@ export const authorizationCodeGrant: GrantHandler = {
   async handle({ ctx, params, client }) {
     const value = params.get('code');
     if (!value) throw invalidRequest('The code parameter is required.');
-    const redirectUri = params.get('redirect_uri');
-    const verifier = params.get('code_verifier');
-    const code = await findAuthorizationCode(ctx.sql, value);
-    if (!code || code.applicationId !== client.id) throw invalidGrant('The authorization code is invalid.');
-    if (code.consumed) {
-      // RFC 6749 §4.1.2: a code used twice revokes the tokens issued with it.
-      await revokeFamily(ctx.sql, code.id);
-      throw invalidGrant('The authorization code has already been used.');
-    }
-    if (code.expired) throw invalidGrant('The authorization code has expired.');
-    if (code.redirectUri !== null) {
-      if (redirectUri === undefined)
-        throw invalidGrant('redirect_uri is required: it was sent to the authorization endpoint.');
-      if (redirectUri !== code.redirectUri)
-        throw invalidGrant('redirect_uri does not match the authorization request.');
-    } else if (redirectUri !== undefined && !matchRedirectUri(redirectUri, client.redirectUris)) {
+    if (value.length > 512) throw invalidGrant('The authorization code is invalid.');
+    const redirectUri = params.get('redirect_uri') ?? null;
+    const verifier = params.get('code_verifier') ?? null;
+    if (redirectUri !== null && !matchRedirectUri(redirectUri, client.redirectUris)) {
       throw invalidGrant('redirect_uri is not registered for this client.');
     }
-    if (code.codeChallenge && code.codeChallengeMethod) {
-      if (!verifier) throw invalidGrant('code_verifier is required (PKCE).');
-      if (!verifierMatches(verifier, code.codeChallenge, code.codeChallengeMethod)) {
-        throw invalidGrant('code_verifier does not match the code_challenge.');
-      }
-    } else if (verifier !== undefined) {
-      // OAuth 2.1 §4.1.3: a verifier without a challenge is a PKCE downgrade attempt.
-      throw invalidGrant('code_verifier was sent but the authorization request had no code_challenge.');
-    }
-
-    const subject = {
-      client,
-      userId: code.userId,
-      grantId: code.grantId,
-      familyId: code.id,
-      scopes: code.scopes,
-    };
-    const access = await mintAccessToken(ctx, subject);
     const refresh = client.grantTypes.includes('refresh_token') ? mintRefreshToken() : null;
-    const issued = await consumeCodeAndIssue(ctx.sql, code.id, access, refresh, ctx.config.ttl.refreshToken);
-    if (!issued) {
-      const again = await findAuthorizationCode(ctx.sql, value);
-      if (again?.consumed) await revokeFamily(ctx.sql, code.id);
+    const refreshTtl = ctx.config.ttl.refreshToken;
+
+    let redeemed: RedeemedCode | null;
+    let access: Awaited<ReturnType<typeof mintAccessToken>>;
+    if (client.accessTokenFormat === 'jwt') {
+      const code = await readCode(ctx, value, client, redirectUri, verifier);
+      access = await mintAccessToken(ctx, {
+        client,
+        userId: code.userId,
+        grantId: code.grantId,
+        familyId: code.id,
+        scopes: code.scopes,
+      });
+      redeemed = (await consumeCodeAndIssue(ctx.sql, code.id, access, refresh, refreshTtl)) ? code : null;
+    } else {
+      access = await mintAccessToken(ctx, {
+        client,
+        userId: null,
+        grantId: null,
+        familyId: null,
+        scopes: [],
+      });
+      redeemed = await redeemCode(
+        ctx.sql,
+        {
+          codeDigest: digest(value),
+          applicationId: client.id,
+          redirectUri,
+          s256: verifier && VERIFIER.test(verifier) ? s256(verifier) : null,
+          plain: verifier,
+        },
+        access,
+        refresh,
+        refreshTtl,
+      );
+    }
+    if (!redeemed) {
+      await readCode(ctx, value, client, redirectUri, verifier); // throws the precise reason
       throw invalidGrant('The authorization code is no longer valid.');
     }
-    const idToken = code.scopes.includes('openid')
+    const idToken = redeemed.scopes.includes('openid')
       ? await issueIdToken(ctx, {
           client,
-          userId: code.userId,
-          scopes: code.scopes,
-          nonce: code.nonce,
-          authTime: code.authTime,
-          sid: code.sid,
+          userId: redeemed.userId,
+          scopes: redeemed.scopes,
+          nonce: redeemed.nonce,
+          authTime: redeemed.authTime,
+          sid: redeemed.sid,
           accessToken: access.value,
         })
       : undefined;
-    return tokenResponse(access, refresh, code.scopes, idToken);
+    return tokenResponse(access, refresh, redeemed.scopes, idToken);
   },
 };
+
+/** Reads the code and checks every binding, throwing the RFC error that says what is wrong. */
+async function readCode(
+  ctx: Ctx,
+  value: string,
+  client: ClientRecord,
+  redirectUri: string | null,
+  verifier: string | null,
+): Promise<StoredCode> {
+  const code = await findAuthorizationCode(ctx.sql, value);
+  if (!code || code.applicationId !== client.id) throw invalidGrant('The authorization code is invalid.');
+  if (code.consumed) {
+    // RFC 6749 §4.1.2: a code used twice revokes the tokens issued with it.
+    await revokeFamily(ctx.sql, code.id);
+    throw invalidGrant('The authorization code has already been used.');
+  }
+  if (code.expired) throw invalidGrant('The authorization code has expired.');
+  if (code.redirectUri !== null) {
+    if (redirectUri === null)
+      throw invalidGrant('redirect_uri is required: it was sent to the authorization endpoint.');
+    if (redirectUri !== code.redirectUri)
+      throw invalidGrant('redirect_uri does not match the authorization request.');
+  }
+  if (code.codeChallenge && code.codeChallengeMethod) {
+    if (!verifier) throw invalidGrant('code_verifier is required (PKCE).');
+    if (!verifierMatches(verifier, code.codeChallenge, code.codeChallengeMethod)) {
+      throw invalidGrant('code_verifier does not match the code_challenge.');
+    }
+  } else if (verifier !== null) {
+    // OAuth 2.1 §4.1.3: a verifier without a challenge is a PKCE downgrade attempt.
+    throw invalidGrant('code_verifier was sent but the authorization request had no code_challenge.');
+  }
+  return code;
+}

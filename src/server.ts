@@ -71,7 +71,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const graphql = await graphqlDoor(runtime);
     stops.push(() => graphql.stop());
     const app = createApp(runtime, graphql.router);
-    const door = protocolDoor(runtime);
+    const door = protocolDoor(runtime, app);
     const server = http.createServer((req, res) => {
       const url = req.url ?? '/';
       const q = url.indexOf('?');

@@ -20,6 +20,10 @@ export interface ProtocolRoute {
   cors?: string;
   /** Answers CORS preflights (unauthenticated: any origin some application registered). */
   preflight?: ProtocolHandler;
+  /** GET only: leave the query unparsed (the handler parses it, or passes). */
+  rawQuery?: boolean;
+  /** Where a handler's 'pass' sends the request (the Express app). */
+  fallback?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
@@ -57,6 +61,11 @@ export class ProtocolDoor {
     pathname: string,
     query: string,
   ) {
+    const asked = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    if (route.fallback && !(asked in route.methods)) {
+      route.fallback(req, res);
+      return;
+    }
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -68,19 +77,24 @@ export class ProtocolDoor {
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     try {
       const handler = this.handlerFor(route, method);
-      const params = await this.readParams(req, route, method, query);
+      const params =
+        route.rawQuery && method === 'GET' ? EMPTY : await this.readParams(req, route, method, query);
       const request: ProtocolRequest = {
         method,
         path: pathname,
         headers: req.headers,
         ctx,
         params,
+        query,
         header: (name) => {
           const value = req.headers[name.toLowerCase()];
           return Array.isArray(value) ? value.join(', ') : value;
         },
       };
-      await handler(request, out);
+      if ((await handler(request, out)) === 'pass' && route.fallback) {
+        route.fallback(req, res);
+        return;
+      }
     } catch (err) {
       this.fail(ctx, out, err);
     }

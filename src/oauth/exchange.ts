@@ -13,6 +13,8 @@ export interface ProtocolRequest {
   ctx: Ctx;
   /** Form parameters of a POST body, or the query of a GET (strictly parsed). */
   params: Params;
+  /** The raw query string (without `?`). */
+  query: string;
   header(name: string): string | undefined;
 }
 
@@ -61,4 +63,11 @@ export class ProtocolResponse {
   }
 }
 
-export type ProtocolHandler = (req: ProtocolRequest, res: ProtocolResponse) => Promise<void> | void;
+/**
+ * An endpoint. Returning 'pass' hands the request, untouched, to the route's fallback (the
+ * Express app): a fast path that covers the common case and leaves the rest to the full one.
+ */
+export type ProtocolHandler = (
+  req: ProtocolRequest,
+  res: ProtocolResponse,
+) => Promise<void | 'pass'> | void | 'pass';

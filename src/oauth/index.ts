@@ -1,7 +1,9 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { healthEndpoint } from '../http/health.js';
 import { jwksEndpoint } from '../oidc/jwks.js';
 import { userinfoEndpoint } from '../oidc/userinfo.js';
 import type { Runtime } from '../services/context.js';
+import { quickAuthorize } from './authorize-fast.js';
 import { corsPreflight } from './cors.js';
 import { deviceAuthorizationEndpoint } from './device-authorization.js';
 import { ProtocolDoor } from './door.js';
@@ -12,10 +14,13 @@ import { revokeEndpoint } from './revoke.js';
 import { tokenEndpoint } from './token.js';
 
 /**
- * The JSON protocol endpoints and where they live. The authorization endpoint is not here: it
- * answers with pages (login, consent) and lives with them.
+ * The JSON protocol endpoints and where they live. The authorization endpoint is a page (login,
+ * consent) and lives with the pages; only its common case, a redirect, is answered here.
  */
-export function protocolDoor(runtime: Runtime): ProtocolDoor {
+export function protocolDoor(
+  runtime: Runtime,
+  app: (req: IncomingMessage, res: ServerResponse) => void,
+): ProtocolDoor {
   const document = (doc: Record<string, unknown>): ProtocolHandler => {
     const body = JSON.stringify(doc);
     return (_req, res) => {
@@ -29,23 +34,27 @@ export function protocolDoor(runtime: Runtime): ProtocolDoor {
     cors: 'POST',
     preflight: corsPreflight('POST'),
   });
-  return new ProtocolDoor(runtime)
-    .route('/healthz', { methods: { GET: healthEndpoint } })
-    .route('/.well-known/oauth-authorization-server', {
-      methods: { GET: document(serverMetadata(runtime.config)) },
-    })
-    .route('/.well-known/openid-configuration', {
-      methods: { GET: document(openIdConfiguration(runtime.config)) },
-    })
-    .route('/o/token/', post(tokenEndpoint))
-    .route('/o/revoke_token/', post(revokeEndpoint))
-    .route('/o/introspect/', post(introspectEndpoint))
-    .route('/o/device_authorization/', post(deviceAuthorizationEndpoint))
-    .route('/o/userinfo/', {
-      methods: { GET: userinfoEndpoint, POST: userinfoEndpoint },
-      body: 'optional-form',
-      cors: 'GET, POST',
-      preflight: corsPreflight('GET, POST'),
-    })
-    .route('/o/jwks/', { methods: { GET: jwksEndpoint } });
+  return (
+    new ProtocolDoor(runtime)
+      .route('/healthz', { methods: { GET: healthEndpoint } })
+      .route('/.well-known/oauth-authorization-server', {
+        methods: { GET: document(serverMetadata(runtime.config)) },
+      })
+      .route('/.well-known/openid-configuration', {
+        methods: { GET: document(openIdConfiguration(runtime.config)) },
+      })
+      .route('/o/token/', post(tokenEndpoint))
+      .route('/o/revoke_token/', post(revokeEndpoint))
+      .route('/o/introspect/', post(introspectEndpoint))
+      .route('/o/device_authorization/', post(deviceAuthorizationEndpoint))
+      .route('/o/userinfo/', {
+        methods: { GET: userinfoEndpoint, POST: userinfoEndpoint },
+        body: 'optional-form',
+        cors: 'GET, POST',
+        preflight: corsPreflight('GET, POST'),
+      })
+      .route('/o/jwks/', { methods: { GET: jwksEndpoint } })
+      // The authorization endpoint is a page; its common case (a redirect) is answered here.
+      .route('/o/authorize/', { methods: { GET: quickAuthorize }, rawQuery: true, fallback: app })
+  );
 }

@@ -222,3 +222,67 @@ export async function redeemCode(
     sid: row.sid,
   };
 }
+
+export interface SessionCodeRequest {
+  /** SHA-256 of the browser's session cookie value. */
+  sessionDigest: Buffer;
+  applicationId: string;
+  redirectUri: string | null;
+  scopes: string[];
+  codeChallenge: string | null;
+  codeChallengeMethod: 'S256' | 'plain' | null;
+  nonce: string | null;
+  ttlSeconds: number;
+  /** The application skips consent: record the grant if none covers the scopes. */
+  skipConsent: boolean;
+  idleTimeout: number;
+}
+
+/**
+ * The authorization endpoint's common case in one statement: the session named by the cookie is
+ * live (its idle expiry moves on), its user is enabled, consent is not needed (the application
+ * skips it, or an active grant covers the scopes), and a code is stored. Returns the code value,
+ * or null when any of that does not hold and the request needs the full path (login, consent).
+ */
+export async function createCodeForSession(sql: Sql, r: SessionCodeRequest): Promise<string | null> {
+  const value = newCredential('authorizationCode');
+  const rows = await sql.query<{ id: string }>(
+    `with s as (
+       select s.id, s.user_id, s.auth_time from sessions s join users u on u.id = s.user_id
+        where s.token_digest = $4 and s.expires_at > now() and s.absolute_expires_at > now() and u.is_active),
+     touch as (
+       update sessions set last_seen_at = now(), expires_at = least(now() + make_interval(secs => $10), absolute_expires_at)
+        where id = (select id from s) and last_seen_at < now() - interval '1 minute'),
+     existing as (
+       select g.id from grants g join s on s.user_id = g.user_id
+        where g.application_id = $3 and g.revoked_at is null and g.scopes @> $6::text[]),
+     added as (
+       insert into grants as g (id, user_id, application_id, scopes, last_used_at)
+       select $13, s.user_id, $3, $6, now() from s where $11::boolean and not exists (select 1 from existing)
+       on conflict (user_id, application_id) where revoked_at is null do update
+         set scopes = array(select distinct x from unnest(g.scopes || excluded.scopes) as x order by x), updated_at = now()
+       returning id),
+     grant_row as (select id from existing union all select id from added)
+     insert into authorization_codes (id, code_digest, application_id, user_id, grant_id, redirect_uri, scopes,
+       code_challenge, code_challenge_method, nonce, auth_time, sid, expires_at)
+     select $1, $2, $3, s.user_id, grant_row.id, $5, $6, $7, $8, $9, s.auth_time, s.id, now() + make_interval(secs => $12)
+       from s, grant_row limit 1
+     returning id`,
+    [
+      newId(),
+      digest(value),
+      r.applicationId,
+      r.sessionDigest,
+      r.redirectUri,
+      r.scopes,
+      r.codeChallenge,
+      r.codeChallengeMethod,
+      r.nonce,
+      r.idleTimeout,
+      r.skipConsent,
+      r.ttlSeconds,
+      newId(),
+    ],
+  );
+  return rows.length === 1 ? value : null;
+}

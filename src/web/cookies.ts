@@ -11,7 +11,7 @@ export function cookieName(config: Config, base: 'session' | 'csrf'): string {
   return `${config.secureCookies ? '__Host-' : ''}lk_${base}`;
 }
 
-export function readCookie(req: Request, name: string): string | undefined {
+export function readCookie(req: Pick<Request, 'headers'>, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header || header.length > 8192) return undefined;
   try {

@@ -1,0 +1,52 @@
+import { createCodeForSession } from '../services/codes.js';
+import { digest } from '../services/secrets.js';
+import { cookieName, readCookie } from '../web/cookies.js';
+import { parseAuthorizationRequest, redirectWith } from './authorization-request.js';
+import type { ProtocolHandler } from './exchange.js';
+import { parseParams } from './params.js';
+
+/** What a redirect answer from the authorization endpoint carries (as the pages would). */
+const REDIRECT_HEADERS = {
+  'Cache-Control': 'no-store',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Content-Security-Policy': "frame-ancestors 'none'",
+};
+
+/**
+ * GET /o/authorize/ when nothing needs a page: a valid request, a live session, and no consent
+ * to ask (the application skips it or a grant covers the scopes). One statement checks the
+ * session and stores the code; the answer is the redirect back to the client. Anything else —
+ * no or dead session, consent, prompt, max_age, implicit, any error — passes, untouched, to the
+ * full authorization endpoint (src/oauth/authorize.ts), which renders pages and errors.
+ */
+export const quickAuthorize: ProtocolHandler = async (req, res) => {
+  const { ctx } = req;
+  const cookie = readCookie(req, cookieName(ctx.config, 'session'));
+  if (!cookie || cookie.length > 100) return 'pass';
+  let request: Awaited<ReturnType<typeof parseAuthorizationRequest>>;
+  try {
+    request = await parseAuthorizationRequest(parseParams(req.query), ctx.runtime.clients!, ctx.config);
+  } catch {
+    return 'pass';
+  }
+  if (request.responseType !== 'code' || request.prompt.size > 0 || request.maxAge !== undefined)
+    return 'pass';
+  const code = await createCodeForSession(ctx.sql, {
+    sessionDigest: digest(cookie),
+    applicationId: request.client.id,
+    redirectUri: request.redirectUriSent,
+    scopes: request.scopes,
+    codeChallenge: request.pkce?.challenge ?? null,
+    codeChallengeMethod: request.pkce?.method ?? null,
+    nonce: request.nonce ?? null,
+    ttlSeconds: ctx.config.ttl.authorizationCode,
+    skipConsent: request.client.skipAuthorization,
+    idleTimeout: ctx.config.session.idleTimeout,
+  });
+  if (!code) return 'pass';
+  res
+    .setAll(REDIRECT_HEADERS)
+    .set('Location', redirectWith(request.target, { code }, ctx.config.issuer))
+    .empty(302);
+};

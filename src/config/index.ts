@@ -151,7 +151,7 @@ const schema = z.object({
   CLIENT_AUTH_MAX_FAILURES: count(10),
   CLIENT_CACHE_TTL: seconds(5, 0, 300),
   CLEANUP_INTERVAL: seconds(60, 0, 86_400),
-  CLEANUP_BATCH_SIZE: count(5000, 100, 100_000),
+  CLEANUP_BATCH_SIZE: count(1000, 100, 100_000),
   BODY_LIMIT_BYTES: count(64 * 1024, 1024, 10 * 1024 * 1024),
   KEY_ENCRYPTION_KEY: keyEncryptionKey,
   ACCESS_TOKEN_AUDIENCE: z.string().min(1).max(2000).optional(),

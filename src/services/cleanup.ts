@@ -27,9 +27,10 @@ export async function deleteExpired(
 ): Promise<CleanupCounts> {
   const counts = Object.fromEntries(EXPIRING_TABLES.map((t) => [t, 0])) as CleanupCounts;
   for (const table of EXPIRING_TABLES) {
-    const key = table === 'rate_limit_counters' ? 'key' : 'id';
-    const text = `delete from ${table} where ${key} in (
-        select ${key} from ${table} where expires_at < now() order by expires_at limit $1 for update skip locked)`;
+    // By physical row address: no primary-key lookups and no row locks (a second instance
+    // deleting the same rows just finds them gone).
+    const text = `delete from ${table} where ctid = any(array(
+        select ctid from ${table} where expires_at < now() order by expires_at limit $1))`;
     for (;;) {
       if (opts.signal?.aborted) return counts;
       const deleted = await sql.execute(text, [batchSize]);

@@ -53,7 +53,7 @@ export function startCleanup(runtime: Runtime): () => void {
     running = true;
     try {
       const counts = await deleteExpired(runtime.db.sql, batchSize, {
-        pauseMs: 10,
+        pauseMs: 20,
         signal: controller.signal,
       });
       const total = Object.values(counts).reduce((a, b) => a + b, 0);

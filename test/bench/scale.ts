@@ -18,8 +18,15 @@ import { type Driver, type Measurement, scenarios } from './scenarios.js';
 
 const CONNECTIONS = 32;
 
+/** The median of three runs of a third of `seconds` each: this machine's noise is large. */
 async function measure(driver: Driver, seconds: number): Promise<Measurement> {
-  return driver.run(seconds, { connections: CONNECTIONS, flowWorkers: 8 });
+  const runs: Measurement[] = [];
+  for (let i = 0; i < 3; i++)
+    runs.push(
+      await driver.run(Math.max(2, Math.round(seconds / 3)), { connections: CONNECTIONS, flowWorkers: 8 }),
+    );
+  runs.sort((a, b) => a.rate - b.rate);
+  return runs[1];
 }
 
 function line(label: string, m: Measurement): string {
@@ -77,12 +84,13 @@ async function main() {
       expired: { type: 'string', default: '1000000' },
       seconds: { type: 'string', default: '10' },
       'clear-args': { type: 'string', default: '' },
+      'database-url': { type: 'string' },
     },
   });
   const rows = Number(values.rows);
   const expired = Number(values.expired);
   const seconds = Number(values.seconds);
-  const bench = await startBench({});
+  const bench = await startBench({ databaseUrl: values['database-url'] });
   const databaseUrl = urlFor(bench.database.name);
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
@@ -99,7 +107,8 @@ async function main() {
     console.log(`adding ${rows} live tokens…`);
     const took = rows > 0 ? await addTokens(db, rows, false) : 0;
     console.log(`  added in ${took.toFixed(0)} s`);
-    await measure(cc, 3);
+    // Warm up as on a running system: the first writes after a checkpoint log whole pages.
+    await measure(cc, 10);
     const ccAfter = rows > 0 ? await measure(cc, seconds) : ccBefore;
     const inAfter = rows > 0 ? await measure(introspect, seconds) : inBefore;
     console.log(line(`client_credentials, +${rows} rows`, ccAfter));

@@ -5,7 +5,6 @@ import { bearerToken } from '../oauth/bearer.js';
 import type { Ctx } from '../services/context.js';
 import { findSession } from '../services/sessions.js';
 import { findAccessToken } from '../services/tokens.js';
-import { getUser } from '../services/users.js';
 import { cookieName, readCookie } from '../web/cookies.js';
 import { createLoaders, type Loaders } from './loaders.js';
 
@@ -60,18 +59,18 @@ async function authenticate(req: Request): Promise<GqlContext> {
     const info = await findAccessToken(ctx, token);
     if (!info?.active) throw unauthenticated('The access token is invalid, expired or revoked.');
     if (!info.scopes.includes('graphql')) throw unauthenticated('The access token lacks the graphql scope.');
-    if (info.userId) {
-      const user = await getUser(ctx, info.userId);
+    if (info.userId && info.user) {
+      // The lookup already joined the user (and `active` means the user is enabled).
       ctx.actor = {
         kind: 'user',
         via: 'bearer',
         scopes: info.scopes,
         user: {
-          id: user.id,
-          username: user.username,
-          email: user.email,
-          isAdmin: user.isAdmin,
-          isActive: user.isActive,
+          id: info.userId,
+          username: info.user.username,
+          email: info.user.email,
+          isAdmin: info.user.isAdmin,
+          isActive: true,
         },
       };
     } else {

@@ -224,10 +224,16 @@ export interface AccessTokenRecord {
   grantId: string | null;
   issuedAt: Date;
   expiresAt: Date;
-  user: { username: string; email: string | null; emailVerified: boolean; updatedAt: Date } | null;
+  user: {
+    username: string;
+    email: string | null;
+    emailVerified: boolean;
+    isAdmin: boolean;
+    updatedAt: Date;
+  } | null;
 }
 
-interface AccessTokenRow2 {
+interface AccessTokenDbRow {
   token_digest: Uint8Array;
   id: string;
   scopes: string[];
@@ -241,14 +247,15 @@ interface AccessTokenRow2 {
   username: string | null;
   email: string | null;
   email_verified: boolean | null;
+  is_admin: boolean | null;
   user_updated_at: Date | null;
 }
 
-function selectAccessTokens(sql: Sql, digests: Buffer[]): Promise<AccessTokenRow2[]> {
-  return sql.query<AccessTokenRow2>(
+function selectAccessTokens(sql: Sql, digests: Buffer[]): Promise<AccessTokenDbRow[]> {
+  return sql.query<AccessTokenDbRow>(
     `select t.token_digest, t.id, t.scopes, a.client_id, t.application_id, t.user_id, t.grant_id, t.created_at, t.expires_at,
             (t.revoked_at is null and t.expires_at > now() and (t.user_id is null or u.is_active)) as active,
-            u.username, u.email, u.email_verified, u.updated_at as user_updated_at
+            u.username, u.email, u.email_verified, u.is_admin, u.updated_at as user_updated_at
        from access_tokens t
        join applications a on a.id = t.application_id
        left join users u on u.id = t.user_id
@@ -257,7 +264,7 @@ function selectAccessTokens(sql: Sql, digests: Buffer[]): Promise<AccessTokenRow
   );
 }
 
-function toAccessTokenRecord(r: AccessTokenRow2 | undefined): AccessTokenRecord | null {
+function toAccessTokenRecord(r: AccessTokenDbRow | undefined): AccessTokenRecord | null {
   if (!r) return null;
   return {
     id: r.id,
@@ -274,6 +281,7 @@ function toAccessTokenRecord(r: AccessTokenRow2 | undefined): AccessTokenRecord 
           username: r.username,
           email: r.email,
           emailVerified: Boolean(r.email_verified),
+          isAdmin: Boolean(r.is_admin),
           updatedAt: r.user_updated_at!,
         }
       : null,

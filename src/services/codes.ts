@@ -1,5 +1,6 @@
 import type { Sql } from '../db/sql.js';
 import { newId } from '../entities/base.js';
+import { MERGE_INTO_ACTIVE_GRANT, touchGrant } from './grants.js';
 import { digest, newCredential } from './secrets.js';
 import {
   ISSUE_FROM_CONSUMED,
@@ -35,9 +36,7 @@ export async function createAuthorizationCode(sql: Sql, code: NewCode): Promise<
      added as (
        insert into grants as g (id, user_id, application_id, scopes, last_used_at)
        select $13, $4, $3, $6, now() where not exists (select 1 from existing)
-       on conflict (user_id, application_id) where revoked_at is null do update
-         set scopes = array(select distinct s from unnest(g.scopes || excluded.scopes) as s order by s),
-             updated_at = now()
+       ${MERGE_INTO_ACTIVE_GRANT}
        returning id),
      grant_row as (select id from existing union all select id from added)
      insert into authorization_codes (id, code_digest, application_id, user_id, grant_id, redirect_uri, scopes,
@@ -141,8 +140,7 @@ export async function consumeCodeAndIssue(
                        where g.id = ac.grant_id and g.revoked_at is null and u.is_active)
        returning ac.id, ac.application_id, ac.user_id, ac.grant_id, ac.scopes, ac.auth_time, ac.sid),
      ${ISSUE_FROM_CONSUMED},
-     g as (update grants set last_used_at = now()
-            where id = (select grant_id from c) and (last_used_at is null or last_used_at < now() - interval '1 minute'))
+     ${touchGrant('c')}
      select count(*)::int as n from c`,
     [codeId, ...issueParams(access, refresh, refreshTtl)],
   );
@@ -199,8 +197,7 @@ export async function redeemCode(
                        where g.id = ac.grant_id and g.revoked_at is null and u.is_active)
        returning ac.id, ac.application_id, ac.user_id, ac.grant_id, ac.scopes, ac.auth_time, ac.sid, ac.nonce),
      ${ISSUE_FROM_CONSUMED},
-     g as (update grants set last_used_at = now()
-            where id = (select grant_id from c) and (last_used_at is null or last_used_at < now() - interval '1 minute'))
+     ${touchGrant('c')}
      select c.id, c.user_id, c.scopes, c.nonce, c.auth_time, c.sid from c`,
     [
       r.codeDigest,
@@ -259,8 +256,7 @@ export async function createCodeForSession(sql: Sql, r: SessionCodeRequest): Pro
      added as (
        insert into grants as g (id, user_id, application_id, scopes, last_used_at)
        select $13, s.user_id, $3, $6, now() from s where $11::boolean and not exists (select 1 from existing)
-       on conflict (user_id, application_id) where revoked_at is null do update
-         set scopes = array(select distinct x from unnest(g.scopes || excluded.scopes) as x order by x), updated_at = now()
+       ${MERGE_INTO_ACTIVE_GRANT}
        returning id),
      grant_row as (select id from existing union all select id from added)
      insert into authorization_codes (id, code_digest, application_id, user_id, grant_id, redirect_uri, scopes,

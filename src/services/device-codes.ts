@@ -3,6 +3,7 @@ import type { Sql } from '../db/sql.js';
 import { newId } from '../entities/base.js';
 import type { DeviceCodeStatus } from '../entities/DeviceCode.js';
 import { isUniqueViolation } from './errors.js';
+import { MERGE_INTO_ACTIVE_GRANT } from './grants.js';
 import { digest, newCredential } from './secrets.js';
 import {
   ISSUE_FROM_CONSUMED,
@@ -113,8 +114,7 @@ export async function decideDeviceCode(
      g as (
        insert into grants as g (id, user_id, application_id, scopes, last_used_at)
        select $2, $3, d.application_id, d.scopes, now() from d
-       on conflict (user_id, application_id) where revoked_at is null do update
-         set scopes = array(select distinct s from unnest(g.scopes || excluded.scopes) as s order by s), updated_at = now()
+       ${MERGE_INTO_ACTIVE_GRANT}
        returning id)
      update device_codes set status = 'approved', user_id = $3, grant_id = (select id from g), auth_time = $4
       where id = (select id from d) returning id`,

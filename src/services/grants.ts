@@ -19,6 +19,20 @@ export async function findActiveGrant(
   return rows[0] ?? null;
 }
 
+/**
+ * The ON CONFLICT clause that merges a new consent into the user's active grant for the
+ * application (the partial unique index makes parallel consents one grant). The inserting
+ * statement aliases grants as `g`.
+ */
+export const MERGE_INTO_ACTIVE_GRANT = `on conflict (user_id, application_id) where revoked_at is null do update
+         set scopes = array(select distinct x from unnest(g.scopes || excluded.scopes) as x order by x), updated_at = now()`;
+
+/** A CTE that records the use of the grant of CTE `source`, at most once a minute (a write per use would be a write per token). */
+export function touchGrant(source: string): string {
+  return `g_used as (update grants set last_used_at = now()
+            where id = (select grant_id from ${source}) and (last_used_at is null or last_used_at < now() - interval '1 minute'))`;
+}
+
 export function covers(grant: ActiveGrant | null, scopes: readonly string[]): boolean {
   return grant !== null && scopes.every((s) => grant.scopes.includes(s));
 }
@@ -36,9 +50,7 @@ export async function upsertGrant(
   const rows = await sql.query<ActiveGrant>(
     `insert into grants as g (id, user_id, application_id, scopes, last_used_at)
      values ($1, $2, $3, $4, now())
-     on conflict (user_id, application_id) where revoked_at is null do update
-       set scopes = array(select distinct s from unnest(g.scopes || excluded.scopes) as s order by s),
-           updated_at = now(), last_used_at = now()
+     ${MERGE_INTO_ACTIVE_GRANT}, last_used_at = now()
      returning id, scopes`,
     [newId(), userId, applicationId, scopes],
   );

@@ -1,4 +1,5 @@
 import type { Sql } from '../db/sql.js';
+import { touchGrant } from './grants.js';
 import type { MintedAccessToken, MintedRefreshToken } from './tokens.js';
 
 export interface RotatedFrom {
@@ -52,8 +53,7 @@ export async function rotateRefreshToken(
                                    auth_time, sid, expires_at)
        select $8, $9, $2, r.user_id, r.grant_id, r.family_id, r.id, r.scopes, r.auth_time, r.sid,
               now() + make_interval(secs => $10) from r),
-     g as (update grants set last_used_at = now()
-            where id = (select grant_id from r) and (last_used_at is null or last_used_at < now() - interval '1 minute'))
+     ${touchGrant('r')}
      select * from r`,
     [
       p.digest,

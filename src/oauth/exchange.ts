@@ -67,8 +67,8 @@ export class ProtocolResponse {
  * An endpoint. Returning 'pass' hands the request, untouched, to the route's fallback (the
  * Express app): a fast path that covers the common case and leaves the rest to the full one.
  */
-// biome-ignore lint/suspicious/noConfusingVoidType: handlers are plain (async) functions that return nothing, or 'pass'
-export type ProtocolHandler = (
-  req: ProtocolRequest,
-  res: ProtocolResponse,
-) => Promise<void | 'pass'> | void | 'pass';
+export type ProtocolHandler = (req: ProtocolRequest, res: ProtocolResponse) => Promise<Outcome> | Outcome;
+
+/** A handler returns nothing (it answered) or 'pass'. */
+// biome-ignore lint/suspicious/noConfusingVoidType: handlers are plain (async) functions that usually return nothing
+type Outcome = void | 'pass';

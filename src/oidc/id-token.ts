@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { SignJWT } from 'jose';
 import type { ClientRecord } from '../services/client-cache.js';
 import type { Ctx } from '../services/context.js';
+import { signJws } from '../services/jws.js';
 
 export interface IdTokenInput {
   client: ClientRecord;
@@ -19,21 +19,21 @@ export interface IdTokenInput {
  * ES256 selectable) by the active key, which was parsed once at start.
  */
 export async function issueIdToken(ctx: Ctx, input: IdTokenInput): Promise<string> {
-  const { kid, alg, privateKey } = ctx.runtime.keyStore!.signer(input.client.idTokenSignedResponseAlg);
+  const signer = ctx.runtime.keyStore!.signer(input.client.idTokenSignedResponseAlg);
   const now = Math.floor(Date.now() / 1000);
-  const claims: Record<string, unknown> = { azp: input.client.clientId };
+  const claims: Record<string, unknown> = {
+    iss: ctx.config.issuer,
+    sub: input.userId,
+    aud: input.client.clientId,
+    exp: now + ctx.config.ttl.idToken,
+    iat: now,
+    azp: input.client.clientId,
+  };
   if (input.authTime) claims.auth_time = Math.floor(input.authTime.getTime() / 1000);
   if (input.nonce) claims.nonce = input.nonce;
   if (input.sid) claims.sid = input.sid;
   if (input.accessToken) claims.at_hash = halfHash(input.accessToken);
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg, kid, typ: 'JWT' })
-    .setIssuer(ctx.config.issuer)
-    .setSubject(input.userId)
-    .setAudience(input.client.clientId)
-    .setIssuedAt(now)
-    .setExpirationTime(now + ctx.config.ttl.idToken)
-    .sign(privateKey);
+  return signJws(signer, 'JWT', claims);
 }
 
 /** OIDC Core §3.1.3.6: base64url of the left half of the SHA-256 of the token (RS256, ES256). */

@@ -1,5 +1,5 @@
-import { SignJWT } from 'jose';
 import type { Ctx } from './context.js';
+import { signJws } from './jws.js';
 import type { TokenSubject } from './tokens.js';
 
 /**
@@ -13,15 +13,15 @@ export async function signJwtAccessToken(
   jti: string,
   expiresIn: number,
 ): Promise<string> {
-  const { kid, alg, privateKey } = ctx.runtime.keyStore!.signer('RS256');
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ client_id: subject.client.clientId, scope: subject.scopes.join(' ') })
-    .setProtectedHeader({ alg, kid, typ: 'at+jwt' })
-    .setIssuer(ctx.config.issuer)
-    .setSubject(subject.userId ?? subject.client.clientId)
-    .setAudience(ctx.config.accessTokenAudience)
-    .setJti(jti)
-    .setIssuedAt(now)
-    .setExpirationTime(now + expiresIn)
-    .sign(privateKey);
+  return signJws(ctx.runtime.keyStore!.signer('RS256'), 'at+jwt', {
+    iss: ctx.config.issuer,
+    sub: subject.userId ?? subject.client.clientId,
+    aud: ctx.config.accessTokenAudience,
+    client_id: subject.client.clientId,
+    scope: subject.scopes.join(' '),
+    jti,
+    iat: now,
+    exp: now + expiresIn,
+  });
 }

@@ -1,15 +1,10 @@
-import {
-  type CryptoKey,
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type JWK,
-} from 'jose';
+import { createPrivateKey, type JsonWebKey } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Config } from '../config/index.js';
 import type { Sql } from '../db/sql.js';
 import type { SigningAlg } from '../entities/Application.js';
 import type { Logger } from '../log.js';
+import type { SigningKeyPair } from './jws.js';
 import { decryptPrivateKey, encryptPrivateKey } from './key-crypto.js';
 
 export const SIGNING_ALGS: readonly SigningAlg[] = ['RS256', 'ES256'];
@@ -21,12 +16,6 @@ export interface PublishedKey {
   status: 'active' | 'previous';
   publicJwk: JWK;
   expiresAt: Date | null;
-}
-
-interface ActiveKey {
-  kid: string;
-  alg: SigningAlg;
-  privateKey: CryptoKey;
 }
 
 interface KeyRow extends Record<string, unknown> {
@@ -41,11 +30,11 @@ interface KeyRow extends Record<string, unknown> {
 
 /**
  * Signing keys: stored in the database (private keys encrypted when KEY_ENCRYPTION_KEY is set),
- * parsed once into CryptoKeys and kept in memory — never parsed per request. One active key per
+ * parsed once into KeyObjects and kept in memory — never parsed per request. One active key per
  * algorithm signs; a rotated-out key stays published until every token it signed has expired.
  */
 export class KeyStore {
-  private active = new Map<SigningAlg, ActiveKey>();
+  private active = new Map<SigningAlg, SigningKeyPair>();
   private published: PublishedKey[] = [];
 
   constructor(
@@ -71,7 +60,7 @@ export class KeyStore {
       `select id, alg, public_jwk, private_key, encrypted, status, expires_at from signing_keys
         where expires_at is null or expires_at > now() order by created_at desc`,
     );
-    const active = new Map<SigningAlg, ActiveKey>();
+    const active = new Map<SigningAlg, SigningKeyPair>();
     for (const row of rows) {
       if (row.status !== 'active') continue;
       const jwk = JSON.parse(
@@ -80,7 +69,7 @@ export class KeyStore {
       active.set(row.alg, {
         kid: row.id,
         alg: row.alg,
-        privateKey: (await importJWK(jwk, row.alg)) as CryptoKey,
+        key: createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }),
       });
     }
     this.active = active;
@@ -93,7 +82,7 @@ export class KeyStore {
     }));
   }
 
-  signer(alg: SigningAlg): ActiveKey {
+  signer(alg: SigningAlg): SigningKeyPair {
     const key = this.active.get(alg);
     if (!key) throw new Error(`no active ${alg} signing key`);
     return key;

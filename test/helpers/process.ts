@@ -71,6 +71,13 @@ export async function runCli(
   return { code, stdout, stderr };
 }
 
+/**
+ * How long a spawned server may take to answer /healthz. A cold start of a fresh PGlite
+ * directory (initdb + migrations, with tsx compiling the sources) under the suite's parallel
+ * load on a 2-core CI machine has taken more than 30 s.
+ */
+export const SERVER_START_MS = 90_000;
+
 /** Polls `url` until it answers 200 or `timeoutMs` passes; returns the last status (0: no answer). */
 export async function waitForHealthy(url: string, timeoutMs: number, proc?: Spawned): Promise<number> {
   const deadline = Date.now() + timeoutMs;

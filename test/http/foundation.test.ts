@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { digest } from '../../src/services/secrets.js';
 import { createTestDatabase } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
-import { runCli, spawnProcess, waitForHealthy } from '../helpers/process.js';
+import { runCli, SERVER_START_MS, spawnProcess, waitForHealthy } from '../helpers/process.js';
 import { startTestServer } from '../helpers/server.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -211,7 +211,7 @@ describe('npm start with embedded PGlite', () => {
     const port = await freePort();
     const first = spawnProcess('npm', ['start'], { DATA_DIR: dataDir, PORT: String(port), DATABASE_URL: '' });
     cleanups.push(() => first.stop('SIGKILL'));
-    expect(await waitForHealthy(`http://127.0.0.1:${port}/healthz`, 30_000, first)).toBe(200);
+    expect(await waitForHealthy(`http://127.0.0.1:${port}/healthz`, SERVER_START_MS, first)).toBe(200);
     expect(fs.existsSync(path.join(dataDir, 'pgdata'))).toBe(true);
     expect(fs.existsSync(path.join(dataDir, 'latchkey.lock'))).toBe(true);
 
@@ -239,7 +239,7 @@ describe('npm start with embedded PGlite', () => {
     await first.stop('SIGTERM');
     expect(first.output()).toContain('"msg":"shutting down"');
     expect(fs.existsSync(path.join(dataDir, 'latchkey.lock'))).toBe(false);
-  });
+  }, 300_000);
 
   it('after kill -9 the stale lock is taken over and the data survived', async () => {
     const dataDir = path.join(tempDir(), 'data');
@@ -251,12 +251,12 @@ describe('npm start with embedded PGlite', () => {
     );
     expect(created.code).toBe(0);
     const first = spawnProcess('node', ['--import', 'tsx', 'src/main.ts'], env);
-    expect(await waitForHealthy(`http://127.0.0.1:${port}/healthz`, 30_000, first)).toBe(200);
+    expect(await waitForHealthy(`http://127.0.0.1:${port}/healthz`, SERVER_START_MS, first)).toBe(200);
     await first.stop('SIGKILL');
     expect(fs.existsSync(path.join(dataDir, 'latchkey.lock'))).toBe(true);
 
     const again = await runCli(['create-user', '--username', 'survivor', '--password', 'survivor-pass'], env);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already exists/);
-  });
+  }, 300_000);
 });

@@ -6,7 +6,7 @@ import { Agent, basic, hiddenInputs } from '../helpers/http.js';
 import { makeClient } from '../helpers/oauth.js';
 import { createTestDatabase, PG_ADMIN_URL } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
-import { runCli, type Spawned, spawnProcess, waitForHealthy } from '../helpers/process.js';
+import { runCli, SERVER_START_MS, type Spawned, spawnProcess, waitForHealthy } from '../helpers/process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -261,7 +261,7 @@ async function crashUnderLoad(opts: {
   const first = spawnServer();
   cleanups.push(() => first.stop('SIGKILL'));
   const client = await opts.provision(first, base);
-  expect(await waitForHealthy(`${base}/healthz`, 30_000, first), first.output()).toBe(200);
+  expect(await waitForHealthy(`${base}/healthz`, SERVER_START_MS, first), first.output()).toBe(200);
 
   const load = await startLoad(base, client);
   // ~1.5 s of load; then the settling chains go idle and the server is killed mid-load.
@@ -276,7 +276,7 @@ async function crashUnderLoad(opts: {
 
   const second = spawnServer();
   cleanups.push(() => second.stop('SIGKILL'));
-  expect(await waitForHealthy(`${base}/healthz`, 30_000, second), second.output()).toBe(200);
+  expect(await waitForHealthy(`${base}/healthz`, SERVER_START_MS, second), second.output()).toBe(200);
   opts.afterRestart?.(second);
 
   // Every access token whose response was a 200 is active (checked first: presenting a cut
@@ -334,7 +334,7 @@ describe.concurrent('kill -9 under client_credentials and refresh-token load, th
       },
     });
     expect(tokens).toBeGreaterThanOrEqual(30);
-  }, 120_000);
+  }, 300_000);
 
   it('PGlite: the data directory survives and its stale lock is taken over; every access token from a 200 introspects active; every refresh token handed out and not yet used works exactly once; a graceful stop releases the lock', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-crash-'));
@@ -347,7 +347,7 @@ describe.concurrent('kill -9 under client_credentials and refresh-token load, th
       // The server holds the directory: the CLI sends its command through the server's socket;
       // the application is registered through the running server's GraphQL API.
       provision: async (first, base) => {
-        expect(await waitForHealthy(`${base}/healthz`, 30_000, first), first.output()).toBe(200);
+        expect(await waitForHealthy(`${base}/healthz`, SERVER_START_MS, first), first.output()).toBe(200);
         await createUser(env);
         return createApplicationThroughGraphql(base);
       },
@@ -359,7 +359,7 @@ describe.concurrent('kill -9 under client_credentials and refresh-token load, th
     await second.stop('SIGTERM');
     expect(second.child.exitCode).toBe(0);
     expect(fs.existsSync(lockFile)).toBe(false);
-  }, 120_000);
+  }, 300_000);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { randomBytesPooled } from '../entities/base.js';
 
 /**
- * Credentials the server hands out: 256 random bits, base64url, behind a prefix that names the
- * kind (secret scanners match on it). Only their SHA-256 digest is ever stored: slow hashing
- * adds nothing against 256 bits of entropy and would cap the token endpoint.
+ * Credentials the server hands out: a prefix that names the kind (secret scanners match on it),
+ * then base64url of the issue second (4 bytes, big-endian) and 256 random bits. Only their
+ * digest is ever stored: slow hashing adds nothing against 256 bits of entropy and would cap the
+ * token endpoint.
  */
 export const CREDENTIAL_PREFIX = {
   clientSecret: 'lk_cs_',
@@ -17,18 +18,39 @@ export const CREDENTIAL_PREFIX = {
 
 export type CredentialKind = keyof typeof CREDENTIAL_PREFIX;
 
+const ISSUED_BYTES = 4;
+const RANDOM_BYTES = 32;
+/** Prefix and body length of a credential from `newCredential`. */
+const CREDENTIAL_SHAPE = /^lk_[a-z]{2}_([\w-]{48})$/;
+
 export function newCredential(kind: CredentialKind): string {
-  return CREDENTIAL_PREFIX[kind] + randomBytesPooled(32).toString('base64url');
+  const body = Buffer.allocUnsafe(ISSUED_BYTES + RANDOM_BYTES);
+  body.writeUInt32BE(Math.floor(Date.now() / 1000));
+  randomBytesPooled(RANDOM_BYTES).copy(body, ISSUED_BYTES);
+  return CREDENTIAL_PREFIX[kind] + body.toString('base64url');
 }
 
+/**
+ * The stored form of a credential, and the key it is found by: its issue second, then the
+ * SHA-256 of the whole value. The second in front keeps the unique index ordered by issue time,
+ * so inserts land on the few index pages of the present instead of anywhere in an index that
+ * outgrows memory as the token tables reach millions of rows; it is public (the token's `iat`
+ * says as much) and adds nothing to guess. A value of any other shape (a JWT, a credential
+ * issued before this layout, input from anyone) is keyed by its SHA-256 alone and still never
+ * matches a key of the other layout, whose length differs.
+ */
 export function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
+  const hash = createHash('sha256').update(value, 'utf8').digest();
+  const body = CREDENTIAL_SHAPE.exec(value)?.[1];
+  if (!body) return hash;
+  return Buffer.concat([Buffer.from(body, 'base64url').subarray(0, ISSUED_BYTES), hash]);
 }
 
 /** Constant-time comparison of a presented credential with a stored digest. */
 export function matchesDigest(presented: string, stored: Uint8Array | null | undefined): boolean {
-  if (stored?.length !== 32) return false;
-  return timingSafeEqual(digest(presented), stored);
+  const computed = digest(presented);
+  if (stored?.length !== computed.length) return false;
+  return timingSafeEqual(computed, stored);
 }
 
 /** A public, random identifier (client_id): 24 base64url characters, 144 bits. */

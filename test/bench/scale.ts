@@ -33,7 +33,11 @@ function line(label: string, m: Measurement): string {
   return `${label.padEnd(44)} ${m.rate.toFixed(0).padStart(7)}/s  p50 ${m.p50} ms  p99 ${m.p99} ms  failed ${m.non2xx + m.errors}`;
 }
 
-/** Adds rows in chunks of a million (one statement each), expired or live, owned by the bench client. */
+/**
+ * Adds rows in chunks of a million (one statement each), expired or live, owned by the bench
+ * client. Their digests have the layout of real ones (`src/services/secrets.ts`): the issue
+ * second (spread over the hour a one-hour token would have been issued in), then 32 hash bytes.
+ */
 async function addTokens(db: pg.Client, count: number, expired: boolean): Promise<number> {
   const started = Date.now();
   const chunk = 1_000_000;
@@ -41,7 +45,9 @@ async function addTokens(db: pg.Client, count: number, expired: boolean): Promis
     const n = Math.min(chunk, count - done);
     await db.query(
       `insert into access_tokens (id, token_digest, application_id, scopes, expires_at, created_at)
-       select gen_random_uuid(), sha256(convert_to($3 || g::text, 'UTF8')), (select id from applications order by created_at limit 1),
+       select gen_random_uuid(),
+              int4send((extract(epoch from now() + $2::interval - interval '1 hour')::int - g % 3600)::int) || sha256(convert_to($3 || g::text, 'UTF8')),
+              (select id from applications order by created_at limit 1),
               '{read}', now() + $2::interval, now()
          from generate_series(1, $1::int) g`,
       [n, expired ? '-1 hour' : '1 hour', `scale-${expired ? 'x' : 'l'}-${done}-`],

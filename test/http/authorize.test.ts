@@ -201,7 +201,7 @@ describe('consent', () => {
     const { location, consentShown } = await authorize(alice, base(app, { scope: 'read write' }));
     expect(consentShown).toBe(true);
     expect(`${location.origin}${location.pathname}`).toBe(app.redirectUri);
-    expect(location.searchParams.get('code')).toMatch(/^lk_ac_[\w-]{43}$/);
+    expect(location.searchParams.get('code')).toMatch(/^lk_ac_[\w-]{48}$/);
     expect(location.searchParams.get('state')).toBe('st-123');
     expect(location.searchParams.get('iss')).toBe(server.runtime.config.issuer);
     expect(await grantCount(app.id)).toBe(1);

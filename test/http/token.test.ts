@@ -60,8 +60,8 @@ describe('authorization_code grant', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.json).toMatchObject({ token_type: 'Bearer', expires_in: 3600, scope: 'read write' });
-    expect(res.json.access_token).toMatch(/^lk_at_[\w-]{43}$/);
-    expect(res.json.refresh_token).toMatch(/^lk_rt_[\w-]{43}$/);
+    expect(res.json.access_token).toMatch(/^lk_at_[\w-]{48}$/);
+    expect(res.json.refresh_token).toMatch(/^lk_rt_[\w-]{48}$/);
     expect(await active(res.json.access_token as string)).toBe(true);
   });
 

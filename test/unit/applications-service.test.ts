@@ -29,7 +29,7 @@ const web: ApplicationInput = {
 describe('applications service', () => {
   it('generates a 256-bit client secret and stores only its SHA-256 digest', async () => {
     const { application, clientSecret } = await createApplication(env.ctx(), owner, web);
-    expect(clientSecret).toMatch(/^lk_cs_[A-Za-z0-9_-]{43}$/);
+    expect(clientSecret).toMatch(/^lk_cs_[A-Za-z0-9_-]{48}$/);
     const rows = await env.runtime.db.sql.query<{ client_secret_digest: Buffer }>(
       'select client_secret_digest from applications where id = $1',
       [application.id],

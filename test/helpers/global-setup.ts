@@ -7,7 +7,12 @@ import { adminQuery, PG_ADMIN_URL, templateDb, urlFor } from './pg.js';
 
 /** Once per run: a run id, and a migrated template database that each test file copies. */
 export default async function setup() {
-  process.env.LATCHKEY_TEST_RUN = randomBytes(4).toString('hex');
+  // Vitest calls a global setup once per project: the first call prepares the run for all of
+  // them and its teardown removes everything the run created (a second template would be left
+  // behind, since the run id it was named by is replaced).
+  if (process.env.LATCHKEY_TEST_RUN) return;
+  const run = randomBytes(4).toString('hex');
+  process.env.LATCHKEY_TEST_RUN = run;
   fs.mkdirSync('test-output', { recursive: true });
   const template = templateDb();
   await adminQuery(`create database ${template}`);
@@ -23,7 +28,7 @@ export default async function setup() {
     await client.connect();
     const { rows } = await client.query<{ datname: string }>(
       'select datname from pg_database where datname like $1',
-      [`latchkey_t${process.env.LATCHKEY_TEST_RUN}_%`],
+      [`latchkey_t${run}_%`],
     );
     await client.end();
     for (const { datname } of rows) await adminQuery(`drop database if exists ${datname} with (force)`);

@@ -15,6 +15,7 @@ import { KEYS_CHANNEL, KeyStore } from './services/keys.js';
 import { HotPathLimiter } from './services/limits.js';
 import { loadServerKeys } from './services/server-secrets.js';
 import { AccessTokenStore } from './services/tokens.js';
+import { hstsHeader } from './web/security-headers.js';
 
 export interface StartOptions {
   log?: Logger;
@@ -72,7 +73,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     stops.push(() => graphql.stop());
     const app = createApp(runtime, graphql.router);
     const door = protocolDoor(runtime, app);
+    const hsts = hstsHeader(config);
     const server = http.createServer((req, res) => {
+      if (hsts) res.setHeader('Strict-Transport-Security', hsts);
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const pathname = q < 0 ? url : url.slice(0, q);

@@ -1,5 +1,5 @@
-import type { ClientType, GrantType } from '../entities/Application.js';
-import { createApplication, GRANT_TYPES } from '../services/applications.js';
+import type { ClientType, GrantType, TokenEndpointAuthMethod } from '../entities/Application.js';
+import { createApplication, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS } from '../services/applications.js';
 import { findUserByUsername } from '../services/users.js';
 import { type Command, list, requireString, UsageError } from './command.js';
 
@@ -18,7 +18,8 @@ export const createApplicationCommand: Command = {
   summary: 'register an application; prints its client_id and client_secret as JSON',
   usage:
     'create-application --owner U --name N --client-type confidential|public --grant-types a,b ' +
-    '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens]',
+    '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens] ' +
+    '[--token-endpoint-auth-method client_secret_basic|client_secret_post|none]',
   options: {
     owner: { type: 'string' },
     name: { type: 'string' },
@@ -30,12 +31,20 @@ export const createApplicationCommand: Command = {
     scopes: { type: 'string' },
     'skip-authorization': { type: 'boolean' },
     'jwt-access-tokens': { type: 'boolean' },
+    'token-endpoint-auth-method': { type: 'string' },
   },
   async run(ctx, values, out) {
     const ownerName = requireString(values, 'owner');
     const clientType = requireString(values, 'client-type').toLowerCase();
     if (clientType !== 'confidential' && clientType !== 'public') {
       throw new UsageError('--client-type must be confidential or public');
+    }
+    const authMethod = values['token-endpoint-auth-method'];
+    if (
+      authMethod !== undefined &&
+      !(TOKEN_ENDPOINT_AUTH_METHODS as readonly unknown[]).includes(authMethod)
+    ) {
+      throw new UsageError(`--token-endpoint-auth-method must be ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`);
     }
     const grantTypes = list(requireString(values, 'grant-types')).map(parseGrantType);
     const owner = await findUserByUsername(ctx, ownerName);
@@ -50,6 +59,7 @@ export const createApplicationCommand: Command = {
       scopes: values.scopes === undefined ? undefined : list(values.scopes),
       skipAuthorization: values['skip-authorization'] === true,
       accessTokenFormat: values['jwt-access-tokens'] === true ? 'jwt' : 'opaque',
+      tokenEndpointAuthMethod: authMethod as TokenEndpointAuthMethod | undefined,
     });
     out(
       JSON.stringify({
@@ -61,6 +71,7 @@ export const createApplicationCommand: Command = {
         grant_types: application.grantTypes,
         redirect_uris: application.redirectUris,
         scope: application.scopes.join(' '),
+        token_endpoint_auth_method: application.tokenEndpointAuthMethod,
       }),
     );
   },

@@ -141,7 +141,9 @@ const schema = z.object({
   DEVICE_CODE_TTL: seconds(600, 60, 86_400),
   DEVICE_CODE_INTERVAL: seconds(5, 1, 60),
   REFRESH_GRACE_SECONDS: seconds(0, 0, 300),
-  REFRESH_CONCURRENCY_WINDOW_SECONDS: seconds(2, 0, 60),
+  // RFC 9700 §4.14.2: reuse of a rotated refresh token revokes its family at once. Opt in (a few
+  // seconds) only for clients that really send concurrent refreshes with the same token.
+  REFRESH_CONCURRENCY_WINDOW_SECONDS: seconds(0, 0, 60),
   PKCE_ALLOW_PLAIN: bool(false),
   SESSION_IDLE_TIMEOUT: seconds(24 * 3600, 60),
   SESSION_MAX_AGE: seconds(14 * 86_400, 60),

@@ -4,8 +4,11 @@ import { Router } from 'express';
 
 const require = createRequire(import.meta.url);
 
-/** GraphiQL and React from the installed packages: the playground works offline, no CDN. */
-const VENDOR: Record<string, string> = {
+/**
+ * GraphiQL and React from the installed packages: the playground works offline, no CDN. A Map,
+ * so a name from the URL (`constructor`, `__proto__`) finds only these files.
+ */
+const VENDOR = new Map<string, string>(Object.entries({
   'react.js': path.join(path.dirname(require.resolve('react/package.json')), 'umd/react.production.min.js'),
   'react-dom.js': path.join(
     path.dirname(require.resolve('react-dom/package.json')),
@@ -13,7 +16,7 @@ const VENDOR: Record<string, string> = {
   ),
   'graphiql.js': path.join(path.dirname(require.resolve('graphiql/package.json')), 'graphiql.min.js'),
   'graphiql.css': path.join(path.dirname(require.resolve('graphiql/package.json')), 'graphiql.min.css'),
-};
+}));
 
 /**
  * GET /graphql in a browser: GraphiQL, talking to /graphql with the session cookie. Its
@@ -23,7 +26,7 @@ const VENDOR: Record<string, string> = {
 export function playgroundRouter(): Router {
   const router = Router();
   router.get('/static/vendor/:file', (req, res, next) => {
-    const file = VENDOR[req.params.file];
+    const file = VENDOR.get(req.params.file);
     if (!file) {
       next();
       return;

@@ -20,7 +20,8 @@ interface Presented {
 /**
  * RFC 6749 §2.3 client authentication: HTTP Basic (credentials form-urlencoded before base64,
  * §2.3.1), client_secret_post, or a bare client_id for public clients. Exactly one method per
- * request. Failures count towards the brute-force limit per client id and address.
+ * request, and it must be the one the client registered. Failures count towards the brute-force
+ * limit per client id and address.
  */
 export async function authenticateClient(req: ProtocolRequest, params: Params): Promise<AuthenticatedClient> {
   const presented = presentedCredentials(req, params);
@@ -47,6 +48,11 @@ function verify(client: ClientRecord | null, presented: Presented, basic: boolea
   if (client.clientType === 'confidential') {
     if (presented.secret === undefined) {
       return invalidClient('This client must authenticate with its client secret.', basic);
+    }
+    // OIDC Core §9 / RFC 7591 §2: the registered method is the only one the client may use, so a
+    // secret leaked through one channel (a logged body, a proxy's Authorization) is not enough.
+    if (presented.method !== client.tokenEndpointAuthMethod) {
+      return invalidClient(`This client is registered for ${client.tokenEndpointAuthMethod}.`, basic);
     }
     if (!matchesDigest(presented.secret, client.secretDigest))
       return invalidClient('Client authentication failed.', basic);

@@ -1,4 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { constantTimeEqual } from '../services/secrets.js';
 import type { Config } from '../config/index.js';
 import { invalidRequest } from './errors.js';
 
@@ -35,9 +36,7 @@ export function checkChallenge(
 export function verifierMatches(verifier: string, challenge: string, method: ChallengeMethod): boolean {
   if (!VERIFIER.test(verifier)) return false;
   const computed = method === 'S256' ? s256(verifier) : verifier;
-  const a = Buffer.from(computed);
-  const b = Buffer.from(challenge);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return constantTimeEqual(computed, challenge);
 }
 
 /** BASE64URL(SHA256(ASCII(code_verifier))) (RFC 7636 §4.2). */

@@ -17,7 +17,8 @@ interface Hint {
  * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) at /o/logout/: id_token_hint,
  * client_id, post_logout_redirect_uri (registered per application), state. With a current hint
  * for the logged-in session the user is logged out at once; otherwise (no hint, an expired one,
- * another session's) they confirm first.
+ * another session's, or nobody logged in) they confirm first — a redirect to a registered URI
+ * with no user in the loop would make this endpoint a redirector for anyone who registers one.
  */
 export function endSessionRouter(): Router {
   const router = Router();
@@ -71,9 +72,10 @@ async function handle(
   const session = req.browserSession;
   const current =
     hint && !hint.expired && session && (hint.sid ? hint.sid === session.id : hint.sub === session.user.id);
-  if (session && !confirmed && !current) {
+  if (!confirmed && !current && (session || target)) {
     res.render('logout-confirm', {
-      title: 'Log out',
+      title: session ? 'Log out' : 'Logged out',
+      loggedIn: Boolean(session),
       csrfToken: csrfToken(req, res),
       params: ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state']
         .map((name) => ({ name, value: param(name) }))
@@ -93,7 +95,11 @@ async function handle(
   res.render('logged-out', { title: 'Logged out', viewer: undefined });
 }
 
-/** Checks the hint's signature against our own keys; an expired hint is still a hint, marked stale. */
+/**
+ * Checks the hint is an ID Token this server issued: our signature, our issuer, `typ` JWT (an
+ * RFC 9068 access token says `at+jwt`) and an audience that is one of our applications. An
+ * expired hint is still a hint, marked stale.
+ */
 async function verifyHint(req: Request, value: string): Promise<Hint> {
   const invalid = new WebError(
     400,
@@ -105,11 +111,12 @@ async function verifyHint(req: Request, value: string): Promise<Hint> {
     const jwks = createLocalJWKSet(
       req.ctx.runtime.keyStore!.jwks() as Parameters<typeof createLocalJWKSet>[0],
     );
-    await compactVerify(value, jwks);
+    const { protectedHeader } = await compactVerify(value, jwks);
+    if (protectedHeader.typ !== undefined && protectedHeader.typ.toLowerCase() !== 'jwt') throw invalid;
     const claims = decodeJwt(value);
     if (claims.iss !== req.ctx.config.issuer || typeof claims.sub !== 'string') throw invalid;
     const aud = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud;
-    if (typeof aud !== 'string') throw invalid;
+    if (typeof aud !== 'string' || !(await req.ctx.runtime.clients!.get(aud))) throw invalid;
     return {
       sub: claims.sub,
       aud,

@@ -49,6 +49,13 @@ export const GRANT_TYPES: readonly GrantType[] = [
   'implicit',
 ];
 
+/** RFC 7591 token_endpoint_auth_method values the token endpoint enforces (OIDC Core §9). */
+export const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
+  'client_secret_basic',
+  'client_secret_post',
+  'none',
+];
+
 /** Scopes a new application may request when none are given: all but the administrative ones. */
 export function defaultApplicationScopes(known: Readonly<Record<string, string>>): string[] {
   return Object.keys(known).filter((s) => s !== 'graphql' && s !== 'introspection');
@@ -113,8 +120,14 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
     throw new ValidationError('idTokenSignedResponseAlg', 'id_token algorithm must be RS256 or ES256.');
   }
   let tokenEndpointAuthMethod = input.tokenEndpointAuthMethod;
+  if (tokenEndpointAuthMethod != null && !TOKEN_ENDPOINT_AUTH_METHODS.includes(tokenEndpointAuthMethod)) {
+    throw new ValidationError(
+      'tokenEndpointAuthMethod',
+      'Client authentication must be client_secret_basic, client_secret_post or none.',
+    );
+  }
   if (input.clientType === 'public') {
-    if (tokenEndpointAuthMethod !== undefined && tokenEndpointAuthMethod !== 'none') {
+    if (tokenEndpointAuthMethod != null && tokenEndpointAuthMethod !== 'none') {
       throw new ValidationError('tokenEndpointAuthMethod', 'A public client authenticates with "none".');
     }
     tokenEndpointAuthMethod = 'none';

@@ -48,9 +48,19 @@ export function digest(value: string): Buffer {
 
 /** Constant-time comparison of a presented credential with a stored digest. */
 export function matchesDigest(presented: string, stored: Uint8Array | null | undefined): boolean {
-  const computed = digest(presented);
-  if (stored?.length !== computed.length) return false;
-  return timingSafeEqual(computed, stored);
+  return stored != null && constantTimeEqual(digest(presented), stored);
+}
+
+/**
+ * Constant-time equality for secrets (MACs, tokens, digests). Strings are compared as their
+ * UTF-8 bytes, and lengths first: `timingSafeEqual` throws on buffers of different byte length,
+ * which a string of equal character length but non-ASCII content produces. Only the length,
+ * which is not secret, can leak through timing.
+ */
+export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  const x = typeof a === 'string' ? Buffer.from(a, 'utf8') : a;
+  const y = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** A public, random identifier (client_id): 24 base64url characters, 144 bits. */

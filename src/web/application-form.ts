@@ -8,9 +8,10 @@ import { field, fields, listField } from './forms.js';
 
 /** The register/edit form's fields → the service's input. The service validates; this only reads. */
 export function readApplicationForm(req: Request): ApplicationInput {
+  const clientType = (field(req, 'client_type') ?? '') as ApplicationInput['clientType'];
   return {
     name: field(req, 'name') ?? '',
-    clientType: (field(req, 'client_type') ?? '') as ApplicationInput['clientType'],
+    clientType,
     grantTypes: fields(req, 'grant_types') as GrantType[],
     redirectUris: listField(req, 'redirect_uris'),
     postLogoutRedirectUris: listField(req, 'post_logout_redirect_uris'),
@@ -21,6 +22,11 @@ export function readApplicationForm(req: Request): ApplicationInput {
       'opaque') as ApplicationInput['accessTokenFormat'],
     idTokenSignedResponseAlg: (field(req, 'id_token_signed_response_alg') ??
       'RS256') as ApplicationInput['idTokenSignedResponseAlg'],
+    // A public client has no secret to send: the choice only applies to confidential ones.
+    tokenEndpointAuthMethod:
+      clientType === 'public'
+        ? undefined
+        : (field(req, 'token_endpoint_auth_method') as ApplicationInput['tokenEndpointAuthMethod']),
   };
 }
 
@@ -83,6 +89,13 @@ export function applicationFormView(
         selected: values.accessTokenFormat === 'jwt',
       },
     ],
+    authMethods: [
+      { value: 'client_secret_basic', label: 'HTTP Basic (client_secret_basic)' },
+      { value: 'client_secret_post', label: 'In the request body (client_secret_post)' },
+    ].map((m) => ({
+      ...m,
+      selected: (values.tokenEndpointAuthMethod ?? 'client_secret_basic') === m.value,
+    })),
     algs: ['RS256', 'ES256'].map((a) => ({
       value: a,
       selected: (values.idTokenSignedResponseAlg ?? 'RS256') === a,
@@ -105,6 +118,7 @@ export function formValuesOf(app: Application): ApplicationInput {
     skipAuthorization: app.skipAuthorization,
     accessTokenFormat: app.accessTokenFormat,
     idTokenSignedResponseAlg: app.idTokenSignedResponseAlg,
+    tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,
   };
 }
 

@@ -1,7 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { AuthorizationRequest } from '../oauth/authorization-request.js';
 import { type Params, parseParams } from '../oauth/params.js';
+import { constantTimeEqual } from '../services/secrets.js';
 import { csrfToken } from './csrf.js';
 
 const MAX_AGE_MS = 10 * 60 * 1000;
@@ -22,9 +23,7 @@ export function verifyConsentRequest(req: Request, value: string | undefined): P
   if (!value || value.length > 20_000) return null;
   const [payload, signature] = value.split('.');
   if (!payload || !signature) return null;
-  const expected = Buffer.from(mac(req, payload));
-  const given = Buffer.from(signature);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
+  if (!constantTimeEqual(mac(req, payload), signature)) return null;
   let data: { p?: unknown; s?: unknown; t?: unknown };
   try {
     data = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));

@@ -41,7 +41,7 @@ export function assetsRouter(): Router {
 /** The HTML door: login, logout, home (and later consent, applications, authorized tokens). */
 export function webRouter(runtime: Runtime, extra: Router[] = []): Router {
   const router = Router();
-  router.use(securityHeaders(runtime.config));
+  router.use(securityHeaders());
   router.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     next();

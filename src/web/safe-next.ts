@@ -1,7 +1,7 @@
 /**
  * Where to go after login: only a path on this site. Anything that a browser could read as
  * another origin (`//evil`, `/\evil`, `https://evil`, `javascript:`) or that carries control
- * characters falls back to `/`.
+ * characters falls back to `/` — judged both as sent and after URL normalisation.
  */
 export function safeNext(value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 2000) return '/';
@@ -12,7 +12,11 @@ export function safeNext(value: unknown): string {
     const base = 'http://latchkey.invalid';
     const url = new URL(value, base);
     if (url.origin !== base) return '/';
-    return url.pathname + url.search + url.hash;
+    const target = url.pathname + url.search + url.hash;
+    // Dot segments collapse during parsing (`/..//evil` → `//evil`), so the normalised result
+    // is what the browser will follow and the one that must still be a same-origin path.
+    if (target.startsWith('//') || target.startsWith('/\\')) return '/';
+    return target;
   } catch {
     return '/';
   }

@@ -19,6 +19,8 @@ interface Client {
 }
 /** Confidential, client_credentials. */
 let conf: Client;
+/** Confidential, client_credentials, registered for client_secret_post. */
+let postConf: Client;
 /** Confidential, password + refresh_token. */
 let pwd: Client;
 /** Confidential, authorization_code (+ refresh_token). */
@@ -50,6 +52,12 @@ beforeAll(async () => {
     return { id: application.clientId, secret: clientSecret ?? '' };
   };
   conf = await make({ name: 'service', clientType: 'confidential', grantTypes: ['client_credentials'] });
+  postConf = await make({
+    name: 'service (post)',
+    clientType: 'confidential',
+    grantTypes: ['client_credentials'],
+    tokenEndpointAuthMethod: 'client_secret_post',
+  });
   pwd = await make({ name: 'legacy', clientType: 'confidential', grantTypes: ['password', 'refresh_token'] });
   web = await make({
     name: 'web',
@@ -531,7 +539,7 @@ const AUTH_CASES: Case[] = [
     error: 'invalid_client',
     request: (_e, valid) => ({
       headers: { 'Content-Type': FORM },
-      body: `${valid}&client_id=${conf.id}&client_secret=wrong`,
+      body: `${valid}&client_id=${postConf.id}&client_secret=wrong`,
     }),
   },
   {

@@ -33,9 +33,14 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 async function discover() {
-  return oidc.discovery(new URL(server.runtime.config.issuer), rp.clientId, rp.clientSecret!, undefined, {
-    execute: [oidc.allowInsecureRequests],
-  });
+  // The application is registered for client_secret_basic (the default), and only that is accepted.
+  return oidc.discovery(
+    new URL(server.runtime.config.issuer),
+    rp.clientId,
+    rp.clientSecret!,
+    oidc.ClientSecretBasic(rp.clientSecret!),
+    { execute: [oidc.allowInsecureRequests] },
+  );
 }
 
 /** Plays the browser: follows the authorization URL with the logged-in agent and approves consent. */

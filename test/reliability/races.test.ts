@@ -20,7 +20,8 @@ for (const backend of ['postgresql', 'pglite'] as Backend[]) {
     let resource: TestClient;
     let alice: Agent;
     beforeAll(async () => {
-      server = await startTestServer({ backend });
+      // The parallel-refresh case is what the opt-in concurrency window is for (off by default).
+      server = await startTestServer({ backend, env: { REFRESH_CONCURRENCY_WINDOW_SECONDS: '2' } });
       await createUser(server.cli(), { username: 'alice', password: 'alice-pass' });
       web = await makeClient(server, { skipAuthorization: true });
       resource = await makeClient(server, {

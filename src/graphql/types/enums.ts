@@ -25,6 +25,12 @@ export enum SigningAlgorithmValue {
   ES256 = 'ES256',
 }
 
+export enum TokenEndpointAuthMethodValue {
+  CLIENT_SECRET_BASIC = 'client_secret_basic',
+  CLIENT_SECRET_POST = 'client_secret_post',
+  NONE = 'none',
+}
+
 export enum TokenKindValue {
   ACCESS = 'access',
   REFRESH = 'refresh',
@@ -39,5 +45,10 @@ registerEnumType(AccessTokenFormatValue, {
 registerEnumType(SigningAlgorithmValue, {
   name: 'SigningAlgorithm',
   description: 'id_token signing algorithms.',
+});
+registerEnumType(TokenEndpointAuthMethodValue, {
+  name: 'TokenEndpointAuthMethod',
+  description:
+    'RFC 7591 token_endpoint_auth_method: the only way the client may authenticate (OIDC Core §9). Confidential clients default to CLIENT_SECRET_BASIC; public clients use NONE.',
 });
 registerEnumType(TokenKindValue, { name: 'TokenKind' });

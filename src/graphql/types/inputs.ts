@@ -4,6 +4,7 @@ import {
   ClientTypeValue,
   GrantTypeValue,
   SigningAlgorithmValue,
+  TokenEndpointAuthMethodValue,
   TokenKindValue,
 } from './enums.js';
 
@@ -43,6 +44,9 @@ export class CreateApplicationInput {
 
   @Field(() => SigningAlgorithmValue, { nullable: true })
   idTokenSignedResponseAlg?: SigningAlgorithmValue;
+
+  @Field(() => TokenEndpointAuthMethodValue, { nullable: true })
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethodValue;
 }
 
 @InputType()
@@ -76,6 +80,9 @@ export class UpdateApplicationInput {
 
   @Field(() => SigningAlgorithmValue, { nullable: true })
   idTokenSignedResponseAlg?: SigningAlgorithmValue;
+
+  @Field(() => TokenEndpointAuthMethodValue, { nullable: true })
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethodValue;
 }
 
 @InputType()

@@ -33,6 +33,11 @@ export const authorizationCodeGrant: GrantHandler = {
     if (value.length > 512) throw invalidGrant('The authorization code is invalid.');
     const redirectUri = params.get('redirect_uri') ?? null;
     const verifier = params.get('code_verifier') ?? null;
+    // Decided once, before either path: a verifier that is sent must be well-formed (RFC 7636
+    // §4.1), so the fast path's "no verifier" can only mean none was sent (no PKCE downgrade).
+    if (verifier !== null && !VERIFIER.test(verifier)) {
+      throw invalidGrant('code_verifier is malformed: 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1).');
+    }
     if (redirectUri !== null && !matchRedirectUri(redirectUri, client.redirectUris)) {
       throw invalidGrant('redirect_uri is not registered for this client.');
     }
@@ -65,7 +70,7 @@ export const authorizationCodeGrant: GrantHandler = {
           codeDigest: digest(value),
           applicationId: client.id,
           redirectUri,
-          s256: verifier && VERIFIER.test(verifier) ? s256(verifier) : null,
+          s256: verifier === null ? null : s256(verifier),
           plain: verifier,
         },
         access,

@@ -10,8 +10,8 @@ import { type GrantHandler, type TokenResponseBody, tokenResponse } from './type
  * RFC 6749 §6 with rotation (OAuth 2.1 §4.3.1): one conditional statement consumes the token and
  * writes the new pair, so parallel refreshes have exactly one winner. A rotated token presented
  * again within REFRESH_GRACE_SECONDS gets a fresh pair; within REFRESH_CONCURRENCY_WINDOW_SECONDS
- * it is refused without consequence (a concurrent duplicate); later it is reuse, and the whole
- * family is revoked.
+ * it is refused without consequence (a concurrent duplicate); otherwise it is reuse, and the
+ * whole family is revoked. Both windows are off by default (RFC 9700 §4.14.2).
  */
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',

@@ -8,15 +8,17 @@ const require = createRequire(import.meta.url);
  * GraphiQL and React from the installed packages: the playground works offline, no CDN. A Map,
  * so a name from the URL (`constructor`, `__proto__`) finds only these files.
  */
-const VENDOR = new Map<string, string>(Object.entries({
-  'react.js': path.join(path.dirname(require.resolve('react/package.json')), 'umd/react.production.min.js'),
-  'react-dom.js': path.join(
-    path.dirname(require.resolve('react-dom/package.json')),
-    'umd/react-dom.production.min.js',
-  ),
-  'graphiql.js': path.join(path.dirname(require.resolve('graphiql/package.json')), 'graphiql.min.js'),
-  'graphiql.css': path.join(path.dirname(require.resolve('graphiql/package.json')), 'graphiql.min.css'),
-}));
+const VENDOR = new Map<string, string>(
+  Object.entries({
+    'react.js': path.join(path.dirname(require.resolve('react/package.json')), 'umd/react.production.min.js'),
+    'react-dom.js': path.join(
+      path.dirname(require.resolve('react-dom/package.json')),
+      'umd/react-dom.production.min.js',
+    ),
+    'graphiql.js': path.join(path.dirname(require.resolve('graphiql/package.json')), 'graphiql.min.js'),
+    'graphiql.css': path.join(path.dirname(require.resolve('graphiql/package.json')), 'graphiql.min.css'),
+  }),
+);
 
 /**
  * GET /graphql in a browser: GraphiQL, talking to /graphql with the session cookie. Its

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { constantTimeEqual } from '../services/secrets.js';
 import type { Config } from '../config/index.js';
+import { constantTimeEqual } from '../services/secrets.js';
 import { invalidRequest } from './errors.js';
 
 export type ChallengeMethod = 'S256' | 'plain';

@@ -37,13 +37,13 @@ const token = (form: Record<string, string>, client?: TestClient) =>
   postForm(server, '/o/token/', form, client);
 
 describe('Review #3: login redirect target', () => {
-  it('OWASP Unvalidated Redirects: GET /accounts/login/?next=/..//evil.example/x with a session does not send the browser to //evil.example', async () => {
+  it('Review #3, OWASP Unvalidated Redirects: GET /accounts/login/?next=/..//evil.example/x with a session does not send the browser to //evil.example', async () => {
     const res = await alice.get('/accounts/login/?next=/..//evil.example/x');
     expect(res.status).toBe(303);
     expect(res.location).toBe('/');
   });
 
-  it('OWASP Unvalidated Redirects: the login form’s next=/..//evil.example/x lands on /', async () => {
+  it('Review #3, OWASP Unvalidated Redirects: the login form’s next=/..//evil.example/x lands on /', async () => {
     const agent = new Agent(server.url);
     const res = await agent.submitForm(
       '/accounts/login/',
@@ -57,7 +57,7 @@ describe('Review #3: login redirect target', () => {
 
 describe('Review #5: a malformed code_verifier for a code issued without a challenge', () => {
   for (const format of ['opaque', 'jwt'] as const) {
-    it(`OAuth 2.1 §4.1.3 / RFC 7636 §4.1: code_verifier=x is refused with invalid_grant and no tokens (${format} access tokens)`, async () => {
+    it(`Review #5, OAuth 2.1 §4.1.3 / RFC 7636 §4.1: code_verifier=x is refused with invalid_grant and no tokens (${format} access tokens)`, async () => {
       const client = format === 'jwt' ? jwtApp : rp;
       const { location } = await authorize(alice, {
         response_type: 'code',
@@ -165,7 +165,7 @@ describe('Review #6 and #8: RP-initiated logout', () => {
 });
 
 describe('Review #10: CSRF token comparison', () => {
-  it('OWASP CSRF Prevention: a csrf_token of 43 non-ASCII characters is a 403 page, not a 500', async () => {
+  it('Review #10, OWASP CSRF Prevention: a csrf_token of 43 non-ASCII characters is a 403 page, not a 500', async () => {
     const agent = new Agent(server.url);
     await agent.get('/accounts/login/'); // the pre-session cookie the token is bound to
     const res = await agent.post('/accounts/login/', {
@@ -196,7 +196,7 @@ describe('Review #11: the registered token_endpoint_auth_method is enforced', ()
       client_secret: client.clientSecret!,
     });
 
-  it('OIDC Core §9 / RFC 7591 §2: a client_secret_basic client sending its secret in the body is invalid_client (401)', async () => {
+  it('Review #11, OIDC Core §9 / RFC 7591 §2: a client_secret_basic client sending its secret in the body is invalid_client (401)', async () => {
     const res = await post(basicClient);
     expect(res.status).toBe(401);
     expect(res.json.error).toBe('invalid_client');
@@ -205,7 +205,7 @@ describe('Review #11: the registered token_endpoint_auth_method is enforced', ()
     expect((await token({ grant_type: 'client_credentials' }, basicClient)).status).toBe(200);
   });
 
-  it('OIDC Core §9 / RFC 7591 §2: a client_secret_post client using HTTP Basic is invalid_client (401, WWW-Authenticate); in the body it works', async () => {
+  it('Review #11, OIDC Core §9 / RFC 7591 §2: a client_secret_post client using HTTP Basic is invalid_client (401, WWW-Authenticate); in the body it works', async () => {
     const viaBasic = await token({ grant_type: 'client_credentials' }, postClient);
     expect(viaBasic.status).toBe(401);
     expect(viaBasic.json.error).toBe('invalid_client');
@@ -216,8 +216,9 @@ describe('Review #11: the registered token_endpoint_auth_method is enforced', ()
     expect(viaBody.json.access_token).toMatch(/^lk_at_/);
   });
 
-  it('OIDC Core §9: the same rule holds at introspection and revocation (RFC 7662 §2.1, RFC 7009 §2.1)', async () => {
-    const issued = (await token({ grant_type: 'client_credentials' }, basicClient)).json.access_token as string;
+  it('Review #11, OIDC Core §9: the same rule holds at introspection and revocation (RFC 7662 §2.1, RFC 7009 §2.1)', async () => {
+    const issued = (await token({ grant_type: 'client_credentials' }, basicClient)).json
+      .access_token as string;
     for (const path of ['/o/introspect/', '/o/revoke_token/']) {
       const res = await postForm(server, path, {
         token: issued,
@@ -229,7 +230,7 @@ describe('Review #11: the registered token_endpoint_auth_method is enforced', ()
     }
   });
 
-  it('RFC 7591 §2: the method is set through GraphQL and the CLI (--token-endpoint-auth-method), and unknown methods are refused', async () => {
+  it('Review #11, RFC 7591 §2: the method is set through GraphQL and the CLI (--token-endpoint-auth-method), and unknown methods are refused', async () => {
     const cookie = { cookie: alice.cookieHeader() };
     const create = (method: string) =>
       gql(
@@ -245,7 +246,15 @@ describe('Review #11: the registered token_endpoint_auth_method is enforced', ()
     expect(codeOf(bad)).toBe('BAD_USER_INPUT');
 
     const env = { DATABASE_URL: server.database!.url };
-    const args = ['create-application', '--owner', 'alice', '--name', 'cli m2m', '--client-type', 'confidential'];
+    const args = [
+      'create-application',
+      '--owner',
+      'alice',
+      '--name',
+      'cli m2m',
+      '--client-type',
+      'confidential',
+    ];
     const cli = await runCli(
       [...args, '--grant-types', 'client_credentials', '--token-endpoint-auth-method', 'client_secret_post'],
       env,
@@ -269,7 +278,7 @@ describe('Review #11: the registered token_endpoint_auth_method is enforced', ()
 });
 
 describe('Review #12: static vendor files and HSTS', () => {
-  it('Security baseline (no 500): /static/vendor/constructor and other Object.prototype names are a 404', async () => {
+  it('Review #12, DESIGN Security baseline (never a 500): /static/vendor/constructor and other Object.prototype names are a 404', async () => {
     for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
       const page = await alice.get(`/static/vendor/${name}`);
       expect(page.status, name).toBe(404);
@@ -281,7 +290,7 @@ describe('Review #12: static vendor files and HSTS', () => {
     expect((await alice.get('/static/vendor/react.js')).status).toBe(200);
   });
 
-  it('RFC 6797 §7.1: with an https issuer every response carries Strict-Transport-Security (protocol door, discovery, pages, assets, errors)', async () => {
+  it('Review #12, RFC 6797 §7.1: with an https issuer every response carries Strict-Transport-Security (protocol door, discovery, pages, assets, errors)', async () => {
     const https = await startTestServer({
       databaseUrl: server.database!.url,
       env: { ISSUER: 'https://auth.example.test' },

@@ -308,7 +308,12 @@ describe('refresh token reuse and the grace window', () => {
     const first = await codeFlow(server, alice, web);
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
-        postForm(concurrent, '/o/token/', { grant_type: 'refresh_token', refresh_token: first.refresh_token as string }, web),
+        postForm(
+          concurrent,
+          '/o/token/',
+          { grant_type: 'refresh_token', refresh_token: first.refresh_token as string },
+          web,
+        ),
       ),
     );
     const ok = results.filter((r) => r.status === 200);

@@ -2,13 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { safeNext } from '../../src/web/safe-next.js';
 
 describe('safeNext (where to go after login)', () => {
-  it('keeps same-origin paths with their query and fragment', () => {
+  it('OWASP Unvalidated Redirects: keeps same-origin paths with their query and fragment', () => {
     expect(safeNext('/applications/?page=2#top')).toBe('/applications/?page=2#top');
     expect(safeNext('/a/../b')).toBe('/b');
   });
 
   it('OWASP Unvalidated Redirects: refuses what names another origin as sent', () => {
-    for (const v of ['//evil.example/x', '/\\evil.example', 'https://evil.example/', 'javascript:alert(1)', 'evil'])
+    for (const v of [
+      '//evil.example/x',
+      '/\\evil.example',
+      'https://evil.example/',
+      'javascript:alert(1)',
+      'evil',
+    ])
       expect(safeNext(v), v).toBe('/');
   });
 
@@ -24,7 +30,7 @@ describe('safeNext (where to go after login)', () => {
       expect(safeNext(v), v).toBe('/');
   });
 
-  it('refuses control characters, over-long values and non-strings', () => {
+  it('OWASP Unvalidated Redirects: refuses control characters, over-long values and non-strings', () => {
     expect(safeNext('/a\nb')).toBe('/');
     expect(safeNext(`/${'a'.repeat(2000)}`)).toBe('/');
     expect(safeNext(['/a'])).toBe('/');

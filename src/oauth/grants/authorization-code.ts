@@ -36,7 +36,9 @@ export const authorizationCodeGrant: GrantHandler = {
     // Decided once, before either path: a verifier that is sent must be well-formed (RFC 7636
     // §4.1), so the fast path's "no verifier" can only mean none was sent (no PKCE downgrade).
     if (verifier !== null && !VERIFIER.test(verifier)) {
-      throw invalidGrant('code_verifier is malformed: 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1).');
+      throw invalidGrant(
+        'code_verifier is malformed: 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1).',
+      );
     }
     if (redirectUri !== null && !matchRedirectUri(redirectUri, client.redirectUris)) {
       throw invalidGrant('redirect_uri is not registered for this client.');

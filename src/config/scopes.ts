@@ -8,3 +8,9 @@ export const DEFAULT_SCOPES: Readonly<Record<string, string>> = Object.freeze({
   graphql: 'Manage your applications and tokens through the Latchkey API',
   introspection: 'Check whether tokens issued by this server are valid',
 });
+
+/** Scopes that act on the server itself: not given to new applications by default. */
+export const PRIVILEGED_SCOPES: readonly string[] = ['graphql', 'introspection'];
+
+/** Scopes only an administrator may add to an application: `introspection` reads every client's tokens. */
+export const ADMIN_ONLY_SCOPES: readonly string[] = ['introspection'];

@@ -25,8 +25,8 @@ const PROTOCOL_CODES = new Set([
 ]);
 
 /**
- * Every GraphQL error the client sees: domain errors by `extensions.code` (with the field for
- * BAD_USER_INPUT); GraphQL's own errors with input values removed (a password must not come
+ * Every GraphQL error the client sees: domain errors by `extensions.code` (BAD_USER_INPUT carries
+ * the first `field` and `fields`, every invalid field with its message); GraphQL's own errors with input values removed (a password must not come
  * back); database and unexpected errors as a generic message, logged here. Never a stack trace.
  */
 export function formatError(log: Logger) {
@@ -37,7 +37,11 @@ export function formatError(log: Logger) {
       return {
         ...base,
         message: original.message,
-        extensions: { code: 'BAD_USER_INPUT', field: original.field },
+        extensions: {
+          code: 'BAD_USER_INPUT',
+          field: original.field,
+          fields: original.issues.map((i) => ({ field: i.field, message: i.message })),
+        },
       };
     }
     if (original instanceof NotFoundError)

@@ -1,4 +1,5 @@
 import type { FilterQuery } from '@mikro-orm/core';
+import { ADMIN_ONLY_SCOPES, PRIVILEGED_SCOPES } from '../config/scopes.js';
 import {
   type AccessTokenFormat,
   Application,
@@ -13,10 +14,23 @@ import { isPrivileged, requireUser } from './access.js';
 import { recordAudit } from './audit.js';
 import { clientChanged } from './client-cache.js';
 import type { Ctx } from './context.js';
-import { ConflictError, isUniqueViolation, NotFoundError, ValidationError } from './errors.js';
+import {
+  ConflictError,
+  IssueCollector,
+  isUniqueViolation,
+  NotFoundError,
+  ValidationError,
+} from './errors.js';
 import { findPage, ilikeContains, type Page, type PageArgs } from './pagination.js';
 import { digest, newClientId, newCredential } from './secrets.js';
-import { checkGrantTypes, checkName, checkOrigin, checkRedirectUri, checkScopes } from './validators.js';
+import {
+  checkGrantTypes,
+  checkList,
+  checkName,
+  checkOrigin,
+  checkRedirectUri,
+  checkScopes,
+} from './validators.js';
 
 export interface ApplicationInput {
   name: string;
@@ -58,7 +72,7 @@ export const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
 
 /** Scopes a new application may request when none are given: all but the administrative ones. */
 export function defaultApplicationScopes(known: Readonly<Record<string, string>>): string[] {
-  return Object.keys(known).filter((s) => s !== 'graphql' && s !== 'introspection');
+  return Object.keys(known).filter((s) => !PRIVILEGED_SCOPES.includes(s));
 }
 
 /** May the actor see and change this application? Owners and admins may; the CLI may. */
@@ -82,77 +96,125 @@ interface Normalised {
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
 }
 
-/** Every rule about application metadata, applied to the complete new state. */
+/**
+ * Every rule about application metadata, applied to the complete new state. Every broken rule
+ * is reported at once, in one ValidationError.
+ */
 function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): Normalised {
-  const name = checkName(input.name);
-  if (input.clientType !== 'confidential' && input.clientType !== 'public') {
-    throw new ValidationError('clientType', 'Client type must be confidential or public.');
+  const issues = new IssueCollector();
+  const name = issues.check(() => checkName(input.name), input.name);
+  const clientType = input.clientType;
+  if (clientType !== 'confidential' && clientType !== 'public') {
+    issues.add('clientType', 'Client type must be confidential or public.');
+  } else if (previous?.clientType === 'public' && clientType === 'confidential') {
+    issues.add(
+      'clientType',
+      'A public client cannot become confidential: register a new application to get a secret.',
+    );
   }
   const grantTypes = unique(input.grantTypes);
   for (const g of grantTypes) {
-    if (!GRANT_TYPES.includes(g))
-      throw new ValidationError('grantTypes', `Unknown grant type "${String(g)}".`);
+    if (!GRANT_TYPES.includes(g)) issues.add('grantTypes', `Unknown grant type "${String(g)}".`);
   }
-  const redirectUris = unique((input.redirectUris ?? []).map((u) => checkRedirectUri(u)).filter(Boolean));
-  const postLogoutRedirectUris = unique(
-    (input.postLogoutRedirectUris ?? []).map((u) => checkRedirectUri(u, 'postLogoutRedirectUris')),
+  const redirectUris = issues.check(
+    () => checkList(input.redirectUris ?? [], 'redirectUris', checkRedirectUri, 'redirect URIs'),
+    [],
   );
-  const allowedOrigins = unique((input.allowedOrigins ?? []).map((o) => checkOrigin(o)));
-  checkGrantTypes(input.clientType, grantTypes, redirectUris);
+  const postLogoutRedirectUris = issues.check(
+    () =>
+      checkList(
+        input.postLogoutRedirectUris ?? [],
+        'postLogoutRedirectUris',
+        checkRedirectUri,
+        'post-logout redirect URIs',
+      ),
+    [],
+  );
+  const allowedOrigins = issues.check(
+    () => checkList(input.allowedOrigins ?? [], 'allowedOrigins', checkOrigin, 'allowed origins'),
+    [],
+  );
+  // Invalid redirect URIs are already reported; do not also claim that there are none.
+  const uriCount = issues.has('redirectUris') ? (input.redirectUris ?? []) : redirectUris;
+  issues.check(() => checkGrantTypes(clientType, grantTypes, uriCount), undefined);
   const scopes =
     input.scopes === undefined
       ? defaultApplicationScopes(ctx.config.scopes)
-      : checkScopes(input.scopes, ctx.config.scopes);
-  if (scopes.length === 0) throw new ValidationError('scopes', 'Choose at least one scope.');
+      : issues.check(() => checkScopes(input.scopes ?? [], ctx.config.scopes), null);
+  if (scopes?.length === 0) issues.add('scopes', 'Choose at least one scope.');
+  const adminOnly = (scopes ?? []).filter(
+    (s) => ADMIN_ONLY_SCOPES.includes(s) && !(previous?.scopes.includes(s) ?? false),
+  );
+  if (adminOnly.length > 0 && !isPrivileged(ctx)) {
+    issues.add(
+      'scopes',
+      `Only administrators can give an application the ${adminOnly.map((s) => `"${s}"`).join(', ')} scope.`,
+    );
+  }
   const skipAuthorization = input.skipAuthorization ?? false;
   if (skipAuthorization && !(previous?.skipAuthorization ?? false) && !isPrivileged(ctx)) {
-    throw new ValidationError(
-      'skipAuthorization',
-      'Only administrators can let an application skip the consent page.',
-    );
+    issues.add('skipAuthorization', 'Only administrators can let an application skip the consent page.');
   }
   const accessTokenFormat = input.accessTokenFormat ?? 'opaque';
   if (accessTokenFormat !== 'opaque' && accessTokenFormat !== 'jwt') {
-    throw new ValidationError('accessTokenFormat', 'Access token format must be opaque or jwt.');
+    issues.add('accessTokenFormat', 'Access token format must be opaque or jwt.');
   }
   const idTokenSignedResponseAlg = input.idTokenSignedResponseAlg ?? 'RS256';
   if (idTokenSignedResponseAlg !== 'RS256' && idTokenSignedResponseAlg !== 'ES256') {
-    throw new ValidationError('idTokenSignedResponseAlg', 'id_token algorithm must be RS256 or ES256.');
+    issues.add('idTokenSignedResponseAlg', 'id_token algorithm must be RS256 or ES256.');
   }
   let tokenEndpointAuthMethod = input.tokenEndpointAuthMethod;
   if (tokenEndpointAuthMethod != null && !TOKEN_ENDPOINT_AUTH_METHODS.includes(tokenEndpointAuthMethod)) {
-    throw new ValidationError(
+    issues.add(
       'tokenEndpointAuthMethod',
       'Client authentication must be client_secret_basic, client_secret_post or none.',
     );
   }
-  if (input.clientType === 'public') {
+  if (clientType === 'public') {
     if (tokenEndpointAuthMethod != null && tokenEndpointAuthMethod !== 'none') {
-      throw new ValidationError('tokenEndpointAuthMethod', 'A public client authenticates with "none".');
+      issues.add('tokenEndpointAuthMethod', 'A public client authenticates with "none".');
     }
     tokenEndpointAuthMethod = 'none';
   } else {
     if (tokenEndpointAuthMethod === 'none') {
-      throw new ValidationError(
-        'tokenEndpointAuthMethod',
-        'A confidential client must authenticate with its secret.',
-      );
+      issues.add('tokenEndpointAuthMethod', 'A confidential client must authenticate with its secret.');
     }
     tokenEndpointAuthMethod ??= 'client_secret_basic';
   }
+  issues.throwIfAny();
   return {
     name,
-    clientType: input.clientType,
+    clientType,
     grantTypes,
     redirectUris,
     postLogoutRedirectUris,
     allowedOrigins,
-    scopes,
+    scopes: scopes ?? [],
     skipAuthorization,
     accessTokenFormat,
     idTokenSignedResponseAlg,
     tokenEndpointAuthMethod,
   };
+}
+
+/**
+ * The fields an administrator's "skip the consent page" covers: what the application may ask
+ * for (scopes, grant types), where the answer goes (redirect URIs) and whether it proves who it
+ * is (client type). Trust is given for exactly what the admin saw (RFC 9700 §2.1, RFC 6749
+ * §10.2), so a change to any of them by anyone else withdraws it.
+ */
+function trustChanges(previous: Application, next: Normalised): string[] {
+  const changed: string[] = [];
+  if (!sameSet(previous.scopes, next.scopes)) changed.push('scopes');
+  if (!sameSet(previous.redirectUris, next.redirectUris)) changed.push('redirectUris');
+  if (!sameSet(previous.grantTypes, next.grantTypes)) changed.push('grantTypes');
+  if (previous.clientType !== next.clientType) changed.push('clientType');
+  return changed;
+}
+
+function sameSet<T>(a: readonly T[], b: readonly T[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((v) => set.has(v));
 }
 
 export async function createApplication(
@@ -229,16 +291,10 @@ export async function updateApplication(
       (update.clientType && update.clientType !== app.clientType ? undefined : app.tokenEndpointAuthMethod),
   };
   const values = normalise(ctx, merged, app);
-  if (values.clientType !== app.clientType) {
-    if (values.clientType === 'public') {
-      app.clientSecretDigest = null;
-    } else {
-      throw new ValidationError(
-        'clientType',
-        'A public client cannot become confidential: register a new application to get a secret.',
-      );
-    }
-  }
+  // skipAuthorization = true always means an admin (or the CLI) approved the current values.
+  const withdrawn = app.skipAuthorization && !isPrivileged(ctx) ? trustChanges(app, values) : [];
+  if (withdrawn.length > 0) values.skipAuthorization = false;
+  if (values.clientType === 'public') app.clientSecretDigest = null;
   ctx.em.assign(app, values);
   await ctx.em.flush();
   await clientChanged(ctx, app.clientId);
@@ -250,6 +306,14 @@ export async function updateApplication(
       fields: Object.keys(update).filter((k) => update[k as keyof ApplicationUpdate] !== undefined),
     },
   );
+  if (withdrawn.length > 0) {
+    await recordAudit(
+      ctx,
+      'application.skip_authorization_cleared',
+      { type: 'application', id: app.id },
+      { clientId: app.clientId, changedFields: withdrawn },
+    );
+  }
   return app;
 }
 

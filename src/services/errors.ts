@@ -7,14 +7,65 @@ export class DomainError extends Error {
   override name = 'DomainError';
 }
 
-/** Input that breaks a rule; `field` names the input field (GraphQL argument, form field). */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+/**
+ * Input that breaks rules. `issues` lists every broken rule (so a form can mark each field at
+ * once); `field` is the first, for callers that show one.
+ */
 export class ValidationError extends DomainError {
   override name = 'ValidationError';
+  readonly issues: readonly FieldIssue[];
   constructor(
     readonly field: string,
     message: string,
+    issues?: readonly FieldIssue[],
   ) {
     super(message);
+    this.issues = issues && issues.length > 0 ? issues : [{ field, message }];
+  }
+
+  /** One error for several issues; the message lists them all (the CLI prints it on one line). */
+  static of(issues: readonly FieldIssue[]): ValidationError {
+    return new ValidationError(issues[0].field, issues.map((i) => i.message).join(' '), issues);
+  }
+
+  /** The messages per field, joined when a field broke several rules (for forms). */
+  byField(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const i of this.issues) out[i.field] = out[i.field] ? `${out[i.field]} ${i.message}` : i.message;
+    return out;
+  }
+}
+
+/** Gathers the issues of several checks, so one answer reports every invalid field. */
+export class IssueCollector {
+  readonly issues: FieldIssue[] = [];
+
+  /** Runs a check; a ValidationError is recorded and `fallback` returned instead. */
+  check<T>(run: () => T, fallback: T): T {
+    try {
+      return run();
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      this.issues.push(...err.issues);
+      return fallback;
+    }
+  }
+
+  add(field: string, message: string): void {
+    this.issues.push({ field, message });
+  }
+
+  has(field: string): boolean {
+    return this.issues.some((i) => i.field === field);
+  }
+
+  throwIfAny(): void {
+    if (this.issues.length > 0) throw ValidationError.of(this.issues);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ClientType, GrantType } from '../entities/Application.js';
-import { ValidationError } from './errors.js';
+import { IssueCollector, ValidationError } from './errors.js';
 
 /**
  * The rules for client metadata, shared by every door (GraphQL, pages, CLI). Each throws a
@@ -7,24 +7,32 @@ import { ValidationError } from './errors.js';
  */
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-const FORBIDDEN_SCHEMES = new Set([
-  'javascript:',
-  'data:',
-  'vbscript:',
-  'file:',
-  'about:',
-  'blob:',
-  'ftp:',
-  'ws:',
-  'wss:',
-]);
 const MAX_URI_LENGTH = 2000;
+
+/** Upper bounds on list metadata per application, so one row cannot grow without limit. */
+export const LIMITS = {
+  redirectUris: 20,
+  postLogoutRedirectUris: 20,
+  allowedOrigins: 20,
+  scopes: 50,
+} as const;
+
+/**
+ * A private-use scheme in reverse-domain form (RFC 8252 §7.1): at least one dot, so
+ * `com.example.app` passes and browser-internal or OS-wide schemes (`intent`, `view-source`,
+ * `javascript`, `data`) do not.
+ */
+const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/;
 
 export function isLoopbackHost(hostname: string): boolean {
   return LOOPBACK_HOSTS.has(hostname.toLowerCase());
 }
 
-/** RFC 6749 §3.1.2, RFC 8252 §7 and OAuth 2.1 §2.3.1 rules for one redirect URI. */
+/**
+ * One redirect URI, by allow list (RFC 6749 §3.1.2, RFC 8252 §7, OAuth 2.1 §2.3.1): `https://`,
+ * `http://` on a loopback host, or a reverse-domain private-use scheme; never userinfo or a
+ * fragment. The URI is kept as written: it is matched exactly later.
+ */
 export function checkRedirectUri(value: string, field = 'redirectUris'): string {
   const uri = value.trim();
   if (uri.length === 0 || uri.length > MAX_URI_LENGTH) {
@@ -38,25 +46,37 @@ export function checkRedirectUri(value: string, field = 'redirectUris'): string 
   }
   if (uri.includes('#'))
     throw new ValidationError(field, `Redirect URI "${clip(uri)}" must not contain a fragment.`);
-  if (url.username || url.password) {
+  if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?]*@/i.test(uri)) {
     throw new ValidationError(field, `Redirect URI "${clip(uri)}" must not contain credentials.`);
   }
-  if (FORBIDDEN_SCHEMES.has(url.protocol)) {
-    throw new ValidationError(field, `Redirect URI scheme "${url.protocol}" is not allowed.`);
+  const scheme = url.protocol;
+  // WHATWG URL parsing accepts "https:evil" as https://evil/: require the authority as written.
+  const written = uri.slice(0, scheme.length + 2).toLowerCase();
+  if (scheme === 'https:') {
+    if (written !== 'https://' || !url.hostname)
+      throw new ValidationError(field, `Redirect URI "${clip(uri)}" must start with https:// and a host.`);
+    return uri;
   }
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw new ValidationError(
-      field,
-      `Redirect URI "${clip(uri)}" must use https (plain http is only allowed for loopback addresses).`,
-    );
+  if (scheme === 'http:') {
+    if (written !== 'http://' || !isLoopbackHost(url.hostname)) {
+      throw new ValidationError(
+        field,
+        `Redirect URI "${clip(uri)}" must use https (plain http is only allowed for loopback addresses).`,
+      );
+    }
+    return uri;
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:' && !/^[a-z][a-z0-9+.-]*:$/.test(url.protocol)) {
-    throw new ValidationError(field, `Redirect URI "${clip(uri)}" has an invalid scheme.`);
-  }
-  return uri;
+  if (PRIVATE_USE_SCHEME.test(scheme)) return uri;
+  throw new ValidationError(
+    field,
+    `Redirect URI scheme "${clip(scheme)}" is not allowed: use https, http on a loopback address, or a reverse-domain scheme such as com.example.app:/callback.`,
+  );
 }
 
-/** An allowed CORS origin: scheme://host[:port], nothing more (RFC 6454). */
+/**
+ * An allowed CORS origin: scheme://host[:port], nothing more (RFC 6454), and https unless the
+ * host is loopback (a page on plain http elsewhere could be anyone's).
+ */
 export function checkOrigin(value: string, field = 'allowedOrigins'): string {
   const raw = value.trim().replace(/\/$/, '');
   let url: URL;
@@ -68,10 +88,41 @@ export function checkOrigin(value: string, field = 'allowedOrigins'): string {
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== raw.toLowerCase()) {
     throw new ValidationError(
       field,
-      `Origin "${clip(raw)}" must be scheme://host[:port] with http or https and no path, query or fragment.`,
+      `Origin "${clip(raw)}" must be scheme://host[:port] with https and no path, query or fragment.`,
+    );
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new ValidationError(
+      field,
+      `Origin "${clip(raw)}" must use https (plain http is only allowed for loopback addresses).`,
     );
   }
   return url.origin;
+}
+
+/** A list field: at most `max` entries, each checked; every bad entry is reported. */
+export function checkList(
+  values: readonly string[],
+  field: keyof typeof LIMITS,
+  check: (value: string, field: string) => string,
+  label: string,
+): string[] {
+  if (values.length > LIMITS[field]) {
+    throw new ValidationError(field, `At most ${LIMITS[field]} ${label} are allowed.`);
+  }
+  const out: string[] = [];
+  const messages: string[] = [];
+  for (const v of values) {
+    try {
+      const checked = check(v, field);
+      if (!out.includes(checked)) out.push(checked);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      messages.push(err.message);
+    }
+  }
+  if (messages.length > 0) throw new ValidationError(field, messages.join(' '));
+  return out;
 }
 
 export function checkScopes(
@@ -79,13 +130,18 @@ export function checkScopes(
   known: Readonly<Record<string, string>>,
   field = 'scopes',
 ): string[] {
+  if (scopes.length > LIMITS.scopes)
+    throw new ValidationError(field, `At most ${LIMITS.scopes} scopes are allowed.`);
   const out: string[] = [];
+  const unknown: string[] = [];
   for (const raw of scopes) {
     const scope = raw.trim();
     if (!scope) continue;
-    if (!Object.hasOwn(known, scope)) throw new ValidationError(field, `Unknown scope "${clip(scope)}".`);
-    if (!out.includes(scope)) out.push(scope);
+    if (!Object.hasOwn(known, scope)) unknown.push(`"${clip(scope)}"`);
+    else if (!out.includes(scope)) out.push(scope);
   }
+  if (unknown.length === 1) throw new ValidationError(field, `Unknown scope ${unknown[0]}.`);
+  if (unknown.length > 1) throw new ValidationError(field, `Unknown scopes ${unknown.join(', ')}.`);
   return out;
 }
 
@@ -105,15 +161,16 @@ const ISSUES_REFRESH: GrantType[] = [
   'urn:ietf:params:oauth:grant-type:device_code',
 ];
 
-/** Grant types must make sense together and for the client type. */
+/** Grant types must make sense together and for the client type; every broken rule is reported. */
 export function checkGrantTypes(
   clientType: ClientType,
   grantTypes: readonly GrantType[],
   redirectUris: readonly string[],
 ) {
-  if (grantTypes.length === 0) throw new ValidationError('grantTypes', 'Choose at least one grant type.');
+  const issues = new IssueCollector();
+  if (grantTypes.length === 0) issues.add('grantTypes', 'Choose at least one grant type.');
   if (clientType === 'public' && grantTypes.includes('client_credentials')) {
-    throw new ValidationError(
+    issues.add(
       'grantTypes',
       'A public client cannot use the client_credentials grant: it has no secret to authenticate with.',
     );
@@ -122,17 +179,15 @@ export function checkGrantTypes(
     (grantTypes.includes('authorization_code') || grantTypes.includes('implicit')) &&
     redirectUris.length === 0
   ) {
-    throw new ValidationError(
-      'redirectUris',
-      'The authorization code grant needs at least one redirect URI.',
-    );
+    issues.add('redirectUris', 'The authorization code grant needs at least one redirect URI.');
   }
   if (grantTypes.includes('refresh_token') && !grantTypes.some((g) => ISSUES_REFRESH.includes(g))) {
-    throw new ValidationError(
+    issues.add(
       'grantTypes',
       'The refresh_token grant needs a grant that issues refresh tokens (authorization_code, password or device_code).',
     );
   }
+  issues.throwIfAny();
 }
 
 function clip(value: string): string {

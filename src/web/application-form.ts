@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { Config } from '../config/index.js';
+import { ADMIN_ONLY_SCOPES } from '../config/scopes.js';
 import type { Application, GrantType } from '../entities/Application.js';
 import type { ApplicationInput } from '../services/applications.js';
 import { GRANT_TYPES } from '../services/applications.js';
@@ -39,6 +40,20 @@ const GRANT_LABELS: Record<GrantType, string> = {
   implicit: 'Implicit (legacy)',
 };
 
+/** The fields the form shows an error next to. */
+const FORM_FIELDS = new Set([
+  'name',
+  'clientType',
+  'grantTypes',
+  'redirectUris',
+  'allowedOrigins',
+  'postLogoutRedirectUris',
+  'scopes',
+  'accessTokenFormat',
+  'idTokenSignedResponseAlg',
+  'skipAuthorization',
+]);
+
 /** What the form template needs: the values to show, the choices, and a message per field. */
 export function applicationFormView(
   config: Config,
@@ -76,6 +91,7 @@ export function applicationFormView(
       name,
       description,
       checked: (values.scopes ?? []).includes(name),
+      adminOnly: !viewer.isAdmin && ADMIN_ONLY_SCOPES.includes(name),
     })),
     formats: [
       {
@@ -102,7 +118,12 @@ export function applicationFormView(
     })),
     canSkipAuthorization: viewer.isAdmin,
     errors,
+    errorCount: Object.keys(errors).length,
     hasErrors: Object.keys(errors).length > 0,
+    // Rules about fields the form has no input for are listed at the top.
+    otherErrors: Object.entries(errors)
+      .filter(([f]) => !FORM_FIELDS.has(f))
+      .map(([, message]) => message),
   };
 }
 

@@ -20,6 +20,7 @@ import {
 } from './application-form.js';
 import { csrfToken, requireCsrf } from './csrf.js';
 import { WebError } from './errors.js';
+import { holdSecret, takeSecret } from './secret-once.js';
 import { requireLogin } from './session.js';
 
 /**
@@ -61,16 +62,23 @@ export function applicationsRouter(): Router {
     const input = readApplicationForm(req);
     try {
       const { application, clientSecret } = await createApplication(req.ctx, req.browserSession!.user, input);
-      res.status(201);
-      renderDetail(req, res, application, { secret: clientSecret, justCreated: true });
+      if (clientSecret) holdSecret(req, res, application.id, clientSecret, 'created');
+      seeDetail(res, application, 'created');
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
-      renderForm(req, res, 'Register an application', input, { [err.field]: err.message }, 400);
+      renderForm(req, res, 'Register an application', input, err.byField(), 400);
     }
   });
 
   router.get('/o/applications/:id/', async (req, res) => {
-    renderDetail(req, res, await managed(req));
+    const app = await managed(req);
+    const held = takeSecret(req, res, app.id);
+    const done = req.query.done;
+    renderDetail(req, res, app, {
+      secret: held?.secret,
+      justCreated: done === 'created',
+      rotated: held?.origin === 'rotated',
+    });
   });
 
   router.get('/o/applications/:id/update/', async (req, res) => {
@@ -86,7 +94,7 @@ export function applicationsRouter(): Router {
       res.redirect(303, `/o/applications/${app.id}/`);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
-      renderForm(req, res, `Edit ${app.name}`, input, { [err.field]: err.message }, 400, app);
+      renderForm(req, res, `Edit ${app.name}`, input, err.byField(), 400, app);
     }
   });
 
@@ -119,7 +127,8 @@ export function applicationsRouter(): Router {
   router.post('/o/applications/:id/rotate-secret/', requireCsrf, async (req, res) => {
     const app = await managed(req);
     const { application, clientSecret } = await rotateClientSecret(req.ctx, app.id);
-    renderDetail(req, res, application, { secret: clientSecret, rotated: true });
+    if (clientSecret) holdSecret(req, res, application.id, clientSecret, 'rotated');
+    seeDetail(res, application, 'rotated');
   });
 
   return router;
@@ -158,13 +167,20 @@ function summary(app: Application) {
   };
 }
 
+/** POST/redirect/GET: the action is done; the detail page shows its result (and a held secret once). */
+function seeDetail(res: Response, app: Application, done: 'created' | 'rotated'): void {
+  res.set('Cache-Control', 'no-store');
+  res.redirect(303, `/o/applications/${app.id}/?done=${done}`);
+}
+
 function renderDetail(
   req: Request,
   res: Response,
   app: Application,
   extra: { secret?: string | null; justCreated?: boolean; rotated?: boolean } = {},
 ): void {
-  if (extra.secret) res.set('Cache-Control', 'no-store');
+  // The page may hold a secret, and a cached copy must not bring back a "just created" notice.
+  res.set('Cache-Control', 'no-store');
   res.render('applications/detail', {
     title: app.name,
     app: summary(app),

@@ -491,6 +491,49 @@ describe('applications', () => {
     expect(after).toBe(before);
   });
 
+  it('Review 13.16: BAD_USER_INPUT lists every invalid field in extensions.fields (extensions.field is the first), and nothing is created', async () => {
+    const res = await gql(server, alice, CREATE, {
+      input: {
+        name: ' ',
+        clientType: 'CONFIDENTIAL',
+        grantTypes: ['AUTHORIZATION_CODE'],
+        redirectUris: ['view-source:https://a.example/cb'],
+        allowedOrigins: ['http://spa.example'],
+        scopes: ['nope'],
+      },
+    });
+    expect(codeOf(res)).toBe('BAD_USER_INPUT');
+    const ext = res.errors![0].extensions!;
+    expect(ext.field).toBe('name');
+    expect(ext.fields!.map((f) => f.field)).toEqual(['name', 'redirectUris', 'allowedOrigins', 'scopes']);
+    for (const f of ext.fields!) expect(f.message.length, f.field).toBeGreaterThan(0);
+    expect(res.data).toBeNull();
+  });
+
+  it('Review 13.7, RFC 7662 §4: a non-admin cannot give an application the introspection scope (BAD_USER_INPUT on scopes); an admin can', async () => {
+    const input = {
+      name: 'Snoop',
+      clientType: 'CONFIDENTIAL',
+      grantTypes: ['CLIENT_CREDENTIALS'],
+      scopes: ['read', 'introspection'],
+    };
+    const refused = await gql(server, alice, CREATE, { input });
+    expect(codeOf(refused)).toBe('BAD_USER_INPUT');
+    expect(refused.errors![0].extensions!.field).toBe('scopes');
+    const updated = await gql(
+      server,
+      alice,
+      'mutation($id: ID!) { updateApplication(id: $id, input: {scopes: ["read", "introspection"]}) { scopes } }',
+      { id: aliceApp.id },
+    );
+    expect(codeOf(updated)).toBe('BAD_USER_INPUT');
+    const ok = await gql(server, admin, CREATE, { input });
+    expect(ok.errors).toBeUndefined();
+    expect(
+      (ok.data!.createApplication as { application: { scopes: string[] } }).application.scopes,
+    ).toContain('introspection');
+  });
+
   it('applications: admins see all, with a filter by name and client type; first is capped at 100', async () => {
     const all = await gql(server, admin, '{ applications(first: 100) { totalCount } }');
     const mine = await gql(server, alice, '{ applications(first: 100) { totalCount } }');

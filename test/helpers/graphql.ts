@@ -7,7 +7,12 @@ export interface GqlResult {
   status: number;
   headers: Headers;
   data: Record<string, unknown> | null | undefined;
-  errors: Array<{ message: string; extensions?: { code?: string; field?: string } }> | undefined;
+  errors:
+    | Array<{
+        message: string;
+        extensions?: { code?: string; field?: string; fields?: Array<{ field: string; message: string }> };
+      }>
+    | undefined;
 }
 
 /** POSTs a GraphQL operation as a script or a browser would (JSON, same origin). */

@@ -20,7 +20,7 @@ function tempDir(): string {
 }
 
 describe('CLI on PostgreSQL', () => {
-  it('creates users and applications, refuses duplicates and bad input with one line and a non-zero exit', async () => {
+  it('creates users and applications, refuses duplicates and bad input with one line (every invalid field, Review 13.16) and a non-zero exit', async () => {
     const db = await createTestDatabase({ migrated: false });
     cleanups.push(() => db.drop());
     const env = { DATABASE_URL: db.url };
@@ -102,15 +102,18 @@ describe('CLI on PostgreSQL', () => {
         '--client-type',
         'public',
         '--grant-types',
-        'authorization_code',
+        'authorization_code,client_credentials',
         '--redirect-uris',
-        'http://evil.example/cb',
+        'http://evil.example/cb,intent://x',
       ],
       env,
     );
     expect(badUri.code).not.toBe(0);
     expect(badUri.stderr.trim().split('\n')).toHaveLength(1);
+    // Review 13.16: every invalid field on that one line.
     expect(badUri.stderr).toMatch(/must use https/);
+    expect(badUri.stderr).toMatch(/scheme "intent:" is not allowed/);
+    expect(badUri.stderr).toMatch(/public client cannot use the client_credentials grant/);
 
     const cleared = await runCli(['clear-tokens'], env);
     expect(cleared.code).toBe(0);

@@ -33,6 +33,23 @@ async function register(agent: Agent, fields: Record<string, string | string[]>)
   return agent.request('POST', '/o/applications/register/', { body: form });
 }
 
+/** POST/redirect/GET: the action answers 303 to the detail page; this follows it once. */
+async function follow(agent: Agent, res: { status: number; location?: string; headers: Headers }) {
+  expect(res.status).toBe(303);
+  expect(res.headers.get('cache-control')).toBe('no-store');
+  return agent.get(res.location!);
+}
+
+async function registered(agent: Agent, fields: Record<string, string | string[]>) {
+  return follow(agent, await register(agent, fields));
+}
+
+const SECRET = /id="client-secret" type="text" readonly value="([^"]+)"/;
+
+async function appCount(agent: Agent): Promise<number> {
+  return Number(/(\d+) applications?\./.exec((await agent.get('/o/applications/')).text)?.[1] ?? 0);
+}
+
 const valid = {
   name: 'Page App',
   client_type: 'confidential',
@@ -49,8 +66,8 @@ describe('/o/applications/ pages', () => {
   });
 
   it('registering shows the client secret once on the detail page, with a warning; the secret works and is never shown again', async () => {
-    const res = await register(alice, valid);
-    expect(res.status).toBe(201);
+    const res = await registered(alice, valid);
+    expect(res.status).toBe(200);
     expect(res.text).toContain('Copy the client secret now.');
     expect(res.headers.get('cache-control')).toBe('no-store');
     const secret = /id="client-secret" type="text" readonly value="([^"]+)"/.exec(res.text)![1];
@@ -92,13 +109,13 @@ describe('/o/applications/ pages', () => {
     const forged = await register(alice, { ...valid, skip_authorization: 'on' });
     expect(forged.status).toBe(400);
     expect(forged.text).toContain('Only administrators can let an application skip the consent page.');
-    const ok = await register(admin, { ...valid, name: 'Trusted', skip_authorization: 'on' });
-    expect(ok.status).toBe(201);
+    const ok = await registered(admin, { ...valid, name: 'Trusted', skip_authorization: 'on' });
+    expect(ok.status).toBe(200);
     expect(ok.text).toContain('skipped (trusted application)');
   });
 
   it("other users' applications are 404 on every page; admins see all with an owner column", async () => {
-    const res = await register(alice, { ...valid, name: 'Private' });
+    const res = await registered(alice, { ...valid, name: 'Private' });
     const id = /href="\/o\/applications\/([0-9a-f-]{36})\/update\/"/.exec(res.text)![1];
     for (const path of [
       `/o/applications/${id}/`,
@@ -120,7 +137,7 @@ describe('/o/applications/ pages', () => {
   });
 
   it('edit, rotate secret (the old one stops working) and delete (with confirmation)', async () => {
-    const created = await register(alice, {
+    const created = await registered(alice, {
       ...valid,
       name: 'Lifecycle',
       grant_types: ['client_credentials'],
@@ -146,10 +163,13 @@ describe('/o/applications/ pages', () => {
     expect(detail.text).toContain('Lifecycle 2');
     expect(detail.text).toContain('https://spa.example');
 
-    const rotated = await alice.submitForm(
-      `/o/applications/${id}/rotate-secret/`,
-      {},
-      `/o/applications/${id}/rotate-secret/`,
+    const rotated = await follow(
+      alice,
+      await alice.submitForm(
+        `/o/applications/${id}/rotate-secret/`,
+        {},
+        `/o/applications/${id}/rotate-secret/`,
+      ),
     );
     expect(rotated.status).toBe(200);
     expect(rotated.text).toContain('The previous secret no longer works.');
@@ -196,6 +216,78 @@ describe('/o/applications/ pages', () => {
         )
       ).status,
     ).toBe(401);
+  });
+});
+
+describe('POST/redirect/GET for secrets and every error at once (Review 13.15, 13.16)', () => {
+  it('Review 13.15, RFC 9110 §9.2.1 (GET is safe): Register answers 303; the GET shows the secret once; reloading it creates nothing and shows no secret', async () => {
+    const before = await appCount(bob);
+    const post = await register(bob, { ...valid, name: 'Reloaded' });
+    expect(post.status).toBe(303);
+    expect(post.location).toMatch(/^\/o\/applications\/[0-9a-f-]{36}\/\?done=created$/);
+    expect(post.text).not.toMatch(/lk_cs_/);
+    expect(post.location).not.toMatch(/lk_cs_/);
+    const shown = await bob.get(post.location!);
+    expect(shown.status).toBe(200);
+    expect(shown.headers.get('cache-control')).toBe('no-store');
+    const secret = SECRET.exec(shown.text)![1];
+    expect(secret).toMatch(/^lk_cs_/);
+    const reload = await bob.get(post.location!);
+    expect(reload.status).toBe(200);
+    expect(reload.text).not.toContain(secret);
+    expect(reload.text).not.toMatch(SECRET);
+    expect(reload.text).toContain('The client secret was shown once');
+    expect(await appCount(bob)).toBe(before + 1);
+  });
+
+  it('Review 13.15, RFC 9110 §9.2.1: Rotate secret answers 303; a reload of the page rotates nothing (the shown secret keeps working); another session never sees it', async () => {
+    const created = await registered(bob, {
+      ...valid,
+      name: 'Rotate once',
+      grant_types: ['client_credentials'],
+      redirect_uris: '',
+    });
+    const id = /href="\/o\/applications\/([0-9a-f-]{36})\/update\/"/.exec(created.text)![1];
+    const clientId = /id="client-id" type="text" readonly value="([^"]+)"/.exec(created.text)![1];
+    const post = await bob.submitForm(
+      `/o/applications/${id}/rotate-secret/`,
+      {},
+      `/o/applications/${id}/rotate-secret/`,
+    );
+    expect(post.status).toBe(303);
+    // The sealed cookie is bound to the session: another browser of the same user sees no secret.
+    const other = new Agent(server.url);
+    await other.login('bob', 'bob-password');
+    for (const [k, v] of bob.cookies) if (k.endsWith('lk_secret')) other.cookies.set(k, v);
+    expect((await other.get(post.location!)).text).not.toMatch(SECRET);
+    const shown = await bob.get(post.location!);
+    const fresh = SECRET.exec(shown.text)![1];
+    expect(shown.text).toContain('The previous secret no longer works.');
+    const reload = await bob.get(post.location!);
+    expect(reload.text).not.toMatch(SECRET);
+    const token = await postForm(
+      server,
+      '/o/token/',
+      { grant_type: 'client_credentials' },
+      { clientId, clientSecret: fresh },
+    );
+    expect(token.status).toBe(200);
+  });
+
+  it('Review 13.16, WCAG 2.2 §3.3.1 (error identification): every invalid field gets its own message next to it, in one answer', async () => {
+    const res = await register(alice, {
+      ...valid,
+      name: '',
+      redirect_uris: 'intent://evil\nhttps:evil.example/cb',
+      allowed_origins: 'http://spa.example.com',
+      scopes: ['read', 'introspection'],
+    });
+    expect(res.status).toBe(400);
+    for (const field of ['name', 'redirectUris', 'allowedOrigins', 'scopes'])
+      expect(res.text, field).toContain(`id="${field}-error" role="alert"`);
+    expect(res.text).toContain('Please correct the highlighted fields (4).');
+    expect(res.text).toMatch(/id="redirectUris-error" role="alert">[^<]*intent:[^<]*https:evil\.example/);
+    expect(res.text).toMatch(/id="scopes-error" role="alert">Only administrators/);
   });
 });
 

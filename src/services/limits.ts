@@ -157,13 +157,21 @@ export function loginLimits(
 }
 
 /**
- * Failure limits for a hot path (client authentication at the token endpoint): nothing is read
- * from the database while a key is not blocked; a failure is counted in the database (shared by
- * every instance), and once its key is over the limit this process refuses it locally until the
- * window ends. Another instance learns of the block at the key's next failure there.
+ * Failure limits for a hot path (client authentication at the token endpoint), where a database
+ * round trip before every verification would cost every token request. Instead the count before
+ * the verify happens in this process: `blocked` is asked right before the (synchronous, cheap)
+ * secret check, and `fail` counts locally before its first await, so N parallel wrong secrets
+ * cannot all be checked before the first is counted — at most `max` per window per process.
+ * Each failure is also counted in the database (shared by every instance), and a block found
+ * there is honoured locally until the window ends; another instance learns of it at the key's
+ * next failure there, so across K instances up to K × max guesses can be checked. Against
+ * 256-bit client secrets that bound hardly matters; it keeps the limit meaning what it says.
  */
 export class HotPathLimiter {
-  private readonly blockedUntil = new Map<string, number>();
+  private readonly entries = new Map<
+    string,
+    { failures: number; windowEnds: number; blockedUntil: number }
+  >();
 
   constructor(
     private readonly sql: Sql,
@@ -171,21 +179,27 @@ export class HotPathLimiter {
   ) {}
 
   /** Seconds until `key` is allowed again, or 0. */
-  blocked(key: string): number {
-    const until = this.blockedUntil.get(key);
-    if (until === undefined) return 0;
-    const left = Math.ceil((until - Date.now()) / 1000);
-    if (left > 0) return left;
-    this.blockedUntil.delete(key);
+  blocked(key: string, max: number): number {
+    const entry = this.entries.get(key);
+    if (!entry) return 0;
+    const now = Date.now();
+    const until = Math.max(entry.blockedUntil, entry.failures >= max ? entry.windowEnds : 0);
+    if (until > now) return Math.ceil((until - now) / 1000);
+    if (entry.windowEnds <= now) this.entries.delete(key);
     return 0;
   }
 
   async fail(limit: Limit): Promise<LimitState> {
-    const state = await recordFailure(this.sql, [limit], this.windowSeconds);
-    if (state.blocked) {
-      if (this.blockedUntil.size > 50_000) this.blockedUntil.clear();
-      this.blockedUntil.set(limit.key, Date.now() + state.retryAfter * 1000);
+    const now = Date.now();
+    let entry = this.entries.get(limit.key);
+    if (!entry || entry.windowEnds <= now) {
+      if (this.entries.size > 50_000) this.entries.clear();
+      entry = { failures: 0, windowEnds: now + this.windowSeconds * 1000, blockedUntil: 0 };
+      this.entries.set(limit.key, entry);
     }
+    entry.failures++;
+    const state = await recordFailure(this.sql, [limit], this.windowSeconds);
+    if (state.blocked) entry.blockedUntil = Date.now() + state.retryAfter * 1000;
     return state;
   }
 }

@@ -15,7 +15,12 @@ const address = () => `198.51.100.${nextAddress++}`;
 
 beforeAll(async () => {
   server = await startTestServer({
-    env: { LOGIN_MAX_FAILURES: '5', LOGIN_MAX_FAILURES_PER_IP: '12', TRUST_PROXY: 'true' },
+    env: {
+      LOGIN_MAX_FAILURES: '5',
+      LOGIN_MAX_FAILURES_PER_IP: '12',
+      CLIENT_AUTH_MAX_FAILURES: '5',
+      TRUST_PROXY: 'true',
+    },
   });
   for (const name of ['alice', 'bob', 'carol', 'dave']) {
     await createUser(server.cli(), { username: name, password: `${name}-password` });
@@ -93,6 +98,35 @@ describe('brute-force limits count an attempt before verifying it', () => {
     expect((await passwordGrant(ip, 'bob', 'bob-password')).status).toBe(429);
     // Another address is not affected by this one's guesses.
     expect((await passwordGrant(address(), 'bob', 'bob-password')).status).toBe(200);
+  });
+
+  it('RFC 6749 §2.3.1 / §10.10: 25 parallel wrong client secrets are checked at most CLIENT_AUTH_MAX_FAILURES (5) times; the rest are 429 invalid_client with Retry-After', async () => {
+    const ip = address();
+    const victim = await makeClient(server, { grantTypes: ['client_credentials'], redirectUris: [] });
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        postForm(
+          server,
+          '/o/token/',
+          { grant_type: 'client_credentials' },
+          { clientId: victim.clientId, clientSecret: `lk_cs_guess-${i}` },
+          { 'X-Forwarded-For': ip },
+        ),
+      ),
+    );
+    for (const r of results) {
+      expect([401, 429]).toContain(r.status);
+      expect(r.json.error).toBe('invalid_client');
+    }
+    const refused = results.filter((r) => r.status === 429);
+    for (const r of refused) expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Every checked secret is counted once in the shared counter: it shows how many were checked.
+    const [counter] = await server.runtime.db.sql.query<{ count: number }>(
+      'select count from rate_limit_counters where key = $1',
+      [`client:${victim.clientId}|${ip}`],
+    );
+    expect(counter.count).toBeLessThanOrEqual(5);
+    expect(refused.length).toBeGreaterThanOrEqual(20);
   });
 
   it('RFC 8628 §5.1: 25 parallel wrong user codes on /o/device/ are looked up at most 10 times (the per-user limit); the rest are 429 with Retry-After', async () => {

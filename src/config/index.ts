@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_SCOPES } from './scopes.js';
@@ -23,6 +24,15 @@ const count = (def: number, min = 1, max = 1_000_000) =>
     .min(min, `must be at least ${min}`)
     .max(max, `must be at most ${max}`)
     .default(def);
+
+/** A whole number whose default depends on the machine (computed in loadConfig). */
+const derivedCount = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .optional();
 
 const bool = (def: boolean) =>
   z
@@ -151,6 +161,10 @@ const schema = z.object({
   LOGIN_MAX_FAILURES_PER_IP: count(50),
   LOGIN_WINDOW: seconds(15 * 60),
   CLIENT_AUTH_MAX_FAILURES: count(10),
+  /** argon2 computations running at once per process; default derived below. */
+  PASSWORD_HASH_CONCURRENCY: derivedCount(1, 256),
+  /** argon2 computations waiting for a slot; beyond it, 503 + Retry-After. Default 4 × concurrency. */
+  PASSWORD_HASH_QUEUE: derivedCount(0, 10_000),
   CLIENT_CACHE_TTL: seconds(5, 0, 300),
   CLEANUP_INTERVAL: seconds(60, 0, 86_400),
   CLEANUP_BATCH_SIZE: count(1000, 100, 100_000),
@@ -194,6 +208,7 @@ export interface Config {
     loginWindow: number;
     clientAuthMaxFailures: number;
   };
+  passwordHashing: { concurrency: number; queue: number };
   clientCacheTtl: number;
   cleanup: { interval: number; batchSize: number };
   bodyLimitBytes: number;
@@ -225,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${name} ${friendly(issue.message)}${shown}`);
   }
   const e = result.data;
+  const hashConcurrency = e.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency();
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -257,6 +273,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loginWindow: e.LOGIN_WINDOW,
       clientAuthMaxFailures: e.CLIENT_AUTH_MAX_FAILURES,
     },
+    passwordHashing: {
+      concurrency: hashConcurrency,
+      queue: e.PASSWORD_HASH_QUEUE ?? 4 * hashConcurrency,
+    },
     clientCacheTtl: e.CLIENT_CACHE_TTL,
     cleanup: { interval: e.CLEANUP_INTERVAL, batchSize: e.CLEANUP_BATCH_SIZE },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
@@ -268,6 +288,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCost: e.GRAPHQL_MAX_COST,
     },
   };
+}
+
+/**
+ * argon2 is CPU-bound (~250 ms, 64 MiB each): more at once than cores only adds latency and
+ * memory. It also runs on libuv's thread pool (4 threads by default), which WebCrypto signing,
+ * fs and DNS share, so at most 3 keeps one thread free for them.
+ */
+function defaultHashConcurrency(): number {
+  return Math.max(1, Math.min(os.availableParallelism(), 3));
 }
 
 function friendly(message: string): string {

@@ -4,6 +4,7 @@ import { isUnavailable } from '../db/sql.js';
 import { describe } from '../http/errors.js';
 import type { Logger } from '../log.js';
 import {
+  BusyError,
   ConflictError,
   ForbiddenError,
   NotFoundError,
@@ -54,6 +55,7 @@ export function formatError(log: Logger) {
       return { ...base, message: original.message, extensions: { code: 'UNAUTHENTICATED' } };
     }
     if (
+      original instanceof BusyError ||
       isUnavailable(original) ||
       isUnavailable((original as { originalError?: unknown } | null)?.originalError)
     ) {

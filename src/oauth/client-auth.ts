@@ -30,13 +30,18 @@ export async function authenticateClient(req: ProtocolRequest, params: Params): 
   const { runtime, ip } = req.ctx;
   const limiter = runtime.clientAuthLimiter!;
   const limitKey = `client:${presented.clientId.slice(0, 100)}|${ip ?? 'unknown'}`;
-  const wait = limiter.blocked(limitKey);
+  const max = runtime.config.limits.clientAuthMaxFailures;
+  const wait = limiter.blocked(limitKey, max);
   if (wait > 0) throw tooManyAttempts('invalid_client', wait);
 
   const client = await runtime.clients!.get(presented.clientId);
+  // Asked again after the await, with nothing awaited between here and the failure being
+  // counted: parallel guesses that all passed the first check stop once `max` have failed.
+  const waitNow = limiter.blocked(limitKey, max);
+  if (waitNow > 0) throw tooManyAttempts('invalid_client', waitNow);
   const failure = verify(client, presented, basic);
   if (failure) {
-    const state = await limiter.fail({ key: limitKey, max: runtime.config.limits.clientAuthMaxFailures });
+    const state = await limiter.fail({ key: limitKey, max });
     if (state.blocked) throw tooManyAttempts('invalid_client', state.retryAfter);
     throw failure;
   }

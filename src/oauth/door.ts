@@ -4,6 +4,7 @@ import { isUnavailable } from '../db/sql.js';
 import { clientAddress } from '../http/client-address.js';
 import { describe } from '../http/errors.js';
 import { Ctx, type Runtime } from '../services/context.js';
+import { BusyError } from '../services/errors.js';
 import { invalidRequest, OAuthError, sendOAuthError, temporarilyUnavailable } from './errors.js';
 import { type ProtocolHandler, type ProtocolRequest, ProtocolResponse } from './exchange.js';
 import { type Params, parseBody, parseParams } from './params.js';
@@ -133,6 +134,8 @@ export class ProtocolDoor {
     let error: OAuthError;
     if (err instanceof OAuthError) {
       error = err;
+    } else if (err instanceof BusyError) {
+      error = temporarilyUnavailable(err.retryAfter);
     } else if (isUnavailable(err)) {
       error = temporarilyUnavailable();
     } else {

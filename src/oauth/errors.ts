@@ -52,9 +52,9 @@ export const insufficientScope = (d: string, scope: string) =>
   new OAuthError('insufficient_scope', d, 403, {
     'WWW-Authenticate': `Bearer realm="latchkey", error="insufficient_scope", scope="${scope}"`,
   });
-export const temporarilyUnavailable = () =>
+export const temporarilyUnavailable = (retryAfter = 5) =>
   new OAuthError('temporarily_unavailable', 'The service is temporarily unavailable; retry shortly.', 503, {
-    'Retry-After': '5',
+    'Retry-After': String(retryAfter),
   });
 export const tooManyAttempts = (error: string, retryAfter: number) =>
   new OAuthError(error, `Too many failed attempts; retry after ${retryAfter} seconds.`, 429, {

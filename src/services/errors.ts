@@ -89,3 +89,14 @@ export class UnauthenticatedError extends DomainError {
 export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 }
+
+/**
+ * Too much expensive work is already in flight (argon2): refused at once rather than queued
+ * without bound. Doors answer 503 with Retry-After (GraphQL: SERVICE_UNAVAILABLE).
+ */
+export class BusyError extends DomainError {
+  override name = 'BusyError';
+  constructor(readonly retryAfter: number) {
+    super('The server is busy; try again in a moment.');
+  }
+}

@@ -1,35 +1,42 @@
 import type { Ctx, Viewer } from './context.js';
-import { checkLimits, loginLimits, recordFailure, resetLimits } from './limits.js';
+import { BusyError } from './errors.js';
+import { limitedAttempt, loginLimits } from './limits.js';
 import { verifyCredentials } from './users.js';
 
 export type LoginResult =
   | { ok: true; user: Viewer }
   | { ok: false; reason: 'invalid' }
-  | { ok: false; reason: 'blocked'; retryAfter: number };
+  | { ok: false; reason: 'blocked' | 'busy'; retryAfter: number };
 
 /**
  * Username + password authentication under the brute-force limits, for the login page and the
- * password grant alike: a blocked username/address is refused before any verification; a
- * failure counts against both limits; a success clears the username's counter.
+ * password grant alike: every attempt counts against the username/address and address limits
+ * before argon2 runs, and runs only within them. A success clears the username's counter and
+ * takes back its own count on the address. `busy`: the password hashing gate is full; nothing
+ * was verified and nothing counted.
  */
 export async function authenticate(ctx: Ctx, username: string, password: string): Promise<LoginResult> {
   const limits = loginLimits(username, ctx.ip, ctx.config.limits);
-  const before = await checkLimits(ctx.sql, limits);
-  if (before.blocked) return { ok: false, reason: 'blocked', retryAfter: before.retryAfter };
-  const user = await verifyCredentials(ctx, username, password);
-  if (!user) {
-    await recordFailure(ctx.sql, limits, ctx.config.limits.loginWindow);
-    return { ok: false, reason: 'invalid' };
+  let result: Awaited<ReturnType<typeof limitedAttempt<Viewer>>>;
+  try {
+    result = await limitedAttempt(ctx.sql, limits, ctx.config.limits.loginWindow, async () => {
+      const user = await verifyCredentials(ctx, username, password);
+      return user
+        ? {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            isAdmin: user.isAdmin,
+            isActive: user.isActive,
+          }
+        : null;
+    });
+  } catch (err) {
+    if (err instanceof BusyError) return { ok: false, reason: 'busy', retryAfter: err.retryAfter };
+    throw err;
   }
-  await resetLimits(ctx.sql, [limits[0].key]);
-  return {
-    ok: true,
-    user: {
-      id: user.id,
-      username: user.username,
-      email: user.email,
-      isAdmin: user.isAdmin,
-      isActive: user.isActive,
-    },
-  };
+  if (result.ok) return { ok: true, user: result.value };
+  return result.blocked
+    ? { ok: false, reason: 'blocked', retryAfter: result.retryAfter }
+    : { ok: false, reason: 'invalid' };
 }

@@ -62,7 +62,7 @@ export async function createUser(ctx: Ctx, input: CreateUserInput): Promise<User
   const email = checkEmail(input.email);
   const em = ctx.em;
   if (await em.count(User, { username })) throw new ConflictError(`User "${username}" already exists.`);
-  const passwordHash = await hashPassword(input.password); // slow: outside any transaction
+  const passwordHash = await hashPassword(ctx, input.password); // slow: outside any transaction
   const user = em.create(User, { username, email, passwordHash, isAdmin: input.isAdmin ?? false });
   try {
     await em.persistAndFlush(user);
@@ -90,15 +90,15 @@ export async function getUser(ctx: Ctx, id: string): Promise<User> {
  */
 export async function verifyCredentials(ctx: Ctx, username: string, password: string): Promise<User | null> {
   if (!username || !password || password.length > PASSWORD_MAX || username.length > 150) {
-    await burnVerification(password.slice(0, PASSWORD_MAX));
+    await burnVerification(ctx, password.slice(0, PASSWORD_MAX));
     return null;
   }
   const user = await ctx.em.findOne(User, { username: username.trim() }, { populate: ['passwordHash'] });
   if (!user) {
-    await burnVerification(password);
+    await burnVerification(ctx, password);
     return null;
   }
-  const ok = await verifyPassword(user.passwordHash, password);
+  const ok = await verifyPassword(ctx, user.passwordHash, password);
   return ok && user.isActive ? user : null;
 }
 
@@ -125,7 +125,7 @@ export async function updateUser(ctx: Ctx, id: string, input: UpdateUserInput): 
   let endSessions = false;
   if (input.password !== undefined) {
     checkPassword(input.password);
-    user.passwordHash = await hashPassword(input.password);
+    user.passwordHash = await hashPassword(ctx, input.password);
     user.passwordChangedAt = new Date();
     changes.password = true;
     endSessions = true;

@@ -51,6 +51,15 @@ export function accountsRouter(): Router {
           });
           return;
         }
+        if (result.reason === 'busy') {
+          res.set('Retry-After', String(result.retryAfter));
+          showLogin(req, res, {
+            status: 503,
+            username,
+            error: 'The server is busy right now. Please try again in a moment.',
+          });
+          return;
+        }
         showLogin(req, res, { username, error: 'Please enter a correct username and password.' });
         return;
       }

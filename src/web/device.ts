@@ -6,7 +6,7 @@ import {
   normaliseUserCode,
   type PendingDevice,
 } from '../services/device-codes.js';
-import { checkLimits, type Limit, recordFailure } from '../services/limits.js';
+import { type Limit, limitedAttempt } from '../services/limits.js';
 import { csrfToken, requireCsrf } from './csrf.js';
 import { field } from './forms.js';
 import { requireLogin } from './session.js';
@@ -75,33 +75,35 @@ function limits(req: Request): Limit[] {
   ];
 }
 
-/** The pending request for a typed code, under the wrong-code limit; renders the error itself. */
+/**
+ * The pending request for a typed code, under the wrong-code limit (counted before the lookup,
+ * so parallel guesses cannot outrun it; a found code takes back its own count); renders the
+ * error itself.
+ */
 async function lookup(req: Request, res: Response, typed: string): Promise<PendingDevice | null> {
   const { sql, config } = req.ctx;
-  const blocked = await checkLimits(sql, limits(req));
-  if (blocked.blocked) {
-    res.set('Retry-After', String(blocked.retryAfter));
+  const code = normaliseUserCode(typed);
+  const result = await limitedAttempt(sql, limits(req), config.limits.loginWindow, async () =>
+    code ? findPendingByUserCode(sql, code) : null,
+  );
+  if (result.ok) return result.value;
+  if (result.blocked) {
+    res.set('Retry-After', String(result.retryAfter));
     showEntry(
       req,
       res,
       typed,
-      `Too many wrong codes. Try again in ${Math.ceil(blocked.retryAfter / 60)} minutes.`,
+      `Too many wrong codes. Try again in ${Math.ceil(result.retryAfter / 60)} minutes.`,
       429,
     );
     return null;
   }
-  const code = normaliseUserCode(typed);
-  const device = code ? await findPendingByUserCode(sql, code) : null;
-  if (!device) {
-    await recordFailure(sql, limits(req), config.limits.loginWindow);
-    showEntry(
-      req,
-      res,
-      typed,
-      'That code is not valid or has expired. Check the code on your device and try again.',
-      400,
-    );
-    return null;
-  }
-  return device;
+  showEntry(
+    req,
+    res,
+    typed,
+    'That code is not valid or has expired. Check the code on your device and try again.',
+    400,
+  );
+  return null;
 }

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { isUnavailable } from '../db/sql.js';
 import { describe } from '../http/errors.js';
+import { BusyError } from '../services/errors.js';
 
 /** An error meant for a person: the status, a title and a sentence, rendered as a page. */
 export class WebError extends Error {
@@ -21,6 +22,10 @@ export function webErrorHandler() {
     let page: WebError;
     if (err instanceof WebError) {
       page = err;
+    } else if (err instanceof BusyError) {
+      page = new WebError(503, 'Server busy', 'The server is busy right now. Please try again in a moment.', {
+        'Retry-After': String(err.retryAfter),
+      });
     } else if (isUnavailable(err)) {
       page = new WebError(
         503,

@@ -2,7 +2,7 @@ import { newId } from '../../entities/base.js';
 import { upsertGrant } from '../../services/grants.js';
 import { authenticate } from '../../services/login.js';
 import { insertTokenPair, mintAccessToken, mintRefreshToken } from '../../services/tokens.js';
-import { invalidGrant, invalidRequest, tooManyAttempts } from '../errors.js';
+import { invalidGrant, invalidRequest, temporarilyUnavailable, tooManyAttempts } from '../errors.js';
 import { scopeParam } from '../params.js';
 import { resolveScopes } from '../scopes.js';
 import { type GrantHandler, tokenResponse } from './types.js';
@@ -23,6 +23,7 @@ export const passwordGrant: GrantHandler = {
     const result = await authenticate(ctx, username, password);
     if (!result.ok) {
       if (result.reason === 'blocked') throw tooManyAttempts('invalid_grant', result.retryAfter);
+      if (result.reason === 'busy') throw temporarilyUnavailable(result.retryAfter);
       throw invalidGrant('Invalid username or password.');
     }
     const grant = await upsertGrant(ctx.sql, result.user.id, client.id, scopes);

@@ -1,7 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261203140351 extends Migration {
-
   override async up(): Promise<void> {
     this.addSql(`alter table "server_secrets" add column "encrypted" boolean not null default false;`);
   }
@@ -9,5 +8,4 @@ export class Migration20261203140351 extends Migration {
   override async down(): Promise<void> {
     this.addSql(`alter table "server_secrets" drop column "encrypted";`);
   }
-
 }

@@ -5,6 +5,7 @@ import { migrate, openDatabase } from '../db/orm.js';
 import { createLogger } from '../log.js';
 import { Ctx, type Runtime } from '../services/context.js';
 import { DomainError } from '../services/errors.js';
+import { KeyEncryptionError } from '../services/key-crypto.js';
 import { clearTokensCommand } from './clear-tokens.js';
 import { type Command, type Terminal, UsageError, type Values } from './command.js';
 import { createApplicationCommand } from './create-application.js';
@@ -91,7 +92,8 @@ function messageOf(e: unknown): string {
     e instanceof UsageError ||
     e instanceof DomainError ||
     e instanceof ConfigError ||
-    e instanceof DataDirLockedError
+    e instanceof DataDirLockedError ||
+    e instanceof KeyEncryptionError
   ) {
     return e.message;
   }

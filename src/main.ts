@@ -3,6 +3,11 @@ import { type Config, ConfigError, loadConfig } from './config/index.js';
 import { DataDirLockedError } from './db/lock.js';
 import { createLogger, type Logger } from './log.js';
 import { startServer } from './server.js';
+import { KeyEncryptionError } from './services/key-crypto.js';
+import { startLine } from './start-line.js';
+
+/** A worker exits with this when it cannot start at all: the primary stops instead of re-forking. */
+const EXIT_CANNOT_START = 78;
 
 /**
  * `npm start`: config → database → app → listen; SIGTERM/SIGINT drain and close.
@@ -43,6 +48,11 @@ function runPrimary(config: Config, log: Logger): void {
     });
     worker.on('exit', (code, signal) => {
       if (stopping) return;
+      if (code === EXIT_CANNOT_START) {
+        stopping = true;
+        for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
+        process.exit(1);
+      }
       log.error({ worker: index, code, signal }, 'worker died; starting another');
       setTimeout(() => fork(index), 1000);
     });
@@ -63,18 +73,35 @@ function runPrimary(config: Config, log: Logger): void {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** Start failures an operator fixes by changing a setting: one line, no stack trace. */
+function operatorLine(err: unknown, config: Config): string | undefined {
+  if (err instanceof DataDirLockedError || err instanceof KeyEncryptionError) return err.message;
+  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    return `Port ${config.port} is already in use: set PORT to another port (or stop the process using it).`;
+  }
+  if ((err as NodeJS.ErrnoException).code === 'EACCES') {
+    return `Port ${config.port} needs privileges on ${config.host}: set PORT to a port above 1023.`;
+  }
+  return undefined;
+}
+
 async function runServer(config: Config, log: Logger): Promise<void> {
   let server: Awaited<ReturnType<typeof startServer>>;
+  const isWorker = cluster.isWorker;
+  // A person at a terminal gets one readable line instead of the JSON "listening" record.
+  const human = process.stdout.isTTY === true && (process.env.LATCHKEY_WORKER ?? '0') === '0';
   try {
-    server = await startServer(config, { log });
+    server = await startServer(config, { log, quietListening: human });
   } catch (err) {
-    if (err instanceof DataDirLockedError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
+    const line = operatorLine(err, config);
+    if (line) {
+      process.stderr.write(`${line}\n`);
+      process.exit(isWorker ? EXIT_CANNOT_START : 1);
     }
     log.fatal({ err: { name: (err as Error).name, message: (err as Error).message } }, 'failed to start');
     process.exit(1);
   }
+  if (human) process.stdout.write(`${await startLine(server, config)}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

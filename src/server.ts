@@ -11,6 +11,7 @@ import { protocolDoor } from './oauth/index.js';
 import { startCleanup } from './services/cleanup.js';
 import { CLIENT_CHANNEL, ClientCache } from './services/client-cache.js';
 import type { Runtime } from './services/context.js';
+import { encryptAtRest } from './services/encrypt-at-rest.js';
 import { KEYS_CHANNEL, KeyStore } from './services/keys.js';
 import { HotPathLimiter } from './services/limits.js';
 import { loadServerKeys } from './services/server-secrets.js';
@@ -21,6 +22,8 @@ export interface StartOptions {
   log?: Logger;
   /** PGlite in memory instead of DATA_DIR (tests). */
   inMemory?: boolean;
+  /** The caller announces the start itself (a readable line at a terminal). */
+  quietListening?: boolean;
 }
 
 export interface RunningServer {
@@ -96,7 +99,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
-    log.info({ url, issuer: config.issuer, database: db.kind }, 'listening');
+    if (!opts.quietListening) log.info({ url, issuer: config.issuer, database: db.kind }, 'listening');
 
     let closing: Promise<void> | undefined;
     return {
@@ -122,10 +125,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
 }
 
-/** Work every instance does before serving: server secrets and signing keys exist. */
+/**
+ * Work every instance does before serving: stored secrets are encrypted when a key is set, and
+ * server secrets and signing keys exist.
+ */
 async function prepareRuntime(runtime: Runtime): Promise<void> {
   const { db, config, log } = runtime;
-  runtime.keys = await loadServerKeys(db.sql);
+  if (config.keyEncryptionKey) await encryptAtRest(db.sql, config.keyEncryptionKey, log);
+  runtime.keys = await loadServerKeys(db.sql, config.keyEncryptionKey);
   runtime.clientAuthLimiter = new HotPathLimiter(db.sql, config.limits.loginWindow);
   runtime.accessTokens = new AccessTokenStore(db.sql);
   runtime.keyStore = new KeyStore(db.sql, config, log);

@@ -1,5 +1,7 @@
+import type { Writable } from 'node:stream';
 import type { ParseArgsConfig } from 'node:util';
 import type { Ctx } from '../services/context.js';
+import type { PasswordInput } from './prompt.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | undefined>;
@@ -12,7 +14,19 @@ export interface Command {
   options: Options;
   /** Commands that never touch the database (none yet) set false. */
   needsDatabase?: boolean;
+  /**
+   * Runs in the CLI process before anything else (before the command may be handed to a running
+   * server): reads what must come from the person, and returns the argv to execute.
+   */
+  prepare?(values: Values, argv: string[], io: Terminal): Promise<string[]>;
   run(ctx: Ctx, values: Values, out: (line: string) => void): Promise<void>;
+}
+
+/** Where a command may ask the person at the keyboard. */
+export interface Terminal {
+  stdin: PasswordInput;
+  /** Prompts go here, so that stdout stays the command's output. */
+  prompt: Writable;
 }
 
 /** A mistake by whoever typed the command: printed as one line, exit code 2. */

@@ -5,8 +5,9 @@ import { migrate, openDatabase } from '../db/orm.js';
 import { createLogger } from '../log.js';
 import { Ctx, type Runtime } from '../services/context.js';
 import { DomainError } from '../services/errors.js';
+import { KeyEncryptionError } from '../services/key-crypto.js';
 import { clearTokensCommand } from './clear-tokens.js';
-import { type Command, UsageError, type Values } from './command.js';
+import { type Command, type Terminal, UsageError, type Values } from './command.js';
 import { createApplicationCommand } from './create-application.js';
 import { createUserCommand } from './create-user.js';
 import { migrateCommand } from './migrate.js';
@@ -91,7 +92,8 @@ function messageOf(e: unknown): string {
     e instanceof UsageError ||
     e instanceof DomainError ||
     e instanceof ConfigError ||
-    e instanceof DataDirLockedError
+    e instanceof DataDirLockedError ||
+    e instanceof KeyEncryptionError
   ) {
     return e.message;
   }
@@ -99,9 +101,25 @@ function messageOf(e: unknown): string {
   return `${error.name}: ${String(error.message).split('\n')[0]}`;
 }
 
-export async function runCli(argv: string[], out: Print, err: Print): Promise<number> {
-  const parsed = parse(argv, out, err);
+const processTerminal: Terminal = { stdin: process.stdin, prompt: process.stderr };
+
+export async function runCli(
+  givenArgv: string[],
+  out: Print,
+  err: Print,
+  terminal: Terminal = processTerminal,
+): Promise<number> {
+  const parsed = parse(givenArgv, out, err);
   if ('code' in parsed) return parsed.code;
+  let argv = givenArgv;
+  if (parsed.command.prepare) {
+    try {
+      argv = await parsed.command.prepare(parsed.values, givenArgv, terminal);
+    } catch (e) {
+      err(`error: ${messageOf(e)}`);
+      return e instanceof UsageError ? 2 : 1;
+    }
+  }
   let config: Config;
   try {
     config = loadConfig();

@@ -84,9 +84,10 @@ export async function parseAuthorizationRequest(
   let redirectUri: string;
   if (sent !== null) {
     if (!matchRedirectUri(sent, client.redirectUris)) {
+      // Shown so that a developer can compare it with the registered ones; the page escapes it.
       throw new AuthorizationPageError(
         'Redirect URI not registered',
-        'The redirect_uri in this request is not registered for the application, so Latchkey will not send you there.',
+        `The redirect_uri in this request (${shorten(sent, 200)}) is not registered for the application, so Latchkey will not send you there.`,
       );
     }
     redirectUri = sent;
@@ -193,6 +194,10 @@ export async function parseAuthorizationRequest(
       params,
     };
   }
+}
+
+function shorten(value: string, max: number): string {
+  return value.length <= max ? value : `${value.slice(0, max - 1)}…`;
 }
 
 /** Builds the redirect back to the client: query or fragment, always with `iss` (RFC 9207). */

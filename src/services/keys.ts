@@ -5,7 +5,7 @@ import type { Sql } from '../db/sql.js';
 import type { SigningAlg } from '../entities/Application.js';
 import type { Logger } from '../log.js';
 import type { SigningKeyPair } from './jws.js';
-import { decryptPrivateKey, encryptPrivateKey } from './key-crypto.js';
+import { openAtRest, sealAtRest } from './key-crypto.js';
 
 export const SIGNING_ALGS: readonly SigningAlg[] = ['RS256', 'ES256'];
 export const KEYS_CHANNEL = 'latchkey_keys';
@@ -64,7 +64,9 @@ export class KeyStore {
     for (const row of rows) {
       if (row.status !== 'active') continue;
       const jwk = JSON.parse(
-        row.encrypted ? decryptPrivateKey(row.private_key, this.requireKek()) : row.private_key,
+        row.encrypted
+          ? openAtRest(row.private_key, this.config.keyEncryptionKey, 'signing key')
+          : row.private_key,
       ) as JWK;
       active.set(row.alg, {
         kid: row.id,
@@ -148,18 +150,9 @@ export class KeyStore {
       kid,
       alg,
       publicJwk,
-      privateKey: kek ? encryptPrivateKey(privateJwk, kek) : privateJwk,
+      privateKey: kek ? sealAtRest(privateJwk, kek, 'signing key') : privateJwk,
       encrypted: Boolean(kek),
     };
-  }
-
-  private requireKek(): string {
-    if (!this.config.keyEncryptionKey) {
-      throw new Error(
-        'Signing keys are encrypted: set KEY_ENCRYPTION_KEY to the key they were encrypted with.',
-      );
-    }
-    return this.config.keyEncryptionKey;
   }
 }
 

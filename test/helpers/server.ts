@@ -11,8 +11,12 @@ export interface TestServer extends RunningServer {
   /** A service context acting as the CLI, for arranging data directly. */
   cli(): Ctx;
   database?: TestDatabase;
+  /** Where this server's JSON log goes. */
+  logFile: string;
   stop(): Promise<void>;
 }
+
+let serverCount = 0;
 
 export type Backend = 'postgresql' | 'pglite';
 
@@ -42,12 +46,13 @@ export async function startTestServer(
     ...opts.env,
   });
   fs.mkdirSync('test-output/logs', { recursive: true });
-  const logFile = path.join('test-output/logs', `${process.pid}-${Date.now()}.log`);
+  const logFile = path.join('test-output/logs', `${process.pid}-${Date.now()}-${++serverCount}.log`);
   const log = createLogger(config.logLevel, fs.createWriteStream(logFile, { flags: 'a' }));
   const server = await startServer(config, { log, inMemory: backend === 'pglite' });
   return {
     ...server,
     database,
+    logFile,
     cli() {
       const ctx = new Ctx(server.runtime);
       ctx.actor = { kind: 'cli' };

@@ -211,6 +211,20 @@ describe('limits', () => {
     expect(codeOf(res)).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 
+  it('Issue 13 #1 (OWASP API4:2023): a query the estimator cannot price is refused with a typed 400, never run unpriced', async () => {
+    // 50 fields (the limit here) under 200 inline fragments each: 10,050 selections, past the
+    // estimator's node cap, so it cannot be priced.
+    const wrapped = Array.from(
+      { length: 50 },
+      (_, i) => `${'...{'.repeat(200)}a${i}: __typename${'}'.repeat(200)}`,
+    );
+    const res = await gql(server, null, `{ ${wrapped.join(' ')} }`);
+    expect(res.status).toBe(400);
+    expect(codeOf(res)).toBe('BAD_REQUEST');
+    expect(res.errors?.[0].message).toMatch(/cannot be priced/);
+    expect(res.data).toBeUndefined();
+  });
+
   it('Issue 13 #1: variables that do not coerce are still BAD_USER_INPUT', async () => {
     const res = await gql(server, { cookie }, 'query($n: Int) { tokens(first: $n) { totalCount } }', {
       n: 'many',

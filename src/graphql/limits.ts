@@ -22,7 +22,7 @@ const connectionEstimator: ComplexityEstimator = ({ field, args, childComplexity
 };
 
 /** The most selections the cost estimator walks; GRAPHQL_MAX_FIELDS may not exceed half of it. */
-export const MAX_PRICED_NODES = 10_000;
+const MAX_PRICED_NODES = 10_000;
 
 function refused(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
@@ -55,7 +55,7 @@ export function complexityLimit(schema: GraphQLSchema, maxCost: number): ApolloS
               operationName: operation?.name?.value,
               estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
               // Selections, fragments expanded; above GRAPHQL_MAX_FIELDS' ceiling, so a query
-              // the field limit admits is only refused here if it is mostly fragment spreads.
+              // the field limit admits is only refused here if it is mostly fragments wrapping fields.
               maxQueryNodes: MAX_PRICED_NODES,
             });
           } catch {

@@ -174,6 +174,8 @@ const schema = z.object({
   GRAPHQL_INTROSPECTION: bool(true),
   GRAPHQL_MAX_DEPTH: count(12, 2, 64),
   GRAPHQL_MAX_COST: count(5000, 10, 1_000_000),
+  /** Most fields one operation may select, aliases and expanded fragments included. */
+  GRAPHQL_MAX_FIELDS: count(500, 10, 5000),
 });
 
 type Env = z.infer<typeof schema>;
@@ -215,7 +217,7 @@ export interface Config {
   keyEncryptionKey?: string;
   /** `aud` of JWT access tokens (RFC 9068 §2.2); the issuer unless configured. */
   accessTokenAudience: string;
-  graphql: { introspection: boolean; maxDepth: number; maxCost: number };
+  graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxFields: number };
 }
 
 export class ConfigError extends Error {
@@ -286,6 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       introspection: e.GRAPHQL_INTROSPECTION,
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxCost: e.GRAPHQL_MAX_COST,
+      maxFields: e.GRAPHQL_MAX_FIELDS,
     },
   };
 }

@@ -5,7 +5,7 @@ import express, { type NextFunction, type Request, type Response, Router } from 
 import type { Runtime } from '../services/context.js';
 import { createContext, type GqlContext } from './context.js';
 import { formatError } from './errors.js';
-import { complexityLimit, depthLimit } from './limits.js';
+import { complexityLimit, depthLimit, fieldLimit } from './limits.js';
 import { getSchema } from './schema.js';
 
 export interface GraphqlDoor {
@@ -15,8 +15,8 @@ export interface GraphqlDoor {
 
 /**
  * POST /graphql (and GET with a `query`): Apollo Server with the code-first schema. CSRF
- * prevention stays on (the session cookie authenticates), batching is off, depth and cost are
- * limited, the body is limited, introspection follows GRAPHQL_INTROSPECTION. A GET without a
+ * prevention stays on (the session cookie authenticates), batching is off, depth, field count
+ * and cost are limited, the body is limited, introspection follows GRAPHQL_INTROSPECTION. A GET without a
  * query falls through to the playground page.
  */
 export async function graphqlDoor(runtime: Runtime): Promise<GraphqlDoor> {
@@ -30,7 +30,7 @@ export async function graphqlDoor(runtime: Runtime): Promise<GraphqlDoor> {
     includeStacktraceInErrorResponses: false,
     stopOnTerminationSignals: false,
     formatError: formatError(log),
-    validationRules: [depthLimit(config.graphql.maxDepth)],
+    validationRules: [depthLimit(config.graphql.maxDepth), fieldLimit(config.graphql.maxFields)],
     plugins: [ApolloServerPluginLandingPageDisabled(), complexityLimit(schema, config.graphql.maxCost)],
   });
   await apollo.start();

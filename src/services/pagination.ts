@@ -31,6 +31,16 @@ export function pageSize(args: PageArgs): number {
   return first;
 }
 
+/**
+ * The most rows a page asked for with `first` can hold, for pricing a query before it runs: the
+ * page `pageSize` will fetch, at least one (totals and page info are read even for `first: 0`),
+ * and an out-of-range `first` is refused by `pageSize` before any row is read.
+ */
+export function pageBound(first: unknown): number {
+  if (typeof first !== 'number') return DEFAULT_PAGE;
+  return Math.min(MAX_PAGE, Math.max(1, first));
+}
+
 export function encodeCursor(p: Position): string {
   return Buffer.from(`${p.createdAt.toISOString()}|${p.id}`).toString('base64url');
 }

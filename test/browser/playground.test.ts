@@ -44,4 +44,31 @@ describe('GraphQL playground', () => {
     expect(errors).toEqual([]);
     await context.close();
   });
+
+  it('Issue 14: at default settings the Docs panel loads the schema (no "Error fetching schema") and shows its types', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${server.url}/accounts/login/?next=/graphql`);
+    await page.getByLabel('Username').fill('alice');
+    await page.getByLabel('Password').fill('alice-pass');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${server.url}/graphql`);
+    await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Show Documentation Explorer' }).click();
+    const docs = page.getByRole('region', { name: 'Documentation Explorer' });
+    await docs
+      .locator('.graphiql-doc-explorer-type-name', { hasText: 'Query' })
+      .first()
+      .waitFor({ timeout: 15_000 });
+    await docs.locator('.graphiql-doc-explorer-type-name', { hasText: 'Query' }).first().click();
+    await expect
+      .poll(async () => (await docs.textContent()) ?? '', { timeout: 15_000 })
+      .toContain('ApplicationConnection');
+    await screenshot(page, 'playground-docs');
+    expect(await page.getByText('Error fetching schema').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
 });

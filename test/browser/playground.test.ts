@@ -1,4 +1,4 @@
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../src/services/users.js';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
@@ -15,6 +15,16 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** Logs alice in through the login page and waits for the playground to render. */
+async function openPlayground(page: Page): Promise<void> {
+  await page.goto(`${server.url}/accounts/login/?next=/graphql`);
+  await page.getByLabel('Username').fill('alice');
+  await page.getByLabel('Password').fill('alice-pass');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`${server.url}/graphql`);
+  await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
+}
+
 describe('GraphQL playground', () => {
   it('loads without any network access beyond the server and runs a viewer query with the session', async () => {
     const context = await browser.newContext();
@@ -29,12 +39,7 @@ describe('GraphQL playground', () => {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${server.url}/accounts/login/?next=/graphql`);
-    await page.getByLabel('Username').fill('alice');
-    await page.getByLabel('Password').fill('alice-pass');
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${server.url}/graphql`);
-    await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
+    await openPlayground(page);
     await page.locator('.graphiql-execute-button').click();
     await expect
       .poll(async () => (await page.locator('.result-window').textContent()) ?? '', { timeout: 15_000 })
@@ -50,12 +55,7 @@ describe('GraphQL playground', () => {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${server.url}/accounts/login/?next=/graphql`);
-    await page.getByLabel('Username').fill('alice');
-    await page.getByLabel('Password').fill('alice-pass');
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${server.url}/graphql`);
-    await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
+    await openPlayground(page);
     await page.getByRole('button', { name: 'Show Documentation Explorer' }).click();
     const docs = page.getByRole('region', { name: 'Documentation Explorer' });
     await docs

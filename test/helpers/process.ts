@@ -49,25 +49,30 @@ export function spawnProcess(
   };
 }
 
-/** Runs the CLI to completion (`npm run cli -- …` without npm's own start-up). */
+/**
+ * Runs the CLI to completion (`npm run cli -- …` without npm's own start-up). With `input`, its
+ * stdin is a pipe that receives it (an empty string closes it at once); otherwise stdin is closed.
+ */
 export async function runCli(
   args: string[],
   env: Record<string, string | undefined>,
+  input?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'test', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => {
+  child.stdout?.on('data', (d) => {
     stdout += d;
   });
-  child.stderr.on('data', (d) => {
+  child.stderr?.on('data', (d) => {
     stderr += d;
   });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  if (input !== undefined) child.stdin?.end(input);
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   return { code, stdout, stderr };
 }
 

@@ -8,7 +8,14 @@ import { Agent, decodeEntities } from '../helpers/http.js';
 import { authorizePath, makeClient } from '../helpers/oauth.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
-import { ROOT, SERVER_START_MS, type Spawned, spawnProcess, waitForHealthy } from '../helpers/process.js';
+import {
+  ROOT,
+  runCli,
+  SERVER_START_MS,
+  type Spawned,
+  spawnProcess,
+  waitForHealthy,
+} from '../helpers/process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const cleanups: Array<() => unknown> = [];
@@ -19,28 +26,6 @@ afterEach(async () => {
 /** Runs `command` on a pseudo-terminal (util-linux `script`), like a person at a terminal would. */
 function onTerminal(command: string, env: Record<string, string>): Spawned {
   return spawnProcess('script', ['-qec', command, '/dev/null'], env);
-}
-
-/** Runs the CLI with `input` written to its stdin (a pipe, not a terminal). */
-function cliWithStdin(args: string[], env: Record<string, string>, input: string | null) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'test', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  if (input !== null) child.stdin.end(input);
-  else child.stdin.end();
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  );
 }
 
 async function until(check: () => boolean, timeoutMs: number, proc: Spawned): Promise<void> {
@@ -106,7 +91,7 @@ describe('operator messages with PostgreSQL', () => {
     const server = await startTestServer({ databaseUrl: db.url });
     cleanups.push(() => server.stop());
     const env = { DATABASE_URL: db.url };
-    const created = await cliWithStdin(
+    const created = await runCli(
       ['create-user', '--username', 'piped', '--password-stdin'],
       env,
       'piped-password-1\n',
@@ -116,12 +101,12 @@ describe('operator messages with PostgreSQL', () => {
     expect(JSON.parse(created.stdout)).toMatchObject({ username: 'piped' });
     expect(await canLogIn(server.url, 'piped', 'piped-password-1')).toBe(true);
 
-    const noPassword = await cliWithStdin(['create-user', '--username', 'nopw'], env, null);
+    const noPassword = await runCli(['create-user', '--username', 'nopw'], env, '');
     expect(noPassword.code).toBe(2);
     expect(noPassword.stderr).toBe(
       'error: stdin is not a terminal: give --password-stdin and pipe the password in\n',
     );
-    const empty = await cliWithStdin(['create-user', '--username', 'nopw', '--password-stdin'], env, '');
+    const empty = await runCli(['create-user', '--username', 'nopw', '--password-stdin'], env, '');
     expect(empty.code).toBe(2);
     expect(empty.stderr).toBe('error: --password-stdin: stdin held no password\n');
   });
@@ -204,7 +189,7 @@ describe('operator messages at a terminal, with embedded PGlite', () => {
     expect(seen).not.toContain('typed-password-1');
     expect(await canLogIn(`http://127.0.0.1:${port}`, 'tty', 'typed-password-1')).toBe(true);
 
-    const piped = await cliWithStdin(
+    const piped = await runCli(
       ['create-user', '--username', 'piped', '--password-stdin'],
       env,
       'piped-password-2\n',

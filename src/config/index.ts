@@ -176,6 +176,8 @@ const schema = z.object({
   GRAPHQL_MAX_COST: count(5000, 10, 1_000_000),
   /** Most fields one operation may select, aliases and expanded fragments included. */
   GRAPHQL_MAX_FIELDS: count(500, 10, 5000),
+  /** Most database round trips one operation may need: root fields but `viewer`, and `totalCount`s. */
+  GRAPHQL_MAX_ROUND_TRIPS: count(20, 1, 200),
 });
 
 type Env = z.infer<typeof schema>;
@@ -217,7 +219,13 @@ export interface Config {
   keyEncryptionKey?: string;
   /** `aud` of JWT access tokens (RFC 9068 §2.2); the issuer unless configured. */
   accessTokenAudience: string;
-  graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxFields: number };
+  graphql: {
+    introspection: boolean;
+    maxDepth: number;
+    maxCost: number;
+    maxFields: number;
+    maxRoundTrips: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -289,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxCost: e.GRAPHQL_MAX_COST,
       maxFields: e.GRAPHQL_MAX_FIELDS,
+      maxRoundTrips: e.GRAPHQL_MAX_ROUND_TRIPS,
     },
   };
 }

@@ -5,7 +5,7 @@ import express, { type NextFunction, type Request, type Response, Router } from 
 import type { Runtime } from '../services/context.js';
 import { createContext, type GqlContext } from './context.js';
 import { formatError } from './errors.js';
-import { complexityLimit, depthLimit, fieldLimit } from './limits.js';
+import { complexityLimit, depthLimit, fieldLimit, introspectionLimit, roundTripLimit } from './limits.js';
 import { getSchema } from './schema.js';
 
 export interface GraphqlDoor {
@@ -30,7 +30,12 @@ export async function graphqlDoor(runtime: Runtime): Promise<GraphqlDoor> {
     includeStacktraceInErrorResponses: false,
     stopOnTerminationSignals: false,
     formatError: formatError(log),
-    validationRules: [depthLimit(config.graphql.maxDepth), fieldLimit(config.graphql.maxFields)],
+    validationRules: [
+      depthLimit(config.graphql.maxDepth),
+      fieldLimit(config.graphql.maxFields),
+      roundTripLimit(config.graphql.maxRoundTrips),
+      introspectionLimit(),
+    ],
     plugins: [ApolloServerPluginLandingPageDisabled(), complexityLimit(schema, config.graphql.maxCost)],
   });
   await apollo.start();

@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
+  type FieldNode,
   type FragmentDefinitionNode,
   GraphQLError,
   type GraphQLSchema,
@@ -80,55 +81,98 @@ function fragmentsOf(context: ValidationContext): Map<string, FragmentDefinition
   return fragments;
 }
 
+/** The introspection entry points; below them every type is an introspection type. */
+const INTROSPECTION_ROOTS = new Set(['__schema', '__type']);
+
 /**
- * Refuses operations selecting more than `maxFields` fields once fragments are expanded, so a
- * wall of aliases is turned away before pricing or execution. Each fragment is counted once and
- * reused (a fragment spread twice per level would otherwise take 2^n steps); a fragment in a
- * cycle counts 0 here and is reported by GraphQL's own rule.
+ * Counts the fields of each operation that `counts` selects, fragments expanded. Each fragment is
+ * counted once per position (root or not) and reused, so a fragment spread twice per level does
+ * not take 2^n steps; a fragment in a cycle counts 0 here and is reported by GraphQL's own rule.
  */
-export function fieldLimit(maxFields: number): ValidationRule {
+function countingRule(
+  counts: (field: FieldNode, atRoot: boolean) => boolean,
+  check: (total: number, operation: string) => string | undefined,
+): ValidationRule {
   return (context) => {
     const fragments = fragmentsOf(context);
     const counted = new Map<string, number>();
-    const fieldsIn = (set: SelectionSetNode): number => {
+    const countIn = (set: SelectionSetNode, atRoot: boolean): number => {
       let total = 0;
       for (const selection of set.selections) {
         if (selection.kind === Kind.FIELD) {
-          total += 1 + (selection.selectionSet ? fieldsIn(selection.selectionSet) : 0);
+          if (counts(selection, atRoot)) total += 1;
+          if (selection.selectionSet) total += countIn(selection.selectionSet, false);
         } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-          total += fieldsIn(selection.selectionSet);
+          total += countIn(selection.selectionSet, atRoot);
         } else {
-          const name = selection.name.value;
-          const fragment = fragments.get(name);
+          const fragment = fragments.get(selection.name.value);
           if (!fragment) continue;
-          if (!counted.has(name)) {
-            counted.set(name, 0);
-            counted.set(name, fieldsIn(fragment.selectionSet));
+          const key = `${atRoot}:${selection.name.value}`;
+          if (!counted.has(key)) {
+            counted.set(key, 0);
+            counted.set(key, countIn(fragment.selectionSet, atRoot));
           }
-          total += counted.get(name) ?? 0;
+          total += counted.get(key) ?? 0;
         }
       }
       return total;
     };
     return {
       OperationDefinition(node) {
-        const total = fieldsIn(node.selectionSet);
-        if (total > maxFields) {
-          const name = node.name?.value ?? 'anonymous operation';
-          const shown = Number.isSafeInteger(total) ? String(total) : 'too many';
-          context.reportError(
-            new GraphQLError(`'${name}' selects ${shown} fields, more than the limit of ${maxFields}`, {
-              nodes: [node],
-            }),
-          );
-        }
+        const problem = check(countIn(node.selectionSet, true), node.name?.value ?? 'anonymous operation');
+        if (problem) context.reportError(new GraphQLError(problem, { nodes: [node] }));
       },
     };
   };
 }
 
-/** The introspection entry points; below them every type is an introspection type. */
-const INTROSPECTION_ROOTS = new Set(['__schema', '__type']);
+const shown = (total: number) => (Number.isSafeInteger(total) ? String(total) : 'too many');
+
+/**
+ * Refuses operations selecting more than `maxFields` fields once fragments are expanded, so a
+ * wall of aliases is turned away before pricing or execution.
+ */
+export function fieldLimit(maxFields: number): ValidationRule {
+  return countingRule(
+    () => true,
+    (total, name) =>
+      total > maxFields
+        ? `'${name}' selects ${shown(total)} fields, more than the limit of ${maxFields}`
+        : undefined,
+  );
+}
+
+/** Root fields answered without the database: the viewer comes with the request's context. */
+const FREE_ROOT_FIELDS = new Set(['viewer', '__typename', '__schema', '__type']);
+
+/**
+ * Every root field but the viewer (a lookup, a list, a mutation) and every `totalCount` is a
+ * database round trip of its own — nested fields are batched per request by the loaders — and
+ * rows do not price them: `tokens(first: 0) { totalCount }` is two queries at cost 2. So their
+ * number is limited on its own (GRAPHQL_MAX_ROUND_TRIPS), before anything runs.
+ */
+export function roundTripLimit(maxRoundTrips: number): ValidationRule {
+  return countingRule(
+    (field, atRoot) =>
+      field.name.value === 'totalCount' || (atRoot && !FREE_ROOT_FIELDS.has(field.name.value)),
+    (total, name) =>
+      total > maxRoundTrips
+        ? `'${name}' needs ${shown(total)} database queries, more than the limit of ${maxRoundTrips}`
+        : undefined,
+  );
+}
+
+/**
+ * One schema introspection per operation: tools send exactly one, and each `__schema` walks the
+ * whole schema (aliases of it made an anonymous request cost hundreds of milliseconds).
+ */
+export function introspectionLimit(): ValidationRule {
+  return countingRule(
+    (field, atRoot) => atRoot && INTROSPECTION_ROOTS.has(field.name.value),
+    (total, name) =>
+      total > 1 ? `'${name}' introspects the schema ${shown(total)} times; once is enough` : undefined,
+  );
+}
 
 /**
  * Refuses operations nested deeper than `maxDepth` (top-level fields are depth 0), following

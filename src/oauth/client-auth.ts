@@ -1,4 +1,5 @@
 import type { ClientRecord } from '../services/client-cache.js';
+import { limitAddress } from '../services/limits.js';
 import { matchesDigest } from '../services/secrets.js';
 import { invalidClient, invalidRequest, type OAuthError, tooManyAttempts } from './errors.js';
 import type { ProtocolRequest } from './exchange.js';
@@ -29,7 +30,7 @@ export async function authenticateClient(req: ProtocolRequest, params: Params): 
   if (!presented) throw invalidClient('Client authentication is required.', false);
   const { runtime, ip } = req.ctx;
   const limiter = runtime.clientAuthLimiter!;
-  const limitKey = `client:${presented.clientId.slice(0, 100)}|${ip ?? 'unknown'}`;
+  const limitKey = `client:${presented.clientId.slice(0, 100)}|${limitAddress(ip)}`;
   const max = runtime.config.limits.clientAuthMaxFailures;
   const wait = limiter.blocked(limitKey, max);
   if (wait > 0) throw tooManyAttempts('invalid_client', wait);

@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import type { Sql } from '../db/sql.js';
 
 /**
@@ -137,6 +138,24 @@ function stateOf(
 }
 
 /**
+ * The address a brute-force counter is kept for: an IPv4 address as it is, an IPv6 address by its
+ * /64. One subscriber usually holds a whole /64, so counting single IPv6 addresses would give an
+ * attacker 2^64 budgets. IPv4-mapped IPv6 addresses count as their IPv4 address. Plain IPv4 (the
+ * common case on the token endpoint) is returned without parsing.
+ */
+export function limitAddress(ip: string | undefined): string {
+  if (!ip) return 'unknown';
+  if (!ip.includes(':')) return ip;
+  if (!ipaddr.IPv6.isValid(ip)) return 'unknown';
+  const v6 = ipaddr.IPv6.parse(ip);
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  return `${v6.parts
+    .slice(0, 4)
+    .map((p) => p.toString(16))
+    .join(':')}::/64`;
+}
+
+/**
  * The login limits for a username from an address: per username+address (cleared by a success)
  * and per address (a success refunds only itself, so the failures that bound spraying stay).
  */
@@ -145,7 +164,7 @@ export function loginLimits(
   ip: string | undefined,
   config: { loginMaxFailures: number; loginMaxFailuresPerIp: number },
 ): Limit[] {
-  const addr = ip ?? 'unknown';
+  const addr = limitAddress(ip);
   return [
     {
       key: `login:user:${username.trim().toLowerCase().slice(0, 150)}|${addr}`,

@@ -6,7 +6,7 @@ import {
   normaliseUserCode,
   type PendingDevice,
 } from '../services/device-codes.js';
-import { type Limit, limitedAttempt } from '../services/limits.js';
+import { type Limit, limitAddress, limitedAttempt } from '../services/limits.js';
 import { csrfToken, requireCsrf } from './csrf.js';
 import { field } from './forms.js';
 import { requireLogin } from './session.js';
@@ -71,7 +71,7 @@ function showEntry(req: Request, res: Response, value: string, error?: string, s
 function limits(req: Request): Limit[] {
   return [
     { key: `device:user:${req.browserSession!.user.id}`, max: MAX_WRONG_CODES },
-    { key: `device:ip:${req.ip ?? 'unknown'}`, max: MAX_WRONG_CODES * 3 },
+    { key: `device:ip:${limitAddress(req.ip)}`, max: MAX_WRONG_CODES * 3 },
   ];
 }
 

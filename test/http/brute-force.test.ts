@@ -60,6 +60,22 @@ const passwordGrant = (ip: string, username: string, password: string, target = 
 const WRONG = 'Please enter a correct username and password.';
 
 describe('brute-force limits count an attempt before verifying it', () => {
+  it('OWASP ASVS 2.2.1 (IPv6): addresses of one /64 share a budget — 8 wrong passwords from 8 addresses of 2001:db8:a:b::/64 reach verification at most 5 times', async () => {
+    const results = [];
+    for (let i = 1; i <= 8; i++) {
+      const post = await loginForm(`2001:db8:a:b::${i.toString(16)}`);
+      results.push(await post('bob', `wrong-${i}`));
+    }
+    expect(results.filter((r) => r.status === 200).length).toBe(5);
+    expect(results.filter((r) => r.status === 429).length).toBe(3);
+    // Another /64 has its own budget; an IPv4-mapped address counts as its IPv4 address.
+    expect((await (await loginForm('2001:db8:a:c::1'))('bob', 'wrong')).status).toBe(200);
+    const counters = await server.runtime.db.sql.query<{ key: string }>(
+      "select key from rate_limit_counters where key like 'login:ip:2001:db8:a:%' order by key",
+    );
+    expect(counters.map((c) => c.key)).toEqual(['login:ip:2001:db8:a:b::/64', 'login:ip:2001:db8:a:c::/64']);
+  });
+
   it('RFC 6749 §10.10 / OWASP ASVS 2.2.1: 25 parallel wrong passwords on the login page reach verification at most LOGIN_MAX_FAILURES (5) times; the rest are 429 with Retry-After', async () => {
     const ip = address();
     const forms = await Promise.all(Array.from({ length: 25 }, () => loginForm(ip)));

@@ -170,7 +170,7 @@ describe('CLI on PostgreSQL', () => {
     expect(JSON.parse(res.stdout).deleted.access_tokens).toBe(2500);
     const left = await sql.query<{ n: number }>('select count(*)::int as n from access_tokens');
     expect(left[0].n).toBe(10);
-  });
+  }, 180_000); // three CLI processes, each compiling the sources with tsx
 });
 
 describe('/healthz', () => {

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './log.js';
 import { protocolDoor } from './oauth/index.js';
 import { startCleanup } from './services/cleanup.js';
 import { CLIENT_CHANNEL, ClientCache } from './services/client-cache.js';
-import type { Runtime } from './services/context.js';
+import type { BaseRuntime, Runtime } from './services/context.js';
 import { encryptAtRest } from './services/encrypt-at-rest.js';
 import { KEYS_CHANNEL, KeyStore } from './services/keys.js';
 import { HotPathLimiter } from './services/limits.js';
@@ -43,13 +43,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       if (applied.length) log.info({ applied }, 'migrations applied');
     }
     const clients = new ClientCache(db.sql, config.clientCacheTtl);
-    const runtime: Runtime = { config, db, log, clients };
-    await prepareRuntime(runtime);
+    const runtime = await prepareRuntime({ config, db, log }, clients);
     if (config.database.url) {
       // Other instances announce client changes and key rotations; act on them at once.
       const reloadKeys = () => {
         runtime.keyStore
-          ?.load()
+          .load()
           .catch((err) => log.warn({ err: (err as Error).message }, 'reloading keys failed'));
       };
       const listener = listen(
@@ -127,16 +126,22 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
 /**
  * Work every instance does before serving: stored secrets are encrypted when a key is set, and
- * server secrets and signing keys exist.
+ * server secrets and signing keys exist. Returns the runtime with every store request code needs.
  */
-async function prepareRuntime(runtime: Runtime): Promise<void> {
-  const { db, config, log } = runtime;
+async function prepareRuntime(base: BaseRuntime, clients: ClientCache): Promise<Runtime> {
+  const { db, config, log } = base;
   if (config.keyEncryptionKey) await encryptAtRest(db.sql, config.keyEncryptionKey, log);
-  runtime.keys = await loadServerKeys(db.sql, config.keyEncryptionKey);
-  runtime.clientAuthLimiter = new HotPathLimiter(db.sql, config.limits.loginWindow);
-  runtime.accessTokens = new AccessTokenStore(db.sql);
-  runtime.keyStore = new KeyStore(db.sql, config, log);
-  await runtime.keyStore.init();
+  const keys = await loadServerKeys(db.sql, config.keyEncryptionKey);
+  const keyStore = new KeyStore(db.sql, config, log);
+  await keyStore.init();
+  return {
+    ...base,
+    clients,
+    keys,
+    keyStore,
+    clientAuthLimiter: new HotPathLimiter(db.sql, config.limits.loginWindow),
+    accessTokens: new AccessTokenStore(db.sql),
+  };
 }
 
 async function shutdown(stops: Array<() => Promise<void> | void>, db: Database): Promise<void> {

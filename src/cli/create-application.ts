@@ -1,15 +1,21 @@
-import type { ClientType, GrantType, TokenEndpointAuthMethod } from '../entities/Application.js';
-import { createApplication, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS } from '../services/applications.js';
+import type { ClientType } from '../entities/Application.js';
+import { createApplication } from '../services/applications.js';
 import { findUserByUsername } from '../services/users.js';
+import {
+  GRANT_TYPE_ENTRIES,
+  type GrantType,
+  grantTypeNamed,
+  TOKEN_ENDPOINT_AUTH_METHODS,
+  type TokenEndpointAuthMethod,
+} from '../vocabulary.js';
 import { type Command, list, requireString, UsageError } from './command.js';
 
 /** Accepts RFC names (authorization_code), short names (device_code) and GraphQL names (DEVICE_CODE). */
 export function parseGrantType(value: string): GrantType {
-  const v = value.trim().toLowerCase();
-  if (v === 'device_code') return 'urn:ietf:params:oauth:grant-type:device_code';
-  if ((GRANT_TYPES as readonly string[]).includes(v)) return v as GrantType;
+  const type = grantTypeNamed(value);
+  if (type) return type;
   throw new UsageError(
-    `unknown grant type "${value}" (use ${GRANT_TYPES.map((g) => g.replace(/^urn:.*:/, '')).join(', ')})`,
+    `unknown grant type "${value}" (use ${GRANT_TYPE_ENTRIES.map((g) => g.cli).join(', ')})`,
   );
 }
 
@@ -19,7 +25,7 @@ export const createApplicationCommand: Command = {
   usage:
     'create-application --owner U --name N --client-type confidential|public --grant-types a,b ' +
     '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens] ' +
-    '[--token-endpoint-auth-method client_secret_basic|client_secret_post|none]',
+    `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}]`,
   options: {
     owner: { type: 'string' },
     name: { type: 'string' },
@@ -40,10 +46,7 @@ export const createApplicationCommand: Command = {
       throw new UsageError('--client-type must be confidential or public');
     }
     const authMethod = values['token-endpoint-auth-method'];
-    if (
-      authMethod !== undefined &&
-      !(TOKEN_ENDPOINT_AUTH_METHODS as readonly unknown[]).includes(authMethod)
-    ) {
+    if (authMethod !== undefined && !TOKEN_ENDPOINT_AUTH_METHODS.some((m) => m === authMethod)) {
       throw new UsageError(`--token-endpoint-auth-method must be ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`);
     }
     const grantTypes = list(requireString(values, 'grant-types')).map(parseGrantType);

@@ -3,7 +3,7 @@ import { type Config, ConfigError, loadConfig } from '../config/index.js';
 import { DataDirLockedError } from '../db/lock.js';
 import { migrate, openDatabase } from '../db/orm.js';
 import { createLogger } from '../log.js';
-import { Ctx, type Runtime } from '../services/context.js';
+import { type BaseRuntime, Ctx } from '../services/context.js';
 import { DomainError } from '../services/errors.js';
 import { KeyEncryptionError } from '../services/key-crypto.js';
 import { clearTokensCommand } from './clear-tokens.js';
@@ -73,7 +73,7 @@ function parse(argv: string[], out: Print, err: Print): Parsed {
 }
 
 /** Runs one command against a runtime: the CLI's own, or the server's when forwarded to it. */
-export async function execute(runtime: Runtime, argv: string[], out: Print, err: Print): Promise<number> {
+export async function execute(runtime: BaseRuntime, argv: string[], out: Print, err: Print): Promise<number> {
   const parsed = parse(argv, out, err);
   if ('code' in parsed) return parsed.code;
   const ctx = new Ctx(runtime);

@@ -9,19 +9,12 @@ import {
   type Rel,
   Unique,
 } from '@mikro-orm/core';
+import type { GrantType, TokenEndpointAuthMethod } from '../vocabulary.js';
 import { newId, timestamptz } from './base.js';
 import { User } from './User.js';
 
+export type { GrantType, TokenEndpointAuthMethod } from '../vocabulary.js';
 export type ClientType = 'confidential' | 'public';
-/** RFC 7591 §2 grant_types values (plus the RFC 8628 device grant). */
-export type GrantType =
-  | 'authorization_code'
-  | 'client_credentials'
-  | 'refresh_token'
-  | 'password'
-  | 'urn:ietf:params:oauth:grant-type:device_code'
-  | 'implicit';
-export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 export type AccessTokenFormat = 'opaque' | 'jwt';
 export type SigningAlg = 'RS256' | 'ES256';
 

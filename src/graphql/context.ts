@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { GraphQLError } from 'graphql';
 import { isUnavailable } from '../db/sql.js';
 import { bearerToken } from '../oauth/bearer.js';
-import type { Ctx } from '../services/context.js';
+import type { ServerCtx } from '../services/context.js';
 import { findSession } from '../services/sessions.js';
 import { findAccessToken } from '../services/tokens.js';
 import { cookieName, readCookie } from '../web/cookies.js';
@@ -10,7 +10,7 @@ import { createLoaders, type Loaders } from './loaders.js';
 
 /** What every resolver receives: the request's service context and its DataLoaders. */
 export interface GqlContext {
-  ctx: Ctx;
+  ctx: ServerCtx;
   loaders: Loaders;
 }
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { Ctx, type Runtime } from '../services/context.js';
+import { Ctx, type Runtime, type ServerCtx } from '../services/context.js';
 
 declare global {
   namespace Express {
     interface Request {
       /** One per request: the forked EntityManager, actor and client address live here. */
-      ctx: Ctx;
+      ctx: ServerCtx;
       id: string;
     }
   }

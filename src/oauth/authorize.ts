@@ -59,7 +59,7 @@ function parseForPage(parse: () => Params): Params {
 async function run(req: Request, res: Response, parse: () => Params): Promise<void> {
   const params = parseForPage(parse);
   await answer(req, res, async () => {
-    const request = await parseAuthorizationRequest(params, req.ctx.runtime.clients!, req.ctx.config);
+    const request = await parseAuthorizationRequest(params, req.ctx.runtime.clients, req.ctx.config);
     const session = req.browserSession;
     if (!session || needsLogin(request, session)) {
       if (request.prompt.has('none')) {
@@ -103,7 +103,7 @@ async function consent(req: Request, res: Response, body: Params): Promise<void>
     );
   }
   await answer(req, res, async () => {
-    const request = await parseAuthorizationRequest(params, req.ctx.runtime.clients!, req.ctx.config);
+    const request = await parseAuthorizationRequest(params, req.ctx.runtime.clients, req.ctx.config);
     if (!body.get('allow')) {
       throw new AuthorizationRedirectError(
         request.target,

@@ -1,4 +1,4 @@
-import type { Ctx } from '../services/context.js';
+import type { ServerCtx } from '../services/context.js';
 import { type AccessTokenRecord, findAccessToken } from '../services/tokens.js';
 import { insufficientScope, invalidToken } from './errors.js';
 
@@ -13,7 +13,7 @@ export function bearerToken(authorization: string | undefined, formToken?: strin
  * user enabled) and, when `scope` is given, carrying it. RFC 6750 §3.1 errors otherwise.
  */
 export async function requireBearer(
-  ctx: Ctx,
+  ctx: ServerCtx,
   token: string | undefined,
   scope?: string,
 ): Promise<AccessTokenRecord> {

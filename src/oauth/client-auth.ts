@@ -1,11 +1,13 @@
 import type { ClientRecord } from '../services/client-cache.js';
 import { limitAddress } from '../services/limits.js';
 import { matchesDigest } from '../services/secrets.js';
+import type { TokenEndpointAuthMethod } from '../vocabulary.js';
 import { invalidClient, invalidRequest, type OAuthError, tooManyAttempts } from './errors.js';
 import type { ProtocolRequest } from './exchange.js';
 import type { Params } from './params.js';
 
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+/** How this request authenticated: one of the registrable methods (RFC 7591 §2). */
+export type ClientAuthMethod = TokenEndpointAuthMethod;
 
 export interface AuthenticatedClient {
   client: ClientRecord;
@@ -29,13 +31,13 @@ export async function authenticateClient(req: ProtocolRequest, params: Params): 
   const basic = presented?.method === 'client_secret_basic';
   if (!presented) throw invalidClient('Client authentication is required.', false);
   const { runtime, ip } = req.ctx;
-  const limiter = runtime.clientAuthLimiter!;
+  const limiter = runtime.clientAuthLimiter;
   const limitKey = `client:${presented.clientId.slice(0, 100)}|${limitAddress(ip)}`;
   const max = runtime.config.limits.clientAuthMaxFailures;
   const wait = limiter.blocked(limitKey, max);
   if (wait > 0) throw tooManyAttempts('invalid_client', wait);
 
-  const client = await runtime.clients!.get(presented.clientId);
+  const client = await runtime.clients.get(presented.clientId);
   // Asked again after the await, with nothing awaited between here and the failure being
   // counted: parallel guesses that all passed the first check stop once `max` have failed.
   const waitNow = limiter.blocked(limitKey, max);

@@ -10,7 +10,7 @@ import type { ProtocolHandler, ProtocolRequest, ProtocolResponse } from './excha
 export function corsPreflight(methods: string): ProtocolHandler {
   return async (req, res) => {
     const origin = req.header('origin');
-    if (origin && (await req.ctx.runtime.clients!.isRegisteredOrigin(origin))) {
+    if (origin && (await req.ctx.runtime.clients.isRegisteredOrigin(origin))) {
       res.setAll({
         'Access-Control-Allow-Origin': origin,
         'Access-Control-Allow-Methods': methods,

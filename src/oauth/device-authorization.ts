@@ -1,4 +1,5 @@
 import { createDeviceCode, formatUserCode } from '../services/device-codes.js';
+import { DEVICE_CODE_GRANT } from '../vocabulary.js';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { unauthorizedClient } from './errors.js';
@@ -18,7 +19,7 @@ export async function deviceAuthorizationEndpoint(
   const params = req.params;
   const { client } = await authenticateClient(req, params);
   allowClientOrigin(req, res, client);
-  if (!client.grantTypes.includes('urn:ietf:params:oauth:grant-type:device_code')) {
+  if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
     throw unauthorizedClient('This client is not allowed to use the device authorization grant.');
   }
   const { config } = req.ctx;

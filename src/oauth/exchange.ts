@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { Ctx } from '../services/context.js';
+import type { ServerCtx } from '../services/context.js';
 import type { Params } from './params.js';
 
 /**
@@ -10,7 +10,7 @@ export interface ProtocolRequest {
   method: string;
   path: string;
   headers: IncomingHttpHeaders;
-  ctx: Ctx;
+  ctx: ServerCtx;
   /** Form parameters of a POST body, or the query of a GET (strictly parsed). */
   params: Params;
   /** The raw query string (without `?`). */

@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import { SIGNING_ALGS } from '../services/keys.js';
+import { GRANT_TYPES, SECRET_AUTH_METHODS, TOKEN_ENDPOINT_AUTH_METHODS } from '../vocabulary.js';
 
 /**
  * RFC 8414 authorization server metadata; the OpenID Connect Discovery document is the same
@@ -20,17 +21,14 @@ export function serverMetadata(config: Config): Record<string, unknown> {
     scopes_supported: Object.keys(config.scopes),
     response_types_supported: ['code', 'token'],
     response_modes_supported: ['query', 'fragment'],
-    grant_types_supported: [
-      'authorization_code',
-      'refresh_token',
-      'client_credentials',
-      'password',
-      'urn:ietf:params:oauth:grant-type:device_code',
-      'implicit',
-    ],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'bearer'],
+    // implicit included: response_type=token is served (RFC 8414 §2 lists every grant type).
+    grant_types_supported: [...GRANT_TYPES],
+    token_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS],
+    // Revocation authenticates clients exactly as the token endpoint does (src/oauth/client-auth.ts).
+    revocation_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS],
+    // Introspection is for resource servers: a client with a secret, or a Bearer token with the
+    // introspection scope; never a bare client_id.
+    introspection_endpoint_auth_methods_supported: [...SECRET_AUTH_METHODS, 'bearer'],
     code_challenge_methods_supported: config.pkceAllowPlain ? ['S256', 'plain'] : ['S256'],
     authorization_response_iss_parameter_supported: true,
     service_documentation: `${base}/`,

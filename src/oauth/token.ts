@@ -16,7 +16,7 @@ export async function tokenEndpoint(req: ProtocolRequest, res: ProtocolResponse)
   allowClientOrigin(req, res, client);
   const grant = grants.get(grantType);
   if (!grant) throw unsupportedGrantType(`Grant type "${grantType.slice(0, 60)}" is not supported.`);
-  if (!client.grantTypes.includes(grant.requires)) {
+  if (!client.grantTypes.includes(grant.grantType)) {
     throw unauthorizedClient(`This client is not allowed to use the ${grant.grantType} grant.`);
   }
   const body = await grant.handle({ ctx: req.ctx, params, client, clientAuth: method });

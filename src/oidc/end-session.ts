@@ -56,7 +56,7 @@ async function handle(
   const postLogout = param('post_logout_redirect_uri');
   let target: string | undefined;
   if (postLogout) {
-    const client = clientId ? await req.ctx.runtime.clients!.get(clientId) : null;
+    const client = clientId ? await req.ctx.runtime.clients.get(clientId) : null;
     if (!client?.postLogoutRedirectUris.includes(postLogout)) {
       throw new WebError(
         400,
@@ -80,7 +80,7 @@ async function handle(
       params: ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state']
         .map((name) => ({ name, value: param(name) }))
         .filter((p) => p.value !== undefined),
-      application: clientId ? (await req.ctx.runtime.clients!.get(clientId))?.name : undefined,
+      application: clientId ? (await req.ctx.runtime.clients.get(clientId))?.name : undefined,
     });
     return;
   }
@@ -109,14 +109,14 @@ async function verifyHint(req: Request, value: string): Promise<Hint> {
   if (value.length > 8192) throw invalid;
   try {
     const jwks = createLocalJWKSet(
-      req.ctx.runtime.keyStore!.jwks() as Parameters<typeof createLocalJWKSet>[0],
+      req.ctx.runtime.keyStore.jwks() as Parameters<typeof createLocalJWKSet>[0],
     );
     const { protectedHeader } = await compactVerify(value, jwks);
     if (protectedHeader.typ !== undefined && protectedHeader.typ.toLowerCase() !== 'jwt') throw invalid;
     const claims = decodeJwt(value);
     if (claims.iss !== req.ctx.config.issuer || typeof claims.sub !== 'string') throw invalid;
     const aud = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud;
-    if (typeof aud !== 'string' || !(await req.ctx.runtime.clients!.get(aud))) throw invalid;
+    if (typeof aud !== 'string' || !(await req.ctx.runtime.clients.get(aud))) throw invalid;
     return {
       sub: claims.sub,
       aud,

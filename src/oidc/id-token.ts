@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import type { ClientRecord } from '../services/client-cache.js';
-import type { Ctx } from '../services/context.js';
+import type { ServerCtx } from '../services/context.js';
 import { signJws } from '../services/jws.js';
 
 export interface IdTokenInput {
+  ctx: ServerCtx;
   client: ClientRecord;
   userId: string;
   scopes: readonly string[];
+  /** The authorization request's nonce; null where the grant has none to repeat (device, refresh). */
   nonce: string | null;
   authTime: Date | null;
+  /** The browser session the user signed in with, if any. */
   sid: string | null;
   /** The access token issued alongside, for at_hash. */
   accessToken?: string;
@@ -18,8 +21,9 @@ export interface IdTokenInput {
  * OpenID Connect Core §2 id_token, signed with the application's algorithm (RS256 by default,
  * ES256 selectable) by the active key, which was parsed once at start.
  */
-export async function issueIdToken(ctx: Ctx, input: IdTokenInput): Promise<string> {
-  const signer = ctx.runtime.keyStore!.signer(input.client.idTokenSignedResponseAlg);
+export async function issueIdToken(input: IdTokenInput): Promise<string> {
+  const { ctx } = input;
+  const signer = ctx.runtime.keyStore.signer(input.client.idTokenSignedResponseAlg);
   const now = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = {
     iss: ctx.config.issuer,

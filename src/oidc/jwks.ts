@@ -7,5 +7,5 @@ import type { ProtocolRequest, ProtocolResponse } from '../oauth/exchange.js';
 export function jwksEndpoint(req: ProtocolRequest, res: ProtocolResponse): void {
   res
     .setAll({ 'Cache-Control': 'public, max-age=60', 'Access-Control-Allow-Origin': '*' })
-    .send('application/jwk-set+json', JSON.stringify(req.ctx.runtime.keyStore!.jwks()), 200);
+    .send('application/jwk-set+json', JSON.stringify(req.ctx.runtime.keyStore.jwks()), 200);
 }

@@ -19,7 +19,7 @@ export async function userinfoEndpoint(req: ProtocolRequest, res: ProtocolRespon
   }
   const info = await findAccessToken(req.ctx, token);
   if (!info?.active || !info.user) throw invalidToken('The access token is invalid, expired or revoked.');
-  const client = await req.ctx.runtime.clients!.get(info.clientId);
+  const client = await req.ctx.runtime.clients.get(info.clientId);
   if (client) allowClientOrigin(req, res, client);
   if (!info.scopes.includes('openid'))
     throw insufficientScope('The access token lacks the "openid" scope.', 'openid');

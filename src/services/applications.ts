@@ -1,5 +1,4 @@
 import type { FilterQuery } from '@mikro-orm/core';
-import { ADMIN_ONLY_SCOPES, PRIVILEGED_SCOPES } from '../config/scopes.js';
 import {
   type AccessTokenFormat,
   Application,
@@ -10,6 +9,12 @@ import {
 } from '../entities/Application.js';
 import { isUuid } from '../entities/base.js';
 import { User } from '../entities/User.js';
+import {
+  ADMIN_ONLY_SCOPES,
+  GRANT_TYPES,
+  PRIVILEGED_SCOPES,
+  TOKEN_ENDPOINT_AUTH_METHODS,
+} from '../vocabulary.js';
 import { isPrivileged, requireUser } from './access.js';
 import { recordAudit } from './audit.js';
 import { clientChanged } from './client-cache.js';
@@ -53,22 +58,6 @@ export interface CreatedApplication {
   /** Shown once; null for public clients. */
   clientSecret: string | null;
 }
-
-export const GRANT_TYPES: readonly GrantType[] = [
-  'authorization_code',
-  'client_credentials',
-  'refresh_token',
-  'password',
-  'urn:ietf:params:oauth:grant-type:device_code',
-  'implicit',
-];
-
-/** RFC 7591 token_endpoint_auth_method values the token endpoint enforces (OIDC Core §9). */
-export const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
-  'client_secret_basic',
-  'client_secret_post',
-  'none',
-];
 
 /** Scopes a new application may request when none are given: all but the administrative ones. */
 export function defaultApplicationScopes(known: Readonly<Record<string, string>>): string[] {

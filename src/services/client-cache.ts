@@ -6,7 +6,7 @@ import type {
   SigningAlg,
   TokenEndpointAuthMethod,
 } from '../entities/Application.js';
-import type { Ctx } from './context.js';
+import { type Ctx, isServerRuntime } from './context.js';
 
 /** What the protocol endpoints need to know about a client, read with one indexed lookup. */
 export interface ClientRecord {
@@ -140,6 +140,6 @@ interface ClientRow extends Record<string, unknown> {
 
 /** Drops the cached record here and on every other instance. */
 export async function clientChanged(ctx: Ctx, clientId: string): Promise<void> {
-  ctx.runtime.clients?.invalidate(clientId);
+  if (isServerRuntime(ctx.runtime)) ctx.runtime.clients.invalidate(clientId);
   await ctx.sql.execute('select pg_notify($1, $2)', [CLIENT_CHANNEL, clientId]);
 }

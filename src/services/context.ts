@@ -25,26 +25,41 @@ export type Actor =
   | { kind: 'cli' }
   | { kind: 'anonymous' };
 
-/** Long-lived things every request shares: settings, database, logger, caches. */
-export interface Runtime {
+/** What every process has: settings, database, logger. The CLI has no more than this. */
+export interface BaseRuntime {
   config: Config;
   db: Database;
   log: Logger;
-  /** Absent in the CLI, which never serves protocol requests. */
-  clients?: ClientCache;
-  keys?: ServerKeys;
-  clientAuthLimiter?: HotPathLimiter;
-  keyStore?: KeyStore;
-  /** Batched access-token writes and lookups, shared by the requests of this process. */
-  accessTokens?: AccessTokenStore;
 }
 
 /**
- * What a service call needs: the runtime, one forked EntityManager for this request or command
+ * The server's runtime: the base plus the stores protocol requests share, all built before the
+ * first request (src/server.ts), so request code never meets a missing one.
+ */
+export interface Runtime extends BaseRuntime {
+  clients: ClientCache;
+  keys: ServerKeys;
+  clientAuthLimiter: HotPathLimiter;
+  keyStore: KeyStore;
+  /** Batched access-token writes and lookups, shared by the requests of this process. */
+  accessTokens: AccessTokenStore;
+}
+
+/**
+ * CLI commands also run inside a server that holds a PGlite directory (src/cli/remote.ts), with
+ * the server's runtime: a service that runs in both asks this before touching a server store.
+ */
+export function isServerRuntime(runtime: BaseRuntime): runtime is Runtime {
+  return 'keyStore' in runtime;
+}
+
+/**
+ * What a service call needs: the runtime (the base one unless the service needs a server store:
+ * then it takes a `ServerCtx`, and the CLI cannot call it), one forked EntityManager for this request or command
  * (created on first use, so hot paths that only run native SQL never pay for it), the actor and
  * the client address.
  */
-export class Ctx {
+export class Ctx<R extends BaseRuntime = BaseRuntime> {
   private forked?: EntityManager;
   actor: Actor = { kind: 'anonymous' };
   ip?: string;
@@ -53,7 +68,7 @@ export class Ctx {
 
   /** `bindings` (e.g. the request id) are attached to every log line, on first use only. */
   constructor(
-    readonly runtime: Runtime,
+    readonly runtime: R,
     private readonly bindings?: Record<string, string>,
   ) {}
 
@@ -80,3 +95,6 @@ export class Ctx {
     return this.actor.kind === 'user' ? this.actor.user : undefined;
   }
 }
+
+/** The context of a request to the server: every store is there. */
+export type ServerCtx = Ctx<Runtime>;

@@ -1,4 +1,4 @@
-import type { Ctx } from './context.js';
+import type { ServerCtx } from './context.js';
 import { signJws } from './jws.js';
 import type { TokenSubject } from './tokens.js';
 
@@ -8,13 +8,13 @@ import type { TokenSubject } from './tokens.js';
  * revoked and introspected like an opaque one.
  */
 export async function signJwtAccessToken(
-  ctx: Ctx,
+  ctx: ServerCtx,
   subject: TokenSubject,
   jti: string,
   expiresIn: number,
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return signJws(ctx.runtime.keyStore!.signer('RS256'), 'at+jwt', {
+  return signJws(ctx.runtime.keyStore.signer('RS256'), 'at+jwt', {
     iss: ctx.config.issuer,
     sub: subject.userId ?? subject.client.clientId,
     aud: ctx.config.accessTokenAudience,

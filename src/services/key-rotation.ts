@@ -1,13 +1,15 @@
 import { requireAdmin } from './access.js';
 import { recordAudit } from './audit.js';
-import type { Ctx } from './context.js';
+import { type Ctx, isServerRuntime } from './context.js';
 import { KeyStore, type PublishedKey } from './keys.js';
 
 /** Rotates the signing keys (admins and the CLI), with an audit event. */
 export async function rotateSigningKeys(ctx: Ctx): Promise<PublishedKey[]> {
   requireAdmin(ctx);
-  let store = ctx.runtime.keyStore;
-  if (!store) {
+  // Inside the server, its own store rotates, so the new key signs at once.
+  let store: KeyStore;
+  if (isServerRuntime(ctx.runtime)) store = ctx.runtime.keyStore;
+  else {
     store = new KeyStore(ctx.sql, ctx.config, ctx.log);
     await store.init();
   }

@@ -1,5 +1,5 @@
 import argon2 from 'argon2';
-import type { Runtime } from './context.js';
+import type { BaseRuntime } from './context.js';
 import { WorkGate } from './work-gate.js';
 
 /**
@@ -8,9 +8,9 @@ import { WorkGate } from './work-gate.js';
  * anyone can ask for one by posting a login form, so an unbounded queue would be a denial of
  * service for memory and for every other request.
  */
-const gates = new WeakMap<Runtime, WorkGate>();
+const gates = new WeakMap<BaseRuntime, WorkGate>();
 
-function gate(runtime: Runtime): WorkGate {
+function gate(runtime: BaseRuntime): WorkGate {
   let g = gates.get(runtime);
   if (!g) {
     const { concurrency, queue } = runtime.config.passwordHashing;
@@ -21,7 +21,7 @@ function gate(runtime: Runtime): WorkGate {
 }
 
 interface HasRuntime {
-  runtime: Runtime;
+  runtime: BaseRuntime;
 }
 
 /** argon2id with the library's defaults (m=64 MiB, t=3, p=4): ~250 ms here. */

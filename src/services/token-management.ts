@@ -1,12 +1,11 @@
 import { isUuid } from '../entities/base.js';
+import type { TokenKind } from '../vocabulary.js';
 import { isPrivileged, requireUser } from './access.js';
 import { recordAudit } from './audit.js';
 import type { Ctx } from './context.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { decodeCursor, type Page, type PageArgs, pageSize, toPage } from './pagination.js';
 import { revokeFamily } from './tokens.js';
-
-export type TokenKind = 'access' | 'refresh';
 
 /** What an owner, the token's user or an admin may see about an issued token: never its value. */
 export interface TokenRecord {

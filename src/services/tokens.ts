@@ -2,7 +2,7 @@ import { Batcher } from '../db/batcher.js';
 import type { Sql } from '../db/sql.js';
 import { newId } from '../entities/base.js';
 import type { ClientRecord } from './client-cache.js';
-import type { Ctx } from './context.js';
+import type { ServerCtx } from './context.js';
 import { signJwtAccessToken } from './jwt-access-token.js';
 import { digest, newCredential } from './secrets.js';
 
@@ -32,7 +32,7 @@ export interface MintedRefreshToken {
 }
 
 /** An opaque random value, or an RFC 9068 JWT for applications that chose that format. */
-export async function mintAccessToken(ctx: Ctx, subject: TokenSubject): Promise<MintedAccessToken> {
+export async function mintAccessToken(ctx: ServerCtx, subject: TokenSubject): Promise<MintedAccessToken> {
   const id = newId();
   const expiresIn = ctx.config.ttl.accessToken;
   const format = subject.client.accessTokenFormat;
@@ -121,13 +121,13 @@ export class AccessTokenStore {
 /** At most 4 statements of a kind in flight, up to 200 rows each. */
 const BATCHING = { maxBatch: 200, maxInFlight: 4 };
 
-function store(ctx: Ctx): AccessTokenStore {
-  return ctx.runtime.accessTokens ?? new AccessTokenStore(ctx.sql);
+function store(ctx: ServerCtx): AccessTokenStore {
+  return ctx.runtime.accessTokens;
 }
 
 /** Writes an access token (the client_credentials and implicit paths). */
 export async function insertAccessToken(
-  ctx: Ctx,
+  ctx: ServerCtx,
   token: MintedAccessToken,
   subject: TokenSubject,
 ): Promise<void> {
@@ -289,7 +289,7 @@ function toAccessTokenRecord(r: AccessTokenDbRow | undefined): AccessTokenRecord
 }
 
 /** One indexed lookup on the digest (batched with concurrent lookups). */
-export function findAccessToken(ctx: Ctx, value: string): Promise<AccessTokenRecord | null> {
+export function findAccessToken(ctx: ServerCtx, value: string): Promise<AccessTokenRecord | null> {
   return store(ctx).find(value);
 }
 

@@ -1,4 +1,5 @@
 import type { ClientType, GrantType } from '../entities/Application.js';
+import { REFRESH_CHAIN_STARTERS } from '../vocabulary.js';
 import { IssueCollector, ValidationError } from './errors.js';
 
 /**
@@ -155,12 +156,6 @@ export function checkName(value: string, field = 'name'): string {
   return name;
 }
 
-const ISSUES_REFRESH: GrantType[] = [
-  'authorization_code',
-  'password',
-  'urn:ietf:params:oauth:grant-type:device_code',
-];
-
 /** Grant types must make sense together and for the client type; every broken rule is reported. */
 export function checkGrantTypes(
   clientType: ClientType,
@@ -181,7 +176,7 @@ export function checkGrantTypes(
   ) {
     issues.add('redirectUris', 'The authorization code grant needs at least one redirect URI.');
   }
-  if (grantTypes.includes('refresh_token') && !grantTypes.some((g) => ISSUES_REFRESH.includes(g))) {
+  if (grantTypes.includes('refresh_token') && !grantTypes.some((g) => REFRESH_CHAIN_STARTERS.includes(g))) {
     issues.add(
       'grantTypes',
       'The refresh_token grant needs a grant that issues refresh tokens (authorization_code, password or device_code).',

@@ -1,10 +1,14 @@
 import type { Request } from 'express';
 import type { Config } from '../config/index.js';
-import { ADMIN_ONLY_SCOPES } from '../config/scopes.js';
-import type { Application, GrantType } from '../entities/Application.js';
+import type { Application } from '../entities/Application.js';
 import type { ApplicationInput } from '../services/applications.js';
-import { GRANT_TYPES } from '../services/applications.js';
 import type { Viewer } from '../services/context.js';
+import {
+  ADMIN_ONLY_SCOPES,
+  GRANT_TYPE_ENTRIES,
+  type GrantType,
+  TOKEN_ENDPOINT_AUTH_METHOD_ENTRIES,
+} from '../vocabulary.js';
 import { field, fields, listField } from './forms.js';
 
 /** The register/edit form's fields → the service's input. The service validates; this only reads. */
@@ -30,15 +34,6 @@ export function readApplicationForm(req: Request): ApplicationInput {
         : (field(req, 'token_endpoint_auth_method') as ApplicationInput['tokenEndpointAuthMethod']),
   };
 }
-
-const GRANT_LABELS: Record<GrantType, string> = {
-  authorization_code: 'Authorization code (web apps, SPAs, native apps)',
-  refresh_token: 'Refresh token',
-  client_credentials: 'Client credentials (machine to machine)',
-  'urn:ietf:params:oauth:grant-type:device_code': 'Device code (TVs, command-line tools)',
-  password: 'Resource owner password (legacy)',
-  implicit: 'Implicit (legacy)',
-};
 
 /** The fields the form shows an error next to. */
 const FORM_FIELDS = new Set([
@@ -82,10 +77,10 @@ export function applicationFormView(
         checked: values.clientType === 'public',
       },
     ],
-    grantTypes: GRANT_TYPES.map((g) => ({
-      value: g,
-      label: GRANT_LABELS[g],
-      checked: values.grantTypes.includes(g),
+    grantTypes: GRANT_TYPE_ENTRIES.map((g) => ({
+      value: g.name,
+      label: g.label,
+      checked: values.grantTypes.includes(g.name),
     })),
     scopes: Object.entries(config.scopes).map(([name, description]) => ({
       name,
@@ -105,12 +100,11 @@ export function applicationFormView(
         selected: values.accessTokenFormat === 'jwt',
       },
     ],
-    authMethods: [
-      { value: 'client_secret_basic', label: 'HTTP Basic (client_secret_basic)' },
-      { value: 'client_secret_post', label: 'In the request body (client_secret_post)' },
-    ].map((m) => ({
-      ...m,
-      selected: (values.tokenEndpointAuthMethod ?? 'client_secret_basic') === m.value,
+    // A public client has no secret, so the form offers only the methods that send one.
+    authMethods: TOKEN_ENDPOINT_AUTH_METHOD_ENTRIES.filter((m) => m.withSecret).map((m) => ({
+      value: m.name,
+      label: m.label,
+      selected: (values.tokenEndpointAuthMethod ?? 'client_secret_basic') === m.name,
     })),
     algs: ['RS256', 'ES256'].map((a) => ({
       value: a,

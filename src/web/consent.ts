@@ -37,9 +37,7 @@ export function verifyConsentRequest(req: Request, value: string | undefined): P
 }
 
 function mac(req: Request, payload: string): string {
-  return createHmac('sha256', req.ctx.runtime.keys!.signing)
-    .update(`consent\0${payload}`)
-    .digest('base64url');
+  return createHmac('sha256', req.ctx.runtime.keys.signing).update(`consent\0${payload}`).digest('base64url');
 }
 
 export function serialise(params: Params): string {

@@ -24,9 +24,7 @@ function binding(req: Request, res: Response, create: boolean): string | undefin
 }
 
 function sign(req: Request, bound: string): string {
-  const key = req.ctx.runtime.keys?.signing;
-  if (!key) throw new Error('server keys not loaded');
-  return createHmac('sha256', key).update(`csrf\0${bound}`).digest('base64url');
+  return createHmac('sha256', req.ctx.runtime.keys.signing).update(`csrf\0${bound}`).digest('base64url');
 }
 
 /** The token to put in a form on this page (creating the pre-session cookie if needed). */

@@ -31,7 +31,7 @@ export function deviceRouter(): Router {
     const typed = field(req, 'user_code') ?? '';
     const device = await lookup(req, res, typed);
     if (!device) return;
-    const client = await req.ctx.runtime.clients!.get(device.clientId);
+    const client = await req.ctx.runtime.clients.get(device.clientId);
     res.render('device/consent', {
       title: 'Connect a device',
       userCode: formatUserCode(device.userCode),

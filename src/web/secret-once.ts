@@ -22,9 +22,7 @@ interface Sealed {
 }
 
 function key(req: Request): Buffer {
-  const signing = req.ctx.runtime.keys?.signing;
-  if (!signing) throw new Error('server keys not loaded');
-  return Buffer.from(hkdfSync('sha256', signing, 'latchkey', 'secret-once-v1', 32));
+  return Buffer.from(hkdfSync('sha256', req.ctx.runtime.keys.signing, 'latchkey', 'secret-once-v1', 32));
 }
 
 /** Keeps the secret for the next GET of the application's page (call before redirecting there). */

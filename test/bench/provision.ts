@@ -11,7 +11,8 @@ import { createApplication } from '../../src/services/applications.js';
 import { loadClient } from '../../src/services/client-cache.js';
 import { Ctx } from '../../src/services/context.js';
 import { upsertGrant } from '../../src/services/grants.js';
-import { insertTokenPair, mintAccessToken, mintRefreshToken } from '../../src/services/tokens.js';
+import { digest, newCredential } from '../../src/services/secrets.js';
+import { insertTokenPair, mintRefreshToken } from '../../src/services/tokens.js';
 import { createUser, findUserByUsername } from '../../src/services/users.js';
 import { adminQuery, urlFor } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
@@ -212,7 +213,15 @@ async function provision(config: Config, db: Database, baseUrl: string): Promise
           familyId: newId(),
           scopes: REFRESH_SCOPES,
         };
-        const access = await mintAccessToken(ctx, subject);
+        // Minted as the server mints for this opaque-format client, without its key store.
+        const accessValue = newCredential('accessToken');
+        const access = {
+          id: newId(),
+          value: accessValue,
+          digest: digest(accessValue),
+          expiresIn: config.ttl.accessToken,
+          format: 'opaque' as const,
+        };
         const refresh = mintRefreshToken();
         values.push(refresh.value);
         await insertTokenPair(tx, access, refresh, subject, config.ttl.refreshToken, {

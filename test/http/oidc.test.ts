@@ -284,7 +284,7 @@ describe('signing key rotation', () => {
     );
     const { deleteExpired } = await import('../../src/services/cleanup.js');
     await deleteExpired(server.runtime.db.sql, 100);
-    await server.runtime.keyStore!.load();
+    await server.runtime.keyStore.load();
     const kids = (await (await fetch(new URL('/o/jwks/', server.url))).json()).keys.map(
       (k: { kid: string }) => k.kid,
     );

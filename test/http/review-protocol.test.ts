@@ -132,7 +132,7 @@ describe('Review #6 and #8: RP-initiated logout', () => {
   });
 
   it('Review #8: a hint signed by our key is accepted only with typ JWT and an audience that is one of our applications', async () => {
-    const signer = server.runtime.keyStore!.signer('RS256');
+    const signer = server.runtime.keyStore.signer('RS256');
     const now = Math.floor(Date.now() / 1000);
     const claims = (aud: string) => ({
       iss: server.runtime.config.issuer,

@@ -250,7 +250,7 @@ describe('refresh_token grant', () => {
       "update applications set grant_types = '{authorization_code}' where id = $1",
       [noRefresh.id],
     );
-    server.runtime.clients!.invalidate();
+    server.runtime.clients.invalidate();
     const body = await codeFlow(server, alice, noRefresh);
     expect(body.refresh_token).toBeUndefined();
   });

@@ -23,7 +23,7 @@ export class AdminResolver {
   @Query(() => [SigningKeyType], { description: 'Admins only: the published signing keys (public data).' })
   signingKeys(@Ctx() { ctx }: GqlContext): SigningKeyType[] {
     requireAdmin(ctx);
-    return ctx.runtime.keyStore!.list().map(toSigningKey);
+    return ctx.runtime.keyStore.list().map(toSigningKey);
   }
 
   @Mutation(() => [SigningKeyType], {

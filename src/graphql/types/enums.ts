@@ -1,4 +1,19 @@
 import { registerEnumType } from 'type-graphql';
+import {
+  GRANT_TYPE_ENTRIES,
+  type GrantType,
+  TOKEN_ENDPOINT_AUTH_METHOD_ENTRIES,
+  TOKEN_KIND_ENTRIES,
+  type TokenEndpointAuthMethod,
+  type TokenKind,
+} from '../../vocabulary.js';
+
+/** `{ GRAPHQL_NAME: 'value' }` from a vocabulary table, in its order, as registerEnumType takes it. */
+function graphqlEnum<V extends string>(
+  entries: readonly { readonly graphql: string; readonly name: V }[],
+): Readonly<Record<string, V>> {
+  return Object.freeze(Object.fromEntries(entries.map((e) => [e.graphql, e.name])));
+}
 
 /** GraphQL enum names map to the RFC values the services use. */
 export enum ClientTypeValue {
@@ -6,14 +21,8 @@ export enum ClientTypeValue {
   PUBLIC = 'public',
 }
 
-export enum GrantTypeValue {
-  AUTHORIZATION_CODE = 'authorization_code',
-  CLIENT_CREDENTIALS = 'client_credentials',
-  REFRESH_TOKEN = 'refresh_token',
-  PASSWORD = 'password',
-  DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code',
-  IMPLICIT = 'implicit',
-}
+export const GrantTypeValue = graphqlEnum(GRANT_TYPE_ENTRIES);
+export type GrantTypeValue = GrantType;
 
 export enum AccessTokenFormatValue {
   OPAQUE = 'opaque',
@@ -25,16 +34,11 @@ export enum SigningAlgorithmValue {
   ES256 = 'ES256',
 }
 
-export enum TokenEndpointAuthMethodValue {
-  CLIENT_SECRET_BASIC = 'client_secret_basic',
-  CLIENT_SECRET_POST = 'client_secret_post',
-  NONE = 'none',
-}
+export const TokenEndpointAuthMethodValue = graphqlEnum(TOKEN_ENDPOINT_AUTH_METHOD_ENTRIES);
+export type TokenEndpointAuthMethodValue = TokenEndpointAuthMethod;
 
-export enum TokenKindValue {
-  ACCESS = 'access',
-  REFRESH = 'refresh',
-}
+export const TokenKindValue = graphqlEnum(TOKEN_KIND_ENTRIES);
+export type TokenKindValue = TokenKind;
 
 registerEnumType(ClientTypeValue, { name: 'ClientType', description: 'RFC 6749 §2.1 client types.' });
 registerEnumType(GrantTypeValue, { name: 'GrantType', description: 'RFC 7591 grant_types values.' });

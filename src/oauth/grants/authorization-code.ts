@@ -1,4 +1,3 @@
-import { issueIdToken } from '../../oidc/id-token.js';
 import type { ClientRecord } from '../../services/client-cache.js';
 import {
   consumeCodeAndIssue,
@@ -7,13 +6,14 @@ import {
   redeemCode,
   type StoredCode,
 } from '../../services/codes.js';
-import type { Ctx } from '../../services/context.js';
+import type { ServerCtx } from '../../services/context.js';
 import { digest } from '../../services/secrets.js';
-import { mintAccessToken, mintRefreshToken, revokeFamily } from '../../services/tokens.js';
+import { mintAccessToken, revokeFamily } from '../../services/tokens.js';
 import { invalidGrant, invalidRequest } from '../errors.js';
 import { s256, VERIFIER, verifierMatches } from '../pkce.js';
 import { matchRedirectUri } from '../redirect-uris.js';
-import { type GrantHandler, tokenResponse } from './types.js';
+import { idTokenFor, mintRefreshIfAllowed, tokenResponse } from './common.js';
+import type { GrantHandler } from './types.js';
 
 /**
  * RFC 6749 §4.1.3 with RFC 7636: the code is single-use (a replay revokes what it issued),
@@ -26,7 +26,6 @@ import { type GrantHandler, tokenResponse } from './types.js';
  */
 export const authorizationCodeGrant: GrantHandler = {
   grantType: 'authorization_code',
-  requires: 'authorization_code',
   async handle({ ctx, params, client }) {
     const value = params.get('code');
     if (!value) throw invalidRequest('The code parameter is required.');
@@ -43,7 +42,7 @@ export const authorizationCodeGrant: GrantHandler = {
     if (redirectUri !== null && !matchRedirectUri(redirectUri, client.redirectUris)) {
       throw invalidGrant('redirect_uri is not registered for this client.');
     }
-    const refresh = client.grantTypes.includes('refresh_token') ? mintRefreshToken() : null;
+    const refresh = mintRefreshIfAllowed(client);
     const refreshTtl = ctx.config.ttl.refreshToken;
 
     let redeemed: RedeemedCode | null;
@@ -84,24 +83,24 @@ export const authorizationCodeGrant: GrantHandler = {
       await readCode(ctx, value, client, redirectUri, verifier); // throws the precise reason
       throw invalidGrant('The authorization code is no longer valid.');
     }
-    const idToken = redeemed.scopes.includes('openid')
-      ? await issueIdToken(ctx, {
-          client,
-          userId: redeemed.userId,
-          scopes: redeemed.scopes,
-          nonce: redeemed.nonce,
-          authTime: redeemed.authTime,
-          sid: redeemed.sid,
-          accessToken: access.value,
-        })
-      : undefined;
-    return tokenResponse(access, refresh, redeemed.scopes, idToken);
+    const { scopes } = redeemed;
+    const idToken = await idTokenFor({
+      ctx,
+      client,
+      userId: redeemed.userId,
+      scopes,
+      nonce: redeemed.nonce,
+      authTime: redeemed.authTime,
+      sid: redeemed.sid,
+      accessToken: access.value,
+    });
+    return tokenResponse({ access, refresh, scopes, idToken });
   },
 };
 
 /** Reads the code and checks every binding, throwing the RFC error that says what is wrong. */
 async function readCode(
-  ctx: Ctx,
+  ctx: ServerCtx,
   value: string,
   client: ClientRecord,
   redirectUri: string | null,

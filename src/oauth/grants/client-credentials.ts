@@ -2,12 +2,12 @@ import { insertAccessToken, mintAccessToken } from '../../services/tokens.js';
 import { unauthorizedClient } from '../errors.js';
 import { scopeParam } from '../params.js';
 import { resolveScopes } from '../scopes.js';
-import { type GrantHandler, tokenResponse } from './types.js';
+import { tokenResponse } from './common.js';
+import type { GrantHandler } from './types.js';
 
 /** RFC 6749 §4.4: a confidential client acting for itself. No refresh token (§4.4.3). */
 export const clientCredentialsGrant: GrantHandler = {
   grantType: 'client_credentials',
-  requires: 'client_credentials',
   async handle({ ctx, params, client }) {
     if (client.clientType !== 'confidential') {
       throw unauthorizedClient('Only confidential clients may use the client_credentials grant.');
@@ -16,6 +16,6 @@ export const clientCredentialsGrant: GrantHandler = {
     const subject = { client, userId: null, grantId: null, familyId: null, scopes };
     const access = await mintAccessToken(ctx, subject);
     await insertAccessToken(ctx, access, subject);
-    return tokenResponse(access, null, scopes);
+    return tokenResponse({ access, refresh: null, scopes });
   },
 };

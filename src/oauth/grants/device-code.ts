@@ -1,10 +1,9 @@
-import { issueIdToken } from '../../oidc/id-token.js';
 import { consumeDeviceCodeAndIssue, pollDeviceCode } from '../../services/device-codes.js';
-import { mintAccessToken, mintRefreshToken } from '../../services/tokens.js';
+import { mintAccessToken } from '../../services/tokens.js';
+import { DEVICE_CODE_GRANT } from '../../vocabulary.js';
 import { invalidGrant, invalidRequest, OAuthError } from '../errors.js';
-import { type GrantHandler, tokenResponse } from './types.js';
-
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+import { idTokenFor, mintRefreshIfAllowed, tokenResponse } from './common.js';
+import type { GrantHandler } from './types.js';
 
 /**
  * RFC 8628 §3.4–3.5: the device polls. authorization_pending until the user decides;
@@ -13,7 +12,6 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
  */
 export const deviceCodeGrant: GrantHandler = {
   grantType: DEVICE_CODE_GRANT,
-  requires: DEVICE_CODE_GRANT,
   async handle({ ctx, params, client }) {
     const deviceCode = params.get('device_code');
     if (!deviceCode) throw invalidRequest('The device_code parameter is required.');
@@ -38,23 +36,23 @@ export const deviceCodeGrant: GrantHandler = {
       scopes: polled.scopes,
     };
     const access = await mintAccessToken(ctx, subject);
-    const refresh = client.grantTypes.includes('refresh_token') ? mintRefreshToken() : null;
+    const refresh = mintRefreshIfAllowed(client);
     if (
       !(await consumeDeviceCodeAndIssue(ctx.sql, polled.id, access, refresh, ctx.config.ttl.refreshToken))
     ) {
       throw invalidGrant('The device code is no longer valid.');
     }
-    const idToken = polled.scopes.includes('openid')
-      ? await issueIdToken(ctx, {
-          client,
-          userId: polled.userId!,
-          scopes: polled.scopes,
-          nonce: null,
-          authTime: polled.authTime,
-          sid: null,
-          accessToken: access.value,
-        })
-      : undefined;
-    return tokenResponse(access, refresh, polled.scopes, idToken);
+    const { scopes } = polled;
+    const idToken = await idTokenFor({
+      ctx,
+      client,
+      userId: subject.userId,
+      scopes,
+      nonce: null,
+      authTime: polled.authTime,
+      sid: null,
+      accessToken: access.value,
+    });
+    return tokenResponse({ access, refresh, scopes, idToken });
   },
 };

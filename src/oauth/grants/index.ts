@@ -5,7 +5,10 @@ import { passwordGrant } from './password.js';
 import { refreshTokenGrant } from './refresh-token.js';
 import type { GrantHandler } from './types.js';
 
-/** Every grant the token endpoint knows, by grant_type. Adding a grant is adding a line. */
+/**
+ * Every grant the token endpoint serves, by grant_type: the vocabulary's grant types whose
+ * endpoint is the token endpoint (a unit test holds the two together).
+ */
 export const grants: ReadonlyMap<string, GrantHandler> = new Map(
   [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant, passwordGrant, deviceCodeGrant].map(
     (g) => [g.grantType, g],

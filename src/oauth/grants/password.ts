@@ -1,11 +1,12 @@
 import { newId } from '../../entities/base.js';
 import { upsertGrant } from '../../services/grants.js';
 import { authenticate } from '../../services/login.js';
-import { insertTokenPair, mintAccessToken, mintRefreshToken } from '../../services/tokens.js';
+import { insertTokenPair, mintAccessToken } from '../../services/tokens.js';
 import { invalidGrant, invalidRequest, temporarilyUnavailable, tooManyAttempts } from '../errors.js';
 import { scopeParam } from '../params.js';
 import { resolveScopes } from '../scopes.js';
-import { type GrantHandler, tokenResponse } from './types.js';
+import { mintRefreshIfAllowed, tokenResponse } from './common.js';
+import type { GrantHandler } from './types.js';
 
 /**
  * RFC 6749 §4.3, for applications that opt in (OAuth 2.1 drops it). Same argon2 check and the
@@ -14,7 +15,6 @@ import { type GrantHandler, tokenResponse } from './types.js';
  */
 export const passwordGrant: GrantHandler = {
   grantType: 'password',
-  requires: 'password',
   async handle({ ctx, params, client }) {
     const username = params.get('username');
     const password = params.get('password');
@@ -29,11 +29,11 @@ export const passwordGrant: GrantHandler = {
     const grant = await upsertGrant(ctx.sql, result.user.id, client.id, scopes);
     const subject = { client, userId: result.user.id, grantId: grant.id, familyId: newId(), scopes };
     const access = await mintAccessToken(ctx, subject);
-    const refresh = client.grantTypes.includes('refresh_token') ? mintRefreshToken() : null;
+    const refresh = mintRefreshIfAllowed(client);
     await insertTokenPair(ctx.sql, access, refresh, subject, ctx.config.ttl.refreshToken, {
       authTime: new Date(),
       sid: null,
     });
-    return tokenResponse(access, refresh, scopes);
+    return tokenResponse({ access, refresh, scopes });
   },
 };

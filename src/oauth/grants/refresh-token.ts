@@ -1,10 +1,10 @@
-import { issueIdToken } from '../../oidc/id-token.js';
 import { diagnoseRefreshToken, reissueWithinGrace, rotateRefreshToken } from '../../services/refresh.js';
 import { digest } from '../../services/secrets.js';
 import { mintAccessToken, mintRefreshToken, revokeFamily } from '../../services/tokens.js';
 import { invalidGrant, invalidRequest, invalidScope } from '../errors.js';
 import { scopeParam } from '../params.js';
-import { type GrantHandler, type TokenResponseBody, tokenResponse } from './types.js';
+import { idTokenFor, tokenResponse } from './common.js';
+import type { GrantHandler } from './types.js';
 
 /**
  * RFC 6749 §6 with rotation (OAuth 2.1 §4.3.1): one conditional statement consumes the token and
@@ -15,7 +15,6 @@ import { type GrantHandler, type TokenResponseBody, tokenResponse } from './type
  */
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
-  requires: 'refresh_token',
   async handle({ ctx, params, client }) {
     const value = params.get('refresh_token');
     if (!value) throw invalidRequest('The refresh_token parameter is required.');
@@ -42,16 +41,17 @@ export const refreshTokenGrant: GrantHandler = {
     });
     if (rotated) {
       const scopes = requested ?? rotated.scopes;
-      return withIdToken(
+      const idToken = await idTokenFor({
         ctx,
         client,
-        rotated.userId,
+        userId: rotated.userId,
         scopes,
-        rotated.authTime,
-        rotated.sid,
-        access.value,
-        tokenResponse(access, refresh, scopes),
-      );
+        nonce: null,
+        authTime: rotated.authTime,
+        sid: rotated.sid,
+        accessToken: access.value,
+      });
+      return tokenResponse({ access, refresh, scopes, idToken });
     }
 
     const why = await diagnoseRefreshToken(ctx.sql, tokenDigest);
@@ -75,16 +75,17 @@ export const refreshTokenGrant: GrantHandler = {
         });
         const fresh = mintRefreshToken();
         await reissueWithinGrace(ctx.sql, why, scopes, again, fresh, ctx.config.ttl.refreshToken);
-        return withIdToken(
+        const idToken = await idTokenFor({
           ctx,
           client,
-          why.userId,
+          userId: why.userId,
           scopes,
-          why.authTime,
-          why.sid,
-          again.value,
-          tokenResponse(again, fresh, scopes),
-        );
+          nonce: null,
+          authTime: why.authTime,
+          sid: why.sid,
+          accessToken: again.value,
+        });
+        return tokenResponse({ access: again, refresh: fresh, scopes, idToken });
       }
       if (why.consumedAgo <= concurrencyWindowSeconds) {
         throw invalidGrant('The refresh token was just rotated by a concurrent request.');
@@ -95,26 +96,3 @@ export const refreshTokenGrant: GrantHandler = {
     throw invalidGrant('The refresh token is invalid.');
   },
 };
-
-async function withIdToken(
-  ctx: Parameters<GrantHandler['handle']>[0]['ctx'],
-  client: Parameters<GrantHandler['handle']>[0]['client'],
-  userId: string,
-  scopes: string[],
-  authTime: Date | null,
-  sid: string | null,
-  accessToken: string,
-  body: TokenResponseBody,
-): Promise<TokenResponseBody> {
-  if (!scopes.includes('openid')) return body;
-  body.id_token = await issueIdToken(ctx, {
-    client,
-    userId,
-    scopes,
-    nonce: null,
-    authTime,
-    sid,
-    accessToken,
-  });
-  return body;
-}

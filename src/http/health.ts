@@ -1,4 +1,4 @@
-import type { ProtocolRequest, ProtocolResponse } from '../oauth/exchange.js';
+import type { ProtocolRequest, ProtocolResponse } from '../oauth/protocol-io.js';
 
 /** GET /healthz: liveness plus database readiness: 200 when a trivial query answers within 2 s, else 503. */
 export async function healthEndpoint(req: ProtocolRequest, res: ProtocolResponse): Promise<void> {

@@ -1,8 +1,8 @@
 import type { ClientRecord } from '../services/client-cache.js';
 import { matchesDigest } from '../services/secrets.js';
 import { invalidClient, invalidRequest, type OAuthError, tooManyAttempts } from './errors.js';
-import type { ProtocolRequest } from './exchange.js';
 import type { Params } from './params.js';
+import type { ProtocolRequest } from './protocol-io.js';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 

@@ -2,8 +2,8 @@ import { createDeviceCode, formatUserCode } from '../services/device-codes.js';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { unauthorizedClient } from './errors.js';
-import type { ProtocolRequest, ProtocolResponse } from './exchange.js';
 import { scopeParam } from './params.js';
+import type { ProtocolRequest, ProtocolResponse } from './protocol-io.js';
 import { resolveScopes } from './scopes.js';
 
 /**

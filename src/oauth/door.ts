@@ -6,7 +6,7 @@ import { describe } from '../http/errors.js';
 import { Ctx, type Runtime } from '../services/context.js';
 import { BusyError } from '../services/errors.js';
 import { invalidRequest, OAuthError, sendOAuthError, temporarilyUnavailable } from './errors.js';
-import { type ProtocolHandler, type ProtocolRequest, ProtocolResponse } from './exchange.js';
+import { type ProtocolHandler, type ProtocolRequest, ProtocolResponse } from './protocol-io.js';
 import { type Params, parseBody, parseParams } from './params.js';
 
 /** How an endpoint takes its input. */

@@ -6,7 +6,8 @@ import { DEFAULT_SCOPES } from './scopes.js';
 /**
  * Every setting Latchkey reads, from the environment, with its default. This is the only
  * module that looks at process.env; everything else receives a `Config`.
- * The README's configuration table mirrors this list.
+ * The README's configuration table lists every variable with this default; a test
+ * (test/unit/config-readme.test.ts) keeps the two in step.
  */
 
 const seconds = (def: number, min = 1, max = 10 * 365 * 86_400) =>
@@ -182,51 +183,11 @@ const schema = z.object({
 
 type Env = z.infer<typeof schema>;
 
-export interface Config {
-  env: Env['NODE_ENV'];
-  port: number;
-  host: string;
-  issuer: string;
-  /** true when cookies must be Secure (issuer served over https). */
-  secureCookies: boolean;
-  database: { url?: string; poolSize: number; dataDir: string };
-  migrateOnStart: boolean;
-  logLevel: Env['LOG_LEVEL'];
-  trustProxy: boolean | number | string;
-  workers: number;
-  scopes: Readonly<Record<string, string>>;
-  ttl: {
-    authorizationCode: number;
-    accessToken: number;
-    refreshToken: number;
-    idToken: number;
-    deviceCode: number;
-  };
-  deviceCodeInterval: number;
-  refresh: { graceSeconds: number; concurrencyWindowSeconds: number };
-  pkceAllowPlain: boolean;
-  session: { idleTimeout: number; maxAge: number };
-  limits: {
-    loginMaxFailures: number;
-    loginMaxFailuresPerIp: number;
-    loginWindow: number;
-    clientAuthMaxFailures: number;
-  };
-  passwordHashing: { concurrency: number; queue: number };
-  clientCacheTtl: number;
-  cleanup: { interval: number; batchSize: number };
-  bodyLimitBytes: number;
-  keyEncryptionKey?: string;
-  /** `aud` of JWT access tokens (RFC 9068 §2.2); the issuer unless configured. */
-  accessTokenAudience: string;
-  graphql: {
-    introspection: boolean;
-    maxDepth: number;
-    maxCost: number;
-    maxFields: number;
-    maxRoundTrips: number;
-  };
-}
+/** The settings as the code reads them: the shape `configFrom` gives, so it is written once. */
+export type Config = ReturnType<typeof configFrom>;
+
+/** The schema itself, for the test that keeps the README's configuration table in step with it. */
+export { schema as configSchema };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -249,20 +210,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : ` (got "${input[name]}")`;
     throw new ConfigError(`Invalid configuration: ${name} ${friendly(issue.message)}${shown}`);
   }
-  const e = result.data;
+  return configFrom(result.data);
+}
+
+/** Groups the parsed environment by concern and fills the defaults that depend on other values. */
+function configFrom(e: Env) {
   const hashConcurrency = e.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency();
   return {
     env: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
     issuer: e.ISSUER,
+    /** true when cookies must be Secure (issuer served over https). */
     secureCookies: e.ISSUER.startsWith('https:'),
-    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, dataDir: path.resolve(e.DATA_DIR) },
+    database: {
+      url: e.DATABASE_URL,
+      poolSize: e.DATABASE_POOL_SIZE,
+      dataDir: path.resolve(e.DATA_DIR),
+    },
     migrateOnStart: e.MIGRATE_ON_START,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     workers: e.WORKERS,
-    scopes: Object.freeze({ ...e.SCOPES }),
+    scopes: Object.freeze({ ...e.SCOPES }) as Readonly<Record<string, string>>,
     ttl: {
       authorizationCode: e.AUTHORIZATION_CODE_TTL,
       accessToken: e.ACCESS_TOKEN_TTL,
@@ -291,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cleanup: { interval: e.CLEANUP_INTERVAL, batchSize: e.CLEANUP_BATCH_SIZE },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     keyEncryptionKey: e.KEY_ENCRYPTION_KEY,
+    /** `aud` of JWT access tokens (RFC 9068 §2.2); the issuer unless configured. */
     accessTokenAudience: e.ACCESS_TOKEN_AUDIENCE ?? e.ISSUER,
     graphql: {
       introspection: e.GRAPHQL_INTROSPECTION,

@@ -1,11 +1,12 @@
 import type { Request } from 'express';
 import { GraphQLError } from 'graphql';
-import { isUnavailable } from '../db/sql.js';
+import { temporaryUnavailability } from '../http/errors.js';
 import { bearerToken } from '../oauth/bearer.js';
 import type { ServerCtx } from '../services/context.js';
 import { findSession } from '../services/sessions.js';
 import { findAccessToken } from '../services/tokens.js';
 import { cookieName, readCookie } from '../web/cookies.js';
+import { serviceUnavailable } from './errors.js';
 import { createLoaders, type Loaders } from './loaders.js';
 
 /** What every resolver receives: the request's service context and its DataLoaders. */
@@ -41,14 +42,10 @@ export async function createContext(req: Request): Promise<GqlContext> {
   try {
     return await authenticate(req);
   } catch (err) {
-    if (!isUnavailable(err)) throw err;
-    // Apollo answers 500 for any other failure here; a database outage is a 503 everywhere.
-    throw new GraphQLError('The service is temporarily unavailable.', {
-      extensions: {
-        code: 'SERVICE_UNAVAILABLE',
-        http: { status: 503, headers: new Map([['retry-after', '5']]) },
-      },
-    });
+    // Apollo answers 500 for any other failure here; a temporary unavailability is a 503 everywhere.
+    const unavailable = temporaryUnavailability(err);
+    if (!unavailable) throw err;
+    throw serviceUnavailable(unavailable);
   }
 }
 

@@ -1,10 +1,9 @@
+import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { isUnavailable } from '../db/sql.js';
-import { describe } from '../http/errors.js';
+import { describe, type TemporaryUnavailability, temporaryUnavailability } from '../http/errors.js';
 import type { Logger } from '../log.js';
 import {
-  BusyError,
   ConflictError,
   ForbiddenError,
   NotFoundError,
@@ -24,6 +23,45 @@ const PROTOCOL_CODES = new Set([
   'UNAUTHENTICATED',
   'SERVICE_UNAVAILABLE',
 ]);
+
+const UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable.';
+
+/**
+ * The error for a request refused before execution (the context could not be built): Apollo
+ * sends its `http` status and headers, so it is a 503 with Retry-After like every other door.
+ */
+export function serviceUnavailable(unavailable: TemporaryUnavailability): GraphQLError {
+  return new GraphQLError(UNAVAILABLE_MESSAGE, {
+    extensions: {
+      code: 'SERVICE_UNAVAILABLE',
+      http: { status: 503, headers: new Map([['retry-after', String(unavailable.retryAfterSeconds)]]) },
+    },
+  });
+}
+
+/**
+ * A resolver that meets an outage or a full argon2 gate: the response is a 503 with Retry-After,
+ * as on every other door (Apollo would answer 200 with the error in the body).
+ */
+export function unavailableStatus(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ errors, response }) {
+          if (!errors) return;
+          for (const error of errors) {
+            const unavailable = temporaryUnavailability(unwrapResolverError(error));
+            if (unavailable) {
+              response.http.status = 503;
+              response.http.headers.set('retry-after', String(unavailable.retryAfterSeconds));
+              return;
+            }
+          }
+        },
+      };
+    },
+  };
+}
 
 /**
  * Every GraphQL error the client sees: domain errors by `extensions.code` (BAD_USER_INPUT carries
@@ -54,16 +92,8 @@ export function formatError(log: Logger) {
     if (original instanceof UnauthenticatedError) {
       return { ...base, message: original.message, extensions: { code: 'UNAUTHENTICATED' } };
     }
-    if (
-      original instanceof BusyError ||
-      isUnavailable(original) ||
-      isUnavailable((original as { originalError?: unknown } | null)?.originalError)
-    ) {
-      return {
-        ...base,
-        message: 'The service is temporarily unavailable.',
-        extensions: { code: 'SERVICE_UNAVAILABLE' },
-      };
+    if (temporaryUnavailability(original)) {
+      return { ...base, message: UNAVAILABLE_MESSAGE, extensions: { code: 'SERVICE_UNAVAILABLE' } };
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && PROTOCOL_CODES.has(code)) {

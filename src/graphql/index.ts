@@ -4,7 +4,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { Runtime } from '../services/context.js';
 import { createContext, type GqlContext } from './context.js';
-import { formatError } from './errors.js';
+import { formatError, unavailableStatus } from './errors.js';
 import { complexityLimit, depthLimit, fieldLimit, introspectionLimit, roundTripLimit } from './limits.js';
 import { getSchema } from './schema.js';
 
@@ -36,7 +36,11 @@ export async function graphqlDoor(runtime: Runtime): Promise<GraphqlDoor> {
       roundTripLimit(config.graphql.maxRoundTrips),
       introspectionLimit(),
     ],
-    plugins: [ApolloServerPluginLandingPageDisabled(), complexityLimit(schema, config.graphql.maxCost)],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      complexityLimit(schema, config.graphql.maxCost),
+      unavailableStatus(),
+    ],
   });
   await apollo.start();
   const middleware = expressMiddleware(apollo, { context: async ({ req }) => createContext(req) });

@@ -1,5 +1,39 @@
 import type { NextFunction, Request, Response } from 'express';
 import { isUnavailable } from '../db/sql.js';
+import { BusyError } from '../services/errors.js';
+
+/**
+ * A request that cannot be served now but may succeed shortly: the database is not answering,
+ * or the argon2 gate is full. Every door (OAuth JSON, pages, GraphQL, the final handler) asks
+ * `temporaryUnavailability` and renders the answer in its own format as a 503 with Retry-After.
+ */
+export interface TemporaryUnavailability {
+  readonly cause: 'database' | 'busy';
+  readonly retryAfterSeconds: number;
+}
+
+/** Retry-After for a database outage: long enough for a pool reconnect or a failover. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+const DATABASE_OUTAGE: TemporaryUnavailability = Object.freeze({
+  cause: 'database',
+  retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
+});
+
+/** Wrappers (GraphQL's originalError, ORM and driver `cause`) nest the real error this deep at most. */
+const MAX_WRAPPING = 4;
+
+/** The one decision "is this error a temporary unavailability (503)?"; undefined for any other error. */
+export function temporaryUnavailability(err: unknown): TemporaryUnavailability | undefined {
+  let current = err;
+  for (let depth = 0; depth <= MAX_WRAPPING && current != null; depth++) {
+    if (current instanceof BusyError) return { cause: 'busy', retryAfterSeconds: current.retryAfter };
+    if (isUnavailable(current)) return DATABASE_OUTAGE;
+    const wrapper = current as { originalError?: unknown; cause?: unknown };
+    current = wrapper.originalError ?? wrapper.cause;
+  }
+  return undefined;
+}
 
 /**
  * Renders an error for whoever asked: each door installs its own handler first (OAuth JSON,
@@ -7,7 +41,8 @@ import { isUnavailable } from '../db/sql.js';
  */
 export function finalErrorHandler() {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const status = httpStatusOf(err);
+    const unavailable = temporaryUnavailability(err);
+    const status = unavailable ? 503 : carriedStatusOf(err);
     if (status >= 500) {
       req.ctx?.log.error({ err: describe(err) }, 'unhandled error');
     }
@@ -15,8 +50,8 @@ export function finalErrorHandler() {
       res.end();
       return;
     }
-    const unavailable = status === 503;
     res.status(status).set('Cache-Control', 'no-store');
+    if (unavailable) res.set('Retry-After', String(unavailable.retryAfterSeconds));
     if (req.accepts(['json', 'html']) === 'html') {
       res
         .type('html')
@@ -39,9 +74,8 @@ export function finalErrorHandler() {
   };
 }
 
-/** Body-parser and similar errors carry a 4xx status; database outages are 503; all else 500. */
-export function httpStatusOf(err: unknown): number {
-  if (isUnavailable(err)) return 503;
+/** Body-parser and similar errors carry their 4xx (or 5xx) status; all else is 500. */
+function carriedStatusOf(err: unknown): number {
   const status =
     (err as { status?: unknown; statusCode?: unknown } | null)?.status ??
     (err as { statusCode?: unknown })?.statusCode;

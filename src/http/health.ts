@@ -1,4 +1,5 @@
-import type { ProtocolRequest, ProtocolResponse } from '../oauth/exchange.js';
+import type { ProtocolRequest, ProtocolResponse } from '../oauth/protocol-io.js';
+import { DATABASE_RETRY_AFTER_SECONDS } from './errors.js';
 
 /** GET /healthz: liveness plus database readiness: 200 when a trivial query answers within 2 s, else 503. */
 export async function healthEndpoint(req: ProtocolRequest, res: ProtocolResponse): Promise<void> {
@@ -10,7 +11,11 @@ export async function healthEndpoint(req: ProtocolRequest, res: ProtocolResponse
   } catch {
     database = 'unavailable';
   }
-  res.set('Cache-Control', 'no-store').json(
+  res.set('Cache-Control', 'no-store');
+  // Readiness is "did a trivial query answer in time", not an error classification: any failure
+  // or timeout is unavailable, with the same Retry-After the other doors give for an outage.
+  if (database !== 'ok') res.set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+  res.json(
     {
       status: database === 'ok' ? 'ok' : 'unavailable',
       database,

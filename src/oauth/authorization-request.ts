@@ -57,23 +57,33 @@ export interface AuthorizationRequest {
   params: Params;
 }
 
-/**
- * Validates an authorization request (RFC 6749 §4.1.1, RFC 7636, OIDC Core §3.1.2.1) in two
- * phases: client and redirect URI (failures are pages), then everything else (failures go back
- * to the client's redirect URI with `state`).
- */
+/** Looks up the client an authorization request names, then validates the request against it. */
 export async function parseAuthorizationRequest(
   params: Params,
   clients: ClientCache,
   config: Config,
 ): Promise<AuthorizationRequest> {
   const clientId = params.get('client_id');
-  if (!clientId)
+  const client = clientId ? await clients.get(clientId) : null;
+  return checkAuthorizationRequest(params, client, config);
+}
+
+/**
+ * Validates an authorization request (RFC 6749 §4.1.1, RFC 7636, OIDC Core §3.1.2.1) against
+ * the client it names (null: none registered), without I/O, in two phases: client and redirect
+ * URI (failures are pages), then everything else (failures go back to the client's redirect URI
+ * with `state`).
+ */
+export function checkAuthorizationRequest(
+  params: Params,
+  client: ClientRecord | null,
+  config: Config,
+): AuthorizationRequest {
+  if (!params.get('client_id'))
     throw new AuthorizationPageError(
       'Missing client_id',
       'The request does not say which application is asking.',
     );
-  const client = await clients.get(clientId);
   if (!client) {
     throw new AuthorizationPageError(
       'Unknown application',

@@ -2,8 +2,8 @@ import { createCodeForSession } from '../services/codes.js';
 import { digest } from '../services/secrets.js';
 import { cookieName, readCookie } from '../web/cookies.js';
 import { parseAuthorizationRequest, redirectWith } from './authorization-request.js';
-import type { ProtocolHandler } from './exchange.js';
 import { parseParams } from './params.js';
+import type { ProtocolHandler } from './protocol-io.js';
 
 /** What a redirect answer from the authorization endpoint carries (as the pages would). */
 const REDIRECT_HEADERS = {

@@ -3,8 +3,8 @@ import { limitAddress } from '../services/limits.js';
 import { matchesDigest } from '../services/secrets.js';
 import type { TokenEndpointAuthMethod } from '../vocabulary.js';
 import { invalidClient, invalidRequest, type OAuthError, tooManyAttempts } from './errors.js';
-import type { ProtocolRequest } from './exchange.js';
 import type { Params } from './params.js';
+import type { ProtocolRequest } from './protocol-io.js';
 
 /** How this request authenticated: one of the registrable methods (RFC 7591 §2). */
 export type ClientAuthMethod = TokenEndpointAuthMethod;

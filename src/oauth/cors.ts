@@ -1,5 +1,5 @@
 import type { ClientRecord } from '../services/client-cache.js';
-import type { ProtocolHandler, ProtocolRequest, ProtocolResponse } from './exchange.js';
+import type { ProtocolHandler, ProtocolRequest, ProtocolResponse } from './protocol-io.js';
 
 /**
  * CORS for the endpoints browsers call cross-origin (token, revoke, introspect, userinfo,

@@ -3,8 +3,8 @@ import { DEVICE_CODE_GRANT } from '../vocabulary.js';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { unauthorizedClient } from './errors.js';
-import type { ProtocolRequest, ProtocolResponse } from './exchange.js';
 import { scopeParam } from './params.js';
+import type { ProtocolRequest, ProtocolResponse } from './protocol-io.js';
 import { resolveScopes } from './scopes.js';
 
 /**

@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isUnavailable } from '../db/sql.js';
 import { clientAddress } from '../http/client-address.js';
-import { describe } from '../http/errors.js';
+import { describe, temporaryUnavailability } from '../http/errors.js';
 import { Ctx, type Runtime } from '../services/context.js';
-import { BusyError } from '../services/errors.js';
 import { invalidRequest, OAuthError, sendOAuthError, temporarilyUnavailable } from './errors.js';
-import { type ProtocolHandler, type ProtocolRequest, ProtocolResponse } from './exchange.js';
 import { type Params, parseBody, parseParams } from './params.js';
+import { type ProtocolHandler, type ProtocolRequest, ProtocolResponse } from './protocol-io.js';
 
 /** How an endpoint takes its input. */
 type BodyKind = 'form' | 'optional-form';
@@ -131,18 +129,17 @@ export class ProtocolDoor {
   }
 
   private fail(ctx: Ctx, out: ProtocolResponse, err: unknown): void {
-    let error: OAuthError;
     if (err instanceof OAuthError) {
-      error = err;
-    } else if (err instanceof BusyError) {
-      error = temporarilyUnavailable(err.retryAfter);
-    } else if (isUnavailable(err)) {
-      error = temporarilyUnavailable();
-    } else {
-      ctx.log.error({ err: describe(err) }, 'protocol endpoint failed');
-      error = new OAuthError('server_error', 'An unexpected error occurred.', 500);
+      sendOAuthError(out, err);
+      return;
     }
-    sendOAuthError(out, error);
+    const unavailable = temporaryUnavailability(err);
+    if (unavailable) {
+      sendOAuthError(out, temporarilyUnavailable(unavailable.retryAfterSeconds));
+      return;
+    }
+    ctx.log.error({ err: describe(err) }, 'protocol endpoint failed');
+    sendOAuthError(out, new OAuthError('server_error', 'An unexpected error occurred.', 500));
   }
 
   private logRequest(ctx: Ctx, method: string, path: string, status: number, started: bigint): void {

@@ -1,4 +1,4 @@
-import type { ProtocolResponse } from './exchange.js';
+import type { ProtocolResponse } from './protocol-io.js';
 
 /**
  * An OAuth protocol error: the RFC `error` code, a description for developers, the HTTP status

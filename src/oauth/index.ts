@@ -7,9 +7,9 @@ import { quickAuthorize } from './authorize-fast.js';
 import { corsPreflight } from './cors.js';
 import { deviceAuthorizationEndpoint } from './device-authorization.js';
 import { ProtocolDoor } from './door.js';
-import type { ProtocolHandler } from './exchange.js';
 import { introspectEndpoint } from './introspect.js';
 import { openIdConfiguration, serverMetadata } from './metadata.js';
+import type { ProtocolHandler } from './protocol-io.js';
 import { revokeEndpoint } from './revoke.js';
 import { tokenEndpoint } from './token.js';
 

@@ -4,7 +4,7 @@ import { bearerToken, requireBearer } from './bearer.js';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { invalidClient, invalidRequest } from './errors.js';
-import type { ProtocolRequest, ProtocolResponse } from './exchange.js';
+import type { ProtocolRequest, ProtocolResponse } from './protocol-io.js';
 
 /**
  * POST /o/introspect/ (RFC 7662). The caller authenticates as a confidential client or with a

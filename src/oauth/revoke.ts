@@ -2,7 +2,7 @@ import { digest } from '../services/secrets.js';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { invalidRequest } from './errors.js';
-import type { ProtocolRequest, ProtocolResponse } from './exchange.js';
+import type { ProtocolRequest, ProtocolResponse } from './protocol-io.js';
 
 /**
  * POST /o/revoke_token/ (RFC 7009). The client authenticates; `token_type_hint` is never

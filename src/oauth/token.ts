@@ -1,8 +1,8 @@
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from './errors.js';
-import type { ProtocolRequest, ProtocolResponse } from './exchange.js';
 import { grants } from './grants/index.js';
+import type { ProtocolRequest, ProtocolResponse } from './protocol-io.js';
 
 /**
  * POST /o/token/ (RFC 6749 §3.2): authenticate the client, find the grant module for

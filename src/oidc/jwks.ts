@@ -1,4 +1,4 @@
-import type { ProtocolRequest, ProtocolResponse } from '../oauth/exchange.js';
+import type { ProtocolRequest, ProtocolResponse } from '../oauth/protocol-io.js';
 
 /**
  * GET /o/jwks/: the public keys (active and not yet retired) with kid, use and alg. Cacheable

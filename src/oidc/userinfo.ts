@@ -1,7 +1,7 @@
 import { bearerToken } from '../oauth/bearer.js';
 import { allowClientOrigin } from '../oauth/cors.js';
 import { insufficientScope, invalidToken, OAuthError } from '../oauth/errors.js';
-import type { ProtocolRequest, ProtocolResponse } from '../oauth/exchange.js';
+import type { ProtocolRequest, ProtocolResponse } from '../oauth/protocol-io.js';
 import { findAccessToken } from '../services/tokens.js';
 
 /**

@@ -18,7 +18,7 @@ import {
   parse,
   validate,
 } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { type ApplicationInput, createApplication } from '../../src/services/applications.js';
 import { digest } from '../../src/services/secrets.js';
 import { createUser } from '../../src/services/users.js';
@@ -27,7 +27,8 @@ import { authorize, authorizePath, pkce } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
- * Property-based fuzzing of every front door with fast-check: thousands of generated requests
+ * What the fuzz files under test/fuzz/ share (one file per door; each starts its own server
+ * through setUpFuzzServer). Property-based fuzzing of every front door with fast-check: thousands of generated requests
  * against the token, revocation, introspection, device authorization, authorization and
  * userinfo endpoints and the GraphQL mutations. Each request mixes real credentials (clients,
  * secrets, tokens, codes, device codes, sessions, signed consent forms) with hostile parts
@@ -53,34 +54,34 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * the seed, the fast-check path and the exact request and response.
  */
 
-const envSeed = Number.parseInt(process.env.FUZZ_SEED ?? '', 10);
-const SEED = Number.isNaN(envSeed) ? 20_250_611 : envSeed;
-const SCALE = Number(process.env.FUZZ_SCALE ?? '1') > 0 ? Number(process.env.FUZZ_SCALE ?? '1') : 1;
-const SHRINK = process.env.FUZZ_SHRINK === '1';
-const runs = (n: number) => Math.max(1, Math.round(n * SCALE));
-const settings = (offset: number, numRuns: number) => ({
+export const envSeed = Number.parseInt(process.env.FUZZ_SEED ?? '', 10);
+export const SEED = Number.isNaN(envSeed) ? 20_250_611 : envSeed;
+export const SCALE = Number(process.env.FUZZ_SCALE ?? '1') > 0 ? Number(process.env.FUZZ_SCALE ?? '1') : 1;
+export const SHRINK = process.env.FUZZ_SHRINK === '1';
+export const runs = (n: number) => Math.max(1, Math.round(n * SCALE));
+export const settings = (offset: number, numRuns: number) => ({
   seed: SEED + offset,
   numRuns: runs(numRuns),
   endOnFailure: !SHRINK,
 });
 
 /** One run in four is well-formed, so that successes (and the state they change) are fuzzed too. */
-const cleanArb = fc.oneof(
+export const cleanArb = fc.oneof(
   { weight: 3, arbitrary: fc.constant(false) },
   { weight: 1, arbitrary: fc.constant(true) },
 );
 
 /** `arb` one time in `n`, null otherwise (fc.option's freq is the reverse: null one time in freq). */
-const rarely = <T>(arb: fc.Arbitrary<T>, n: number): fc.Arbitrary<T | null> =>
+export const rarely = <T>(arb: fc.Arbitrary<T>, n: number): fc.Arbitrary<T | null> =>
   fc.oneof({ weight: n - 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: arb });
 
-const RUNS = { token: 900, forms: 800, userinfo: 450, authorize: 800, graphql: 900, junk: 600 };
+export const RUNS = { token: 900, forms: 800, userinfo: 450, authorize: 800, graphql: 900, junk: 600 };
 
-const FORM = 'application/x-www-form-urlencoded';
-const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
-const ALICE_PASSWORD = 'alice-password';
-const HANK_PASSWORD = 'hank-password';
-const REDIRECTS = {
+export const FORM = 'application/x-www-form-urlencoded';
+export const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
+export const ALICE_PASSWORD = 'alice-password';
+export const HANK_PASSWORD = 'hank-password';
+export const REDIRECTS = {
   web: 'https://web.example/cb',
   web2: 'https://web.example/other',
   skip: 'https://skip.example/cb',
@@ -88,39 +89,39 @@ const REDIRECTS = {
   native: 'http://127.0.0.1/cb',
   imp: 'https://implicit.example/cb',
 };
-const SCOPES = ['read', 'write', 'openid', 'profile', 'email', 'graphql', 'introspection'];
+export const SCOPES = ['read', 'write', 'openid', 'profile', 'email', 'graphql', 'introspection'];
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: real clients, credentials and sessions the generators mix into their requests.
 
-interface Client {
+export interface Client {
   name: string;
   id: string;
   clientId: string;
   secret: string | null;
   redirects: string[];
 }
-interface Credential {
+export interface Credential {
   value: string;
   client: Client;
 }
-interface Code extends Credential {
+export interface Code extends Credential {
   redirect: string | null;
   verifier: string | null;
 }
 
-let server: TestServer;
-let port = 0;
-const clients: Record<string, Client> = {};
-const pools = {
+export let server: TestServer;
+export let port = 0;
+export const clients: Record<string, Client> = {};
+export const pools = {
   access: [] as Credential[],
   refresh: [] as Credential[],
   codes: [] as Code[],
   devices: [] as Credential[],
 };
 /** PKCE pairs the authorization fuzzing uses: a code it obtains can then be redeemed. */
-const PKCE = [pkce(), pkce(), pkce()];
-const fx = {
+export const PKCE = [pkce(), pkce(), pkce()];
+export const fx = {
   aliceCookie: '',
   ginaCookie: '',
   rootCookie: '',
@@ -137,354 +138,360 @@ const fx = {
 };
 
 /** The users the fuzzer acts as: their ids are never fed to GraphQL (an admin could delete them). */
-const protectedIds: string[] = [];
-const allClients = () => Object.values(clients);
-const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length];
-const MAX_POOL = 80;
-function remember<T>(pool: T[], item: T): void {
+export const protectedIds: string[] = [];
+export const allClients = () => Object.values(clients);
+export const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length];
+export const MAX_POOL = 80;
+export function remember<T>(pool: T[], item: T): void {
   pool.push(item);
   if (pool.length > MAX_POOL) pool.splice(0, pool.length - MAX_POOL);
 }
 
-beforeAll(async () => {
-  server = await startTestServer({
-    env: {
-      // Failures are counted by design and this file makes thousands on purpose.
-      CLIENT_AUTH_MAX_FAILURES: '1000000',
-      LOGIN_MAX_FAILURES: '1000000',
-      LOGIN_MAX_FAILURES_PER_IP: '1000000',
-      AUTHORIZATION_CODE_TTL: '600',
-      DEVICE_CODE_INTERVAL: '1',
-    },
-  });
-  port = Number(new URL(server.url).port);
+/**
+ * Registers the shared server and fixtures for one fuzz file: a server with counting limits
+ * raised, real clients, tokens, codes, device codes and sessions the generators mix in.
+ */
+export function setUpFuzzServer(): void {
+  beforeAll(async () => {
+    server = await startTestServer({
+      env: {
+        // Failures are counted by design and this file makes thousands on purpose.
+        CLIENT_AUTH_MAX_FAILURES: '1000000',
+        LOGIN_MAX_FAILURES: '1000000',
+        LOGIN_MAX_FAILURES_PER_IP: '1000000',
+        AUTHORIZATION_CODE_TTL: '600',
+        DEVICE_CODE_INTERVAL: '1',
+      },
+    });
+    port = Number(new URL(server.url).port);
 
-  const user = (username: string, password: string, extra: { isAdmin?: boolean } = {}) =>
-    createUser(server.cli(), { username, password, email: `${username}@example.com`, ...extra });
-  const [alice, gina, bob, hank, root, vic1, vic2] = await Promise.all([
-    user('alice', ALICE_PASSWORD),
-    user('gina', 'gina-password'),
-    user('bob', 'bob-password'),
-    user('hank', HANK_PASSWORD),
-    user('root', 'root-password', { isAdmin: true }),
-    user('victim-1', 'victim-password'),
-    user('victim-2', 'victim-password'),
-  ]);
+    const user = (username: string, password: string, extra: { isAdmin?: boolean } = {}) =>
+      createUser(server.cli(), { username, password, email: `${username}@example.com`, ...extra });
+    const [alice, gina, bob, hank, root, vic1, vic2] = await Promise.all([
+      user('alice', ALICE_PASSWORD),
+      user('gina', 'gina-password'),
+      user('bob', 'bob-password'),
+      user('hank', HANK_PASSWORD),
+      user('root', 'root-password', { isAdmin: true }),
+      user('victim-1', 'victim-password'),
+      user('victim-2', 'victim-password'),
+    ]);
 
-  const make = async (name: string, input: Omit<ApplicationInput, 'name'>, owner = alice) => {
-    const { application, clientSecret } = await createApplication(server.cli(), owner, { name, ...input });
-    const client: Client = {
-      name,
-      id: application.id,
-      clientId: application.clientId,
-      secret: clientSecret,
-      redirects: input.redirectUris ?? [],
+    const make = async (name: string, input: Omit<ApplicationInput, 'name'>, owner = alice) => {
+      const { application, clientSecret } = await createApplication(server.cli(), owner, { name, ...input });
+      const client: Client = {
+        name,
+        id: application.id,
+        clientId: application.clientId,
+        secret: clientSecret,
+        redirects: input.redirectUris ?? [],
+      };
+      return client;
     };
-    return client;
-  };
-  const origins = ['https://app.example'];
-  clients.cc = await make('service', {
-    clientType: 'confidential',
-    grantTypes: ['client_credentials'],
-    scopes: ['read', 'write', 'graphql'],
-    allowedOrigins: origins,
-  });
-  clients.rs = await make('resource server', {
-    clientType: 'confidential',
-    grantTypes: ['client_credentials'],
-    scopes: ['read', 'introspection'],
-  });
-  clients.pwd = await make('legacy', {
-    clientType: 'confidential',
-    grantTypes: ['password', 'refresh_token'],
-    scopes: ['read', 'write', 'openid', 'profile', 'email', 'graphql'],
-  });
-  clients.web = await make('web', {
-    clientType: 'confidential',
-    grantTypes: ['authorization_code', 'refresh_token'],
-    redirectUris: [REDIRECTS.web, REDIRECTS.web2],
-    allowedOrigins: origins,
-  });
-  clients.skip = await make('trusted', {
-    clientType: 'confidential',
-    grantTypes: ['authorization_code', 'refresh_token'],
-    redirectUris: [REDIRECTS.skip],
-    skipAuthorization: true,
-    accessTokenFormat: 'jwt',
-    scopes: ['read', 'openid', 'profile', 'email'],
-  });
-  clients.pub = await make('spa', {
-    clientType: 'public',
-    grantTypes: ['authorization_code', 'refresh_token'],
-    redirectUris: [REDIRECTS.pub],
-    skipAuthorization: true,
-    allowedOrigins: origins,
-  });
-  clients.native = await make('native', {
-    clientType: 'public',
-    grantTypes: ['authorization_code'],
-    redirectUris: [REDIRECTS.native],
-    skipAuthorization: true,
-  });
-  clients.imp = await make('implicit', {
-    clientType: 'public',
-    grantTypes: ['implicit'],
-    redirectUris: [REDIRECTS.imp],
-    skipAuthorization: true,
-    scopes: ['read', 'openid'],
-  });
-  clients.tv = await make('tv', {
-    clientType: 'public',
-    grantTypes: [DEVICE, 'refresh_token'],
-    scopes: ['read', 'openid'],
-  });
-  clients.tvc = await make('set-top box', { clientType: 'confidential', grantTypes: [DEVICE] });
-
-  // Tokens: client_credentials, password (alice's, with openid; hank's, for GraphQL).
-  const token = async (client: Client, form: Record<string, string>) => {
-    const res = await send({
-      method: 'POST',
-      path: '/o/token/',
-      headers: { 'content-type': FORM, authorization: basic(client.clientId, client.secret ?? '') },
-      body: Buffer.from(new URLSearchParams(form).toString()),
+    const origins = ['https://app.example'];
+    clients.cc = await make('service', {
+      clientType: 'confidential',
+      grantTypes: ['client_credentials'],
+      scopes: ['read', 'write', 'graphql'],
+      allowedOrigins: origins,
     });
-    expect(res.status, res.text).toBe(200);
-    return JSON.parse(res.text) as { access_token: string; refresh_token?: string };
-  };
-  for (const scope of ['read', 'read write']) {
-    remember(pools.access, {
-      value: (await token(clients.cc, { grant_type: 'client_credentials', scope })).access_token,
-      client: clients.cc,
+    clients.rs = await make('resource server', {
+      clientType: 'confidential',
+      grantTypes: ['client_credentials'],
+      scopes: ['read', 'introspection'],
     });
-  }
-  fx.clientBearer = (
-    await token(clients.cc, { grant_type: 'client_credentials', scope: 'graphql' })
-  ).access_token;
-  fx.introspectionBearer = (
-    await token(clients.rs, { grant_type: 'client_credentials', scope: 'introspection' })
-  ).access_token;
-  const passwordPairs = await Promise.all([
-    token(clients.pwd, {
-      grant_type: 'password',
-      username: 'alice',
-      password: ALICE_PASSWORD,
-      scope: 'read openid profile email',
-    }),
-    token(clients.pwd, {
-      grant_type: 'password',
-      username: 'alice',
-      password: ALICE_PASSWORD,
-      scope: 'read openid',
-    }),
-    token(clients.pwd, {
-      grant_type: 'password',
-      username: 'hank',
-      password: HANK_PASSWORD,
-      scope: 'graphql read',
-    }),
-  ]);
-  for (const pair of passwordPairs.slice(0, 2)) {
-    remember(pools.access, { value: pair.access_token, client: clients.pwd });
-    remember(pools.refresh, { value: pair.refresh_token!, client: clients.pwd });
-  }
-  fx.noScopeBearer = passwordPairs[0].access_token;
-  fx.hankBearer = passwordPairs[2].access_token;
-
-  // Browser sessions: alice (authorization), gina (GraphQL user), root (GraphQL admin).
-  const login = async (username: string, password: string) => {
-    const agent = new Agent(server.url);
-    await agent.login(username, password);
-    return agent;
-  };
-  const [aliceAgent, ginaAgent, rootAgent] = await Promise.all([
-    login('alice', ALICE_PASSWORD),
-    login('gina', 'gina-password'),
-    login('root', 'root-password'),
-  ]);
-  fx.aliceCookie = aliceAgent.cookieHeader();
-  fx.ginaCookie = ginaAgent.cookieHeader();
-  fx.rootCookie = rootAgent.cookieHeader();
-  fx.sessionCookieName = [...ginaAgent.cookies.keys()].find((k) => k.includes('session')) ?? 'lk_session';
-
-  // Authorization codes: some redeemed (a replay must revoke, by design), most left to the fuzzer.
-  const obtain = async (
-    client: Client,
-    redirect: string,
-    pair: { verifier: string; challenge: string } | null,
-  ) => {
-    const { location } = await authorize(aliceAgent, {
-      response_type: 'code',
-      client_id: client.clientId,
-      redirect_uri: redirect,
-      scope: client === clients.skip ? 'read openid profile email' : 'read openid',
-      state: 'fixture',
-      code_challenge: pair?.challenge,
-      code_challenge_method: pair ? 'S256' : undefined,
+    clients.pwd = await make('legacy', {
+      clientType: 'confidential',
+      grantTypes: ['password', 'refresh_token'],
+      scopes: ['read', 'write', 'openid', 'profile', 'email', 'graphql'],
     });
-    const code = location.searchParams.get('code');
-    expect(code, String(location)).toBeTruthy();
-    const item: Code = { value: code!, client, redirect, verifier: pair?.verifier ?? null };
-    remember(pools.codes, item);
-    return item;
-  };
-  const redeem = async (code: Code) => {
-    const form: Record<string, string> = { grant_type: 'authorization_code', code: code.value };
-    if (code.redirect) form.redirect_uri = code.redirect;
-    if (code.verifier) form.code_verifier = code.verifier;
-    if (!code.client.secret) form.client_id = code.client.clientId;
-    const res = await send({
-      method: 'POST',
-      path: '/o/token/',
-      headers: {
-        'content-type': FORM,
-        ...(code.client.secret ? { authorization: basic(code.client.clientId, code.client.secret) } : {}),
-      },
-      body: Buffer.from(new URLSearchParams(form).toString()),
+    clients.web = await make('web', {
+      clientType: 'confidential',
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: [REDIRECTS.web, REDIRECTS.web2],
+      allowedOrigins: origins,
     });
-    expect(res.status, res.text).toBe(200);
-    const body = JSON.parse(res.text) as { access_token: string; refresh_token?: string };
-    remember(pools.access, { value: body.access_token, client: code.client });
-    if (body.refresh_token) remember(pools.refresh, { value: body.refresh_token, client: code.client });
-  };
-  for (const [client, redirect] of [
-    [clients.skip, REDIRECTS.skip],
-    [clients.skip, REDIRECTS.skip],
-    [clients.pub, REDIRECTS.pub],
-    [clients.web, REDIRECTS.web],
-  ] as const) {
-    await redeem(await obtain(client, redirect, PKCE[0]));
-  }
-  await obtain(clients.skip, REDIRECTS.skip, PKCE[1]);
-  await obtain(clients.skip, REDIRECTS.skip, null);
-  await obtain(clients.pub, REDIRECTS.pub, PKCE[2]);
-  await obtain(clients.web, REDIRECTS.web2, PKCE[1]);
-  await obtain(clients.native, 'http://127.0.0.1:43123/cb', PKCE[0]);
-
-  // Device codes: pending, approved and denied.
-  const startDevice = async (client: Client) => {
-    const form: Record<string, string> = { scope: 'read' };
-    if (!client.secret) form.client_id = client.clientId;
-    const res = await send({
-      method: 'POST',
-      path: '/o/device_authorization/',
-      headers: {
-        'content-type': FORM,
-        ...(client.secret ? { authorization: basic(client.clientId, client.secret) } : {}),
-      },
-      body: Buffer.from(new URLSearchParams(form).toString()),
+    clients.skip = await make('trusted', {
+      clientType: 'confidential',
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: [REDIRECTS.skip],
+      skipAuthorization: true,
+      accessTokenFormat: 'jwt',
+      scopes: ['read', 'openid', 'profile', 'email'],
     });
-    expect(res.status, res.text).toBe(200);
-    const body = JSON.parse(res.text) as { device_code: string; user_code: string };
-    remember(pools.devices, { value: body.device_code, client });
-    return body.user_code;
-  };
-  for (const [client, decision] of [
-    [clients.tv, 'allow'],
-    [clients.tv, 'deny'],
-    [clients.tv, null],
-    [clients.tvc, 'allow'],
-    [clients.tvc, null],
-  ] as const) {
-    const userCode = await startDevice(client);
-    if (!decision) continue;
-    const page = await aliceAgent.submitForm('/o/device/', { user_code: userCode }, '/o/device/');
-    expect(page.status).toBe(200);
-    const hidden = hiddenInputs(page.text, '/o/device/confirm/');
-    await aliceAgent.post('/o/device/confirm/', {
-      ...hidden,
-      ...(decision === 'allow' ? { allow: 'Allow' } : {}),
+    clients.pub = await make('spa', {
+      clientType: 'public',
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: [REDIRECTS.pub],
+      skipAuthorization: true,
+      allowedOrigins: origins,
     });
-  }
+    clients.native = await make('native', {
+      clientType: 'public',
+      grantTypes: ['authorization_code'],
+      redirectUris: [REDIRECTS.native],
+      skipAuthorization: true,
+    });
+    clients.imp = await make('implicit', {
+      clientType: 'public',
+      grantTypes: ['implicit'],
+      redirectUris: [REDIRECTS.imp],
+      skipAuthorization: true,
+      scopes: ['read', 'openid'],
+    });
+    clients.tv = await make('tv', {
+      clientType: 'public',
+      grantTypes: [DEVICE, 'refresh_token'],
+      scopes: ['read', 'openid'],
+    });
+    clients.tvc = await make('set-top box', { clientType: 'confidential', grantTypes: [DEVICE] });
 
-  // A signed consent form for alice (the web client asks for consent).
-  const consentPage = await aliceAgent.get(
-    authorizePath({
-      response_type: 'code',
-      client_id: clients.web.clientId,
-      redirect_uri: REDIRECTS.web,
-      scope: 'read write',
-      state: 'consent',
-      code_challenge: PKCE[2].challenge,
-      code_challenge_method: 'S256',
-    }),
-  );
-  expect(consentPage.text).toContain('name="consent_request"');
-  const hidden = hiddenInputs(consentPage.text, '/o/authorize/');
-  fx.consent = { csrf: hidden.csrf_token ?? '', request: hidden.consent_request ?? '' };
-  fx.aliceCookie = aliceAgent.cookieHeader();
-
-  // GraphQL objects: gina's and bob's applications, tokens, victims an admin may change.
-  const ginaApps = await Promise.all(
-    ['one', 'two', 'three'].map((n, i) =>
-      make(
-        `gina ${n}`,
-        i === 0
-          ? {
-              clientType: 'public',
-              grantTypes: ['authorization_code'],
-              redirectUris: ['https://gina.example/cb'],
-            }
-          : { clientType: 'confidential', grantTypes: ['client_credentials'] },
-        gina,
-      ),
-    ),
-  );
-  const bobApp = await make(
-    'bob app',
-    { clientType: 'confidential', grantTypes: ['client_credentials'] },
-    bob,
-  );
-  const tokenIds = await server.runtime.db.sql.query<{ id: string }>(
-    'select id from access_tokens union all select id from refresh_tokens',
-  );
-  protectedIds.push(alice.id, gina.id, hank.id, root.id);
-  fx.ginaApps = ginaApps.map((a) => a.id);
-  fx.ids = [
-    ...ginaApps.map((a) => a.id),
-    bobApp.id,
-    clients.web.id,
-    ...tokenIds.map((t) => t.id),
-    vic1.id,
-    vic2.id,
-    bob.id,
-  ];
-}, 120_000);
-
-afterAll(async () => {
-  if (STATS) {
-    console.log(`snapshots took ${Math.round(snapshotMs)} ms in all`);
-    for (const [property, table] of stats) {
-      console.log(
-        `${property}\n${[...table]
-          .sort()
-          .map(([k, n]) => `  ${k}: ${n}`)
-          .join('\n')}`,
-      );
+    // Tokens: client_credentials, password (alice's, with openid; hank's, for GraphQL).
+    const token = async (client: Client, form: Record<string, string>) => {
+      const res = await send({
+        method: 'POST',
+        path: '/o/token/',
+        headers: { 'content-type': FORM, authorization: basic(client.clientId, client.secret ?? '') },
+        body: Buffer.from(new URLSearchParams(form).toString()),
+      });
+      expect(res.status, res.text).toBe(200);
+      return JSON.parse(res.text) as { access_token: string; refresh_token?: string };
+    };
+    for (const scope of ['read', 'read write']) {
+      remember(pools.access, {
+        value: (await token(clients.cc, { grant_type: 'client_credentials', scope })).access_token,
+        client: clients.cc,
+      });
     }
-  }
-  pool.destroy();
-  await server?.stop();
-});
+    fx.clientBearer = (
+      await token(clients.cc, { grant_type: 'client_credentials', scope: 'graphql' })
+    ).access_token;
+    fx.introspectionBearer = (
+      await token(clients.rs, { grant_type: 'client_credentials', scope: 'introspection' })
+    ).access_token;
+    const passwordPairs = await Promise.all([
+      token(clients.pwd, {
+        grant_type: 'password',
+        username: 'alice',
+        password: ALICE_PASSWORD,
+        scope: 'read openid profile email',
+      }),
+      token(clients.pwd, {
+        grant_type: 'password',
+        username: 'alice',
+        password: ALICE_PASSWORD,
+        scope: 'read openid',
+      }),
+      token(clients.pwd, {
+        grant_type: 'password',
+        username: 'hank',
+        password: HANK_PASSWORD,
+        scope: 'graphql read',
+      }),
+    ]);
+    for (const pair of passwordPairs.slice(0, 2)) {
+      remember(pools.access, { value: pair.access_token, client: clients.pwd });
+      remember(pools.refresh, { value: pair.refresh_token!, client: clients.pwd });
+    }
+    fx.noScopeBearer = passwordPairs[0].access_token;
+    fx.hankBearer = passwordPairs[2].access_token;
+
+    // Browser sessions: alice (authorization), gina (GraphQL user), root (GraphQL admin).
+    const login = async (username: string, password: string) => {
+      const agent = new Agent(server.url);
+      await agent.login(username, password);
+      return agent;
+    };
+    const [aliceAgent, ginaAgent, rootAgent] = await Promise.all([
+      login('alice', ALICE_PASSWORD),
+      login('gina', 'gina-password'),
+      login('root', 'root-password'),
+    ]);
+    fx.aliceCookie = aliceAgent.cookieHeader();
+    fx.ginaCookie = ginaAgent.cookieHeader();
+    fx.rootCookie = rootAgent.cookieHeader();
+    fx.sessionCookieName = [...ginaAgent.cookies.keys()].find((k) => k.includes('session')) ?? 'lk_session';
+
+    // Authorization codes: some redeemed (a replay must revoke, by design), most left to the fuzzer.
+    const obtain = async (
+      client: Client,
+      redirect: string,
+      pair: { verifier: string; challenge: string } | null,
+    ) => {
+      const { location } = await authorize(aliceAgent, {
+        response_type: 'code',
+        client_id: client.clientId,
+        redirect_uri: redirect,
+        scope: client === clients.skip ? 'read openid profile email' : 'read openid',
+        state: 'fixture',
+        code_challenge: pair?.challenge,
+        code_challenge_method: pair ? 'S256' : undefined,
+      });
+      const code = location.searchParams.get('code');
+      expect(code, String(location)).toBeTruthy();
+      const item: Code = { value: code!, client, redirect, verifier: pair?.verifier ?? null };
+      remember(pools.codes, item);
+      return item;
+    };
+    const redeem = async (code: Code) => {
+      const form: Record<string, string> = { grant_type: 'authorization_code', code: code.value };
+      if (code.redirect) form.redirect_uri = code.redirect;
+      if (code.verifier) form.code_verifier = code.verifier;
+      if (!code.client.secret) form.client_id = code.client.clientId;
+      const res = await send({
+        method: 'POST',
+        path: '/o/token/',
+        headers: {
+          'content-type': FORM,
+          ...(code.client.secret ? { authorization: basic(code.client.clientId, code.client.secret) } : {}),
+        },
+        body: Buffer.from(new URLSearchParams(form).toString()),
+      });
+      expect(res.status, res.text).toBe(200);
+      const body = JSON.parse(res.text) as { access_token: string; refresh_token?: string };
+      remember(pools.access, { value: body.access_token, client: code.client });
+      if (body.refresh_token) remember(pools.refresh, { value: body.refresh_token, client: code.client });
+    };
+    for (const [client, redirect] of [
+      [clients.skip, REDIRECTS.skip],
+      [clients.skip, REDIRECTS.skip],
+      [clients.pub, REDIRECTS.pub],
+      [clients.web, REDIRECTS.web],
+    ] as const) {
+      await redeem(await obtain(client, redirect, PKCE[0]));
+    }
+    await obtain(clients.skip, REDIRECTS.skip, PKCE[1]);
+    await obtain(clients.skip, REDIRECTS.skip, null);
+    await obtain(clients.pub, REDIRECTS.pub, PKCE[2]);
+    await obtain(clients.web, REDIRECTS.web2, PKCE[1]);
+    await obtain(clients.native, 'http://127.0.0.1:43123/cb', PKCE[0]);
+
+    // Device codes: pending, approved and denied.
+    const startDevice = async (client: Client) => {
+      const form: Record<string, string> = { scope: 'read' };
+      if (!client.secret) form.client_id = client.clientId;
+      const res = await send({
+        method: 'POST',
+        path: '/o/device_authorization/',
+        headers: {
+          'content-type': FORM,
+          ...(client.secret ? { authorization: basic(client.clientId, client.secret) } : {}),
+        },
+        body: Buffer.from(new URLSearchParams(form).toString()),
+      });
+      expect(res.status, res.text).toBe(200);
+      const body = JSON.parse(res.text) as { device_code: string; user_code: string };
+      remember(pools.devices, { value: body.device_code, client });
+      return body.user_code;
+    };
+    for (const [client, decision] of [
+      [clients.tv, 'allow'],
+      [clients.tv, 'deny'],
+      [clients.tv, null],
+      [clients.tvc, 'allow'],
+      [clients.tvc, null],
+    ] as const) {
+      const userCode = await startDevice(client);
+      if (!decision) continue;
+      const page = await aliceAgent.submitForm('/o/device/', { user_code: userCode }, '/o/device/');
+      expect(page.status).toBe(200);
+      const hidden = hiddenInputs(page.text, '/o/device/confirm/');
+      await aliceAgent.post('/o/device/confirm/', {
+        ...hidden,
+        ...(decision === 'allow' ? { allow: 'Allow' } : {}),
+      });
+    }
+
+    // A signed consent form for alice (the web client asks for consent).
+    const consentPage = await aliceAgent.get(
+      authorizePath({
+        response_type: 'code',
+        client_id: clients.web.clientId,
+        redirect_uri: REDIRECTS.web,
+        scope: 'read write',
+        state: 'consent',
+        code_challenge: PKCE[2].challenge,
+        code_challenge_method: 'S256',
+      }),
+    );
+    expect(consentPage.text).toContain('name="consent_request"');
+    const hidden = hiddenInputs(consentPage.text, '/o/authorize/');
+    fx.consent = { csrf: hidden.csrf_token ?? '', request: hidden.consent_request ?? '' };
+    fx.aliceCookie = aliceAgent.cookieHeader();
+
+    // GraphQL objects: gina's and bob's applications, tokens, victims an admin may change.
+    const ginaApps = await Promise.all(
+      ['one', 'two', 'three'].map((n, i) =>
+        make(
+          `gina ${n}`,
+          i === 0
+            ? {
+                clientType: 'public',
+                grantTypes: ['authorization_code'],
+                redirectUris: ['https://gina.example/cb'],
+              }
+            : { clientType: 'confidential', grantTypes: ['client_credentials'] },
+          gina,
+        ),
+      ),
+    );
+    const bobApp = await make(
+      'bob app',
+      { clientType: 'confidential', grantTypes: ['client_credentials'] },
+      bob,
+    );
+    const tokenIds = await server.runtime.db.sql.query<{ id: string }>(
+      'select id from access_tokens union all select id from refresh_tokens',
+    );
+    protectedIds.push(alice.id, gina.id, hank.id, root.id);
+    fx.ginaApps = ginaApps.map((a) => a.id);
+    fx.ids = [
+      ...ginaApps.map((a) => a.id),
+      bobApp.id,
+      clients.web.id,
+      ...tokenIds.map((t) => t.id),
+      vic1.id,
+      vic2.id,
+      bob.id,
+    ];
+  }, 120_000);
+
+  afterAll(async () => {
+    if (STATS) {
+      console.log(`snapshots took ${Math.round(snapshotMs)} ms in all`);
+      for (const [property, table] of stats) {
+        console.log(
+          `${property}\n${[...table]
+            .sort()
+            .map(([k, n]) => `  ${k}: ${n}`)
+            .join('\n')}`,
+        );
+      }
+    }
+    pool.destroy();
+    await server?.stop();
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Transport: node:http, so that any method, duplicated header and raw body byte can be sent.
 
-interface Req {
+export interface Req {
   method: string;
   path: string;
   headers: Record<string, string | string[]>;
   body?: Buffer;
 }
-interface Res {
+export interface Res {
   status: number;
   type: string;
   text: string;
   headers: http.IncomingHttpHeaders;
 }
 
-const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
+export const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-function send(req: Req, attempt = 0): Promise<Res> {
+export function send(req: Req, attempt = 0): Promise<Res> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | string[]> = { ...req.headers };
     if (req.body) headers['content-length'] = String(req.body.length);
@@ -518,11 +525,11 @@ function send(req: Req, attempt = 0): Promise<Res> {
 }
 
 /** Header values as Node lets a client send them (tab, visible ASCII, latin-1). */
-const headerSafe = (s: string) => s.replace(/[^\t\x20-\x7e\x80-\xff]/g, '').slice(0, 6000);
+export const headerSafe = (s: string) => s.replace(/[^\t\x20-\x7e\x80-\xff]/g, '').slice(0, 6000);
 
-const clip = (s: string, n = 400) => (s.length > n ? `${s.slice(0, n)}… (${s.length} chars)` : s);
+export const clip = (s: string, n = 400) => (s.length > n ? `${s.slice(0, n)}… (${s.length} chars)` : s);
 
-function describeExchange(req: Req, res?: Res): string {
+export function describeExchange(req: Req, res?: Res): string {
   const lines = [`${req.method} ${clip(req.path, 600)}`];
   for (const [k, v] of Object.entries(req.headers)) lines.push(`${k}: ${clip(JSON.stringify(v), 300)}`);
   if (req.body)
@@ -538,28 +545,32 @@ function describeExchange(req: Req, res?: Res): string {
 }
 
 /** FUZZ_STATS=1 prints, per property, how the server answered and how many snapshots were compared. */
-const STATS = process.env.FUZZ_STATS === '1';
-const stats = new Map<string, Map<string, number>>();
-let currentProperty = '';
-function count(key: string): void {
+export const STATS = process.env.FUZZ_STATS === '1';
+export const stats = new Map<string, Map<string, number>>();
+export let currentProperty = '';
+/** Names the running property in FUZZ_STATS output. */
+export function startProperty(): void {
+  currentProperty = expect.getState().currentTestName ?? '';
+}
+export function count(key: string): void {
   if (!STATS) return;
   const table = stats.get(currentProperty) ?? new Map<string, number>();
   table.set(key, (table.get(key) ?? 0) + 1);
   stats.set(currentProperty, table);
 }
 
-class Violation extends Error {
+export class Violation extends Error {
   override name = 'Violation';
 }
 
-function must(ok: unknown, what: string, req: Req, res?: Res): asserts ok {
+export function must(ok: unknown, what: string, req: Req, res?: Res): asserts ok {
   if (!ok) throw new Violation(`${what}\n--- request ---\n${describeExchange(req, res)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Oracles: no leak, error JSON, nothing written.
 
-const LEAKS: Array<[string, RegExp]> = [
+export const LEAKS: Array<[string, RegExp]> = [
   ['a stack frame', /(?:^|\\n|\n)\s*at\s+(?:async\s+)?\S+.*(?:\(|:\d+:\d+)/m],
   ['a stack frame', /\bat (?:async )?(?:new )?[\w$.<>[\]]+ \((?:file:|node:|\/|[A-Za-z]:\\)/],
   ['a source line reference', /[\w-]\.(?:ts|js|mjs|cjs|tsx):\d+/],
@@ -577,12 +588,12 @@ const LEAKS: Array<[string, RegExp]> = [
   ],
 ];
 
-function leakIn(text: string): string | undefined {
+export function leakIn(text: string): string | undefined {
   for (const [what, re] of LEAKS) if (re.test(text)) return what;
   return undefined;
 }
 
-function safeDecode(s: string): string {
+export function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));
   } catch {
@@ -591,7 +602,7 @@ function safeDecode(s: string): string {
 }
 
 /** A request whose own text looks like a leak would make an echoed parameter a false alarm. */
-function looksLeaky(req: Req): boolean {
+export function looksLeaky(req: Req): boolean {
   const body = req.body?.toString('latin1') ?? '';
   const utf8 = req.body?.toString('utf8') ?? '';
   const headers = Object.values(req.headers).flat().join('\n');
@@ -599,7 +610,7 @@ function looksLeaky(req: Req): boolean {
   return leakIn(text) !== undefined || leakIn(text.replace(/\\n/g, '\n')) !== undefined;
 }
 
-function checkCommon(req: Req, res: Res): void {
+export function checkCommon(req: Req, res: Res): void {
   must(res.status < 500, `HTTP ${res.status}: a request must never cause a 5xx`, req, res);
   const leak = leakIn(res.text) ?? leakIn(res.text.replace(/\\n/g, '\n'));
   must(!leak, `the response body contains ${leak}`, req, res);
@@ -609,11 +620,11 @@ function checkCommon(req: Req, res: Res): void {
 }
 
 /** Node's own HTTP parser refused the request (unknown method, oversized head): the app never saw it. */
-const refusedByNode = (res: Res) =>
+export const refusedByNode = (res: Res) =>
   res.type === '' && res.text === '' && [400, 413, 414, 431].includes(res.status);
 
 /** RFC 6749 §5.2 / RFC 6750 §3: a 4xx from a JSON endpoint is {error, error_description}. */
-function checkErrorJson(req: Req, res: Res): { error: string; error_description: string } | undefined {
+export function checkErrorJson(req: Req, res: Res): { error: string; error_description: string } | undefined {
   if (res.status < 400 || req.method === 'HEAD' || refusedByNode(res)) return undefined;
   must(
     /^application\/json\b/.test(res.type),
@@ -659,7 +670,7 @@ function checkErrorJson(req: Req, res: Res): { error: string; error_description:
  * a token family when a used code or refresh token is replayed (RFC 6749 §4.1.2, OAuth 2.1 §4.3.1),
  * for which the rows of access_tokens and refresh_tokens written since may only be revoked ones.
  */
-const TABLES = [
+export const TABLES = [
   'access_tokens',
   'refresh_tokens',
   'authorization_codes',
@@ -668,21 +679,21 @@ const TABLES = [
   'users',
   'device_codes',
 ] as const;
-type Table = (typeof TABLES)[number];
-const FAMILY_REVOCATION = new Set<Table>(['access_tokens', 'refresh_tokens']);
-const DEVICE_ROW = "(to_jsonb(x) - '{last_polled_at,poll_interval}'::text[])::text";
+export type Table = (typeof TABLES)[number];
+export const FAMILY_REVOCATION = new Set<Table>(['access_tokens', 'refresh_tokens']);
+export const DEVICE_ROW = "(to_jsonb(x) - '{last_polled_at,poll_interval}'::text[])::text";
 
-const SNAPSHOT_SQL = TABLES.map(
+export const SNAPSHOT_SQL = TABLES.map(
   (t) =>
     `select '${t}' as t, count(*)::int as n, coalesce(max(xmin::text::bigint), 0)::text as v, ${
       t === 'device_codes' ? `md5(coalesce(string_agg(${DEVICE_ROW}, '|' order by ${DEVICE_ROW}), ''))` : "''"
     } as h from ${t} x`,
 ).join(' union all ');
 
-type Snapshot = Record<Table, { n: number; v: string; h: string }>;
+export type Snapshot = Record<Table, { n: number; v: string; h: string }>;
 
-let snapshotMs = 0;
-async function snapshot(): Promise<Snapshot> {
+export let snapshotMs = 0;
+export async function snapshot(): Promise<Snapshot> {
   const t0 = performance.now();
   const rows = await server.runtime.db.sql.query<{ t: Table; n: number; v: string; h: string }>(SNAPSHOT_SQL);
   snapshotMs += performance.now() - t0;
@@ -690,7 +701,7 @@ async function snapshot(): Promise<Snapshot> {
 }
 
 /** Rows of a token table written after `since` that are not revoked (a family revocation writes only revoked ones). */
-async function unrevokedWritesSince(table: Table, since: string): Promise<number> {
+export async function unrevokedWritesSince(table: Table, since: string): Promise<number> {
   const rows = await server.runtime.db.sql.query<{ n: number }>(
     `select count(*)::int as n from ${table} where xmin::text::bigint > $1::bigint and revoked_at is null`,
     [since],
@@ -702,7 +713,7 @@ async function unrevokedWritesSince(table: Table, since: string): Promise<number
  * Holds the snapshot taken after the last request. Before a request it makes sure there is one;
  * after a rejected request it compares; after any other request it drops it (a success writes).
  */
-class WriteGuard {
+export class WriteGuard {
   private last: Snapshot | null = null;
 
   /** Something other than the request under test wrote (the fuzzer's own housekeeping). */
@@ -748,7 +759,7 @@ class WriteGuard {
 // ---------------------------------------------------------------------------------------------
 // Generators: hostile strings, real values, form bodies.
 
-const SPECIALS = [
+export const SPECIALS = [
   '',
   ' ',
   '\0',
@@ -815,7 +826,7 @@ const SPECIALS = [
   'openid\topenid',
 ];
 
-const hostile: fc.Arbitrary<string> = fc
+export const hostile: fc.Arbitrary<string> = fc
   .oneof(
     { weight: 5, arbitrary: fc.constantFrom(...SPECIALS) },
     { weight: 3, arbitrary: fc.string({ maxLength: 24 }) },
@@ -850,10 +861,10 @@ const hostile: fc.Arbitrary<string> = fc
   )
   .filter((s) => !leakIn(s));
 
-const ident = fc.stringMatching(/^[a-z][a-zA-Z0-9]{0,11}$/);
+export const ident = fc.stringMatching(/^[a-z][a-zA-Z0-9]{0,11}$/);
 
 /** A real credential (maybe slightly altered) or something hostile. */
-const realValue: fc.Arbitrary<string> = fc
+export const realValue: fc.Arbitrary<string> = fc
   .tuple(fc.constantFrom('access', 'refresh', 'code', 'device', 'secret', 'clientId', 'bearer'), fc.nat())
   .map(([kind, i]) => {
     switch (kind) {
@@ -874,7 +885,7 @@ const realValue: fc.Arbitrary<string> = fc
     }
   });
 
-const altered: fc.Arbitrary<string> = fc
+export const altered: fc.Arbitrary<string> = fc
   .tuple(
     realValue,
     fc.constantFrom('cut', 'append', 'flip', 'upper', 'prefix', 'space', 'twice', 'nul'),
@@ -902,13 +913,13 @@ const altered: fc.Arbitrary<string> = fc
     }
   });
 
-const tokenish = fc.oneof(
+export const tokenish = fc.oneof(
   { weight: 5, arbitrary: realValue },
   { weight: 2, arbitrary: altered },
   { weight: 3, arbitrary: hostile },
 );
 
-const scopeArb = fc.oneof(
+export const scopeArb = fc.oneof(
   { weight: 5, arbitrary: fc.subarray(SCOPES, { minLength: 1 }).map((s) => s.join(' ')) },
   {
     weight: 1,
@@ -926,20 +937,20 @@ const scopeArb = fc.oneof(
 );
 
 /** How a parameter reaches the wire. */
-type Enc = 'pct' | 'plus' | 'raw' | 'latin1' | 'double';
-const encArb = fc.oneof(
+export type Enc = 'pct' | 'plus' | 'raw' | 'latin1' | 'double';
+export const encArb = fc.oneof(
   { weight: 12, arbitrary: fc.constant<Enc>('pct') },
   { weight: 3, arbitrary: fc.constantFrom<Enc>('plus', 'raw', 'latin1', 'double') },
 );
 
-interface Param {
+export interface Param {
   n: string;
   v: string;
   e: Enc;
 }
-const P = (n: string, v: string): Param => ({ n, v, e: 'pct' });
+export const P = (n: string, v: string): Param => ({ n, v, e: 'pct' });
 
-function pct(bytes: Buffer, plus: boolean): string {
+export function pct(bytes: Buffer, plus: boolean): string {
   let out = '';
   for (const b of bytes) {
     const c = String.fromCharCode(b);
@@ -950,7 +961,7 @@ function pct(bytes: Buffer, plus: boolean): string {
   return out;
 }
 
-function encode(s: string, e: Enc): Buffer {
+export function encode(s: string, e: Enc): Buffer {
   switch (e) {
     case 'pct':
       return Buffer.from(pct(Buffer.from(s, 'utf8'), false));
@@ -965,7 +976,7 @@ function encode(s: string, e: Enc): Buffer {
   }
 }
 
-const PARAM_NAMES = [
+export const PARAM_NAMES = [
   'grant_type',
   'code',
   'redirect_uri',
@@ -997,7 +1008,7 @@ const PARAM_NAMES = [
   'csrf_token',
   'allow',
 ];
-const paramName = fc.oneof(
+export const paramName = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...PARAM_NAMES) },
   { weight: 2, arbitrary: ident },
   { weight: 1, arbitrary: hostile },
@@ -1005,14 +1016,14 @@ const paramName = fc.oneof(
 );
 
 /** Edits of a parameter list: drop, duplicate, replace, add, re-encode. */
-interface Edit {
+export interface Edit {
   op: 'drop' | 'dupSame' | 'dupOther' | 'replace' | 'add' | 'reencode' | 'empty' | 'noValue';
   i: number;
   v: string;
   n: string;
   e: Enc;
 }
-const editArb: fc.Arbitrary<Edit> = fc.record({
+export const editArb: fc.Arbitrary<Edit> = fc.record({
   op: fc.constantFrom(
     'drop',
     'dupSame',
@@ -1031,12 +1042,12 @@ const editArb: fc.Arbitrary<Edit> = fc.record({
   n: paramName,
   e: encArb,
 });
-const editsArb = fc.oneof(
+export const editsArb = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Edit[]>([]) },
   { weight: 5, arbitrary: fc.array(editArb, { minLength: 1, maxLength: 4 }) },
 );
 
-function applyEdits(params: Param[], edits: Edit[]): Param[] {
+export function applyEdits(params: Param[], edits: Edit[]): Param[] {
   const out = [...params];
   for (const ed of edits) {
     const i = out.length ? ed.i % out.length : 0;
@@ -1070,7 +1081,7 @@ function applyEdits(params: Param[], edits: Edit[]): Param[] {
 }
 
 /** Junk that breaks the form syntax itself, spliced between parameters. */
-const JUNK_SEGMENTS = [
+export const JUNK_SEGMENTS = [
   '%zz',
   '%',
   '&',
@@ -1086,7 +1097,7 @@ const JUNK_SEGMENTS = [
   '%26',
   '+',
 ];
-const junkSegmentsArb = fc.oneof(
+export const junkSegmentsArb = fc.oneof(
   { weight: 6, arbitrary: fc.constant<Array<[number, string]>>([]) },
   {
     weight: 1,
@@ -1097,7 +1108,7 @@ const junkSegmentsArb = fc.oneof(
   },
 );
 
-function formBody(params: Param[], junk: Array<[number, string]> = []): Buffer {
+export function formBody(params: Param[], junk: Array<[number, string]> = []): Buffer {
   const parts = params.map((p) =>
     p.v === '\u0000NOVALUE'
       ? encode(p.n, 'pct')
@@ -1113,7 +1124,7 @@ function formBody(params: Param[], junk: Array<[number, string]> = []): Buffer {
 }
 
 /** A query string Node will send: bytes outside visible ASCII (and '#') percent-encoded, the rest as is. */
-function urlSafe(bytes: Buffer): string {
+export function urlSafe(bytes: Buffer): string {
   let out = '';
   for (const b of bytes) {
     out +=
@@ -1124,7 +1135,7 @@ function urlSafe(bytes: Buffer): string {
   return out;
 }
 
-const OTHER_METHODS = [
+export const OTHER_METHODS = [
   'GET',
   'PUT',
   'PATCH',
@@ -1137,18 +1148,18 @@ const OTHER_METHODS = [
   'FOO',
   'post',
 ];
-const postMostly = fc.oneof(
+export const postMostly = fc.oneof(
   { weight: 25, arbitrary: fc.constant('POST') },
   { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) },
 );
 
-const FORM_TYPES_OK = [
+export const FORM_TYPES_OK = [
   'application/x-www-form-urlencoded; charset=UTF-8',
   'APPLICATION/X-WWW-FORM-URLENCODED',
   'application/x-www-form-urlencoded;charset=latin1',
   ' application/x-www-form-urlencoded ',
 ];
-const OTHER_TYPES = [
+export const OTHER_TYPES = [
   '',
   'application/json',
   'text/plain',
@@ -1161,7 +1172,7 @@ const OTHER_TYPES = [
   'text/html',
 ];
 /** undefined: no Content-Type header at all. */
-const formType: fc.Arbitrary<string | undefined> = fc.oneof(
+export const formType: fc.Arbitrary<string | undefined> = fc.oneof(
   { weight: 24, arbitrary: fc.constant(FORM) },
   { weight: 3, arbitrary: fc.constantFrom(...FORM_TYPES_OK) },
   { weight: 3, arbitrary: fc.constantFrom<string | undefined>(undefined, ...OTHER_TYPES) },
@@ -1169,7 +1180,7 @@ const formType: fc.Arbitrary<string | undefined> = fc.oneof(
 );
 
 /** Headers any request may carry: Origin, Accept, a bogus Content-Encoding, X-Forwarded-For. */
-const extraHeaders: fc.Arbitrary<Record<string, string>> = fc
+export const extraHeaders: fc.Arbitrary<Record<string, string>> = fc
   .record({
     origin: rarely(
       fc.constantFrom('https://app.example', 'null', 'https://evil.example', '*', 'https://app.example:443'),
@@ -1197,11 +1208,11 @@ const extraHeaders: fc.Arbitrary<Record<string, string>> = fc
     return out;
   });
 
-const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
+export const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 /** RFC 6749 §2.3.1 Basic credentials (form-urlencoded, then base64); lone surrogates become U+FFFD, not an exception. */
-const basic = (id: string, secret: string) =>
+export const basic = (id: string, secret: string) =>
   `Basic ${b64(`${pct(Buffer.from(id, 'utf8'), true)}:${pct(Buffer.from(secret, 'utf8'), true)}`)}`;
-const MALFORMED_AUTH = [
+export const MALFORMED_AUTH = [
   'Basic',
   'Basic ',
   'Basic !!!',
@@ -1229,7 +1240,7 @@ const MALFORMED_AUTH = [
 ];
 
 /** How a request authenticates its client (RFC 6749 §2.3): right, wrong, both, malformed, none. */
-const AUTH_KINDS = [
+export const AUTH_KINDS = [
   'basic',
   'basic',
   'basic',
@@ -1248,15 +1259,15 @@ const AUTH_KINDS = [
   'unknown',
   'basicLowercase',
 ] as const;
-type AuthKind = (typeof AUTH_KINDS)[number];
-interface AuthChoice {
+export type AuthKind = (typeof AUTH_KINDS)[number];
+export interface AuthChoice {
   kind: AuthKind;
   other: number;
   junk: string;
   malformed: string;
   sameClient: boolean;
 }
-const authArb: fc.Arbitrary<AuthChoice> = fc.record({
+export const authArb: fc.Arbitrary<AuthChoice> = fc.record({
   kind: fc.constantFrom(...AUTH_KINDS),
   other: fc.nat(),
   junk: hostile,
@@ -1267,14 +1278,14 @@ const authArb: fc.Arbitrary<AuthChoice> = fc.record({
   sameClient: fc.boolean(),
 });
 
-interface Authenticated {
+export interface Authenticated {
   headers: Record<string, string | string[]>;
   params: Param[];
   /** The request authenticated (or tried to) with HTTP Basic. */
   basic: boolean;
 }
 
-function authenticate(a: AuthChoice, scenarioClient: Client | undefined): Authenticated {
+export function authenticate(a: AuthChoice, scenarioClient: Client | undefined): Authenticated {
   const other = pick(allClients(), a.other);
   const c =
     scenarioClient && (a.sameClient || a.kind === 'basic' || a.kind === 'post') ? scenarioClient : other;
@@ -1336,12 +1347,12 @@ function authenticate(a: AuthChoice, scenarioClient: Client | undefined): Authen
   }
 }
 
-interface Scenario {
+export interface Scenario {
   client?: Client;
   params: Param[];
 }
 
-interface FormRequest {
+export interface FormRequest {
   /** A well-formed request (the scenario as is, right client authentication): keeps state moving. */
   clean: boolean;
   method: string;
@@ -1356,14 +1367,14 @@ interface FormRequest {
   wholeBody: Buffer | null;
 }
 
-const wholeBodyArb: fc.Arbitrary<Buffer | null> = fc.oneof(
+export const wholeBodyArb: fc.Arbitrary<Buffer | null> = fc.oneof(
   { weight: 30, arbitrary: fc.constant(null) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)) },
   { weight: 1, arbitrary: fc.json({ maxDepth: 2 }).map((s) => Buffer.from(s)) },
   { weight: 1, arbitrary: fc.constant(Buffer.alloc(70_000, 0x61)) },
 );
 
-function formRequestArb(
+export function formRequestArb(
   path: fc.Arbitrary<string>,
   scenario: fc.Arbitrary<Scenario>,
 ): fc.Arbitrary<FormRequest> {
@@ -1382,7 +1393,7 @@ function formRequestArb(
   });
 }
 
-function buildFormRequest(f: FormRequest): { req: Req; usedBasic: boolean } {
+export function buildFormRequest(f: FormRequest): { req: Req; usedBasic: boolean } {
   if (f.clean) {
     const auth = authenticate({ ...f.auth, kind: 'basic' }, f.scenario.client);
     const { 'content-encoding': _, ...extra } = f.extra;
@@ -1408,7 +1419,7 @@ function buildFormRequest(f: FormRequest): { req: Req; usedBasic: boolean } {
 }
 
 /** The checks every form-encoded protocol endpoint answers to. */
-async function exchangeForm(guard: WriteGuard, f: FormRequest) {
+export async function exchangeForm(guard: WriteGuard, f: FormRequest) {
   const { req, usedBasic } = buildFormRequest(f);
   fc.pre(!looksLeaky(req));
   await guard.before();
@@ -1445,10 +1456,10 @@ async function exchangeForm(guard: WriteGuard, f: FormRequest) {
 // ---------------------------------------------------------------------------------------------
 // Scenarios of the token endpoint: each grant type, with real material, before edits.
 
-const clientPick = (names: string[]) => fc.constantFrom(...names).map((n) => clients[n]);
-const optional = (name: string, v: string | null): Param[] => (v === null ? [] : [P(name, v)]);
+export const clientPick = (names: string[]) => fc.constantFrom(...names).map((n) => clients[n]);
+export const optional = (name: string, v: string | null): Param[] => (v === null ? [] : [P(name, v)]);
 
-const tokenScenario: fc.Arbitrary<Scenario> = fc.oneof(
+export const tokenScenario: fc.Arbitrary<Scenario> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc
@@ -1544,7 +1555,7 @@ const tokenScenario: fc.Arbitrary<Scenario> = fc.oneof(
 );
 
 /** Fresh OpenID tokens through the code flow with alice's session (earlier fuzzing may have revoked the others). */
-async function freshOpenIdTokens(): Promise<string[]> {
+export async function freshOpenIdTokens(): Promise<string[]> {
   const fresh: string[] = [];
   for (const client of [clients.skip, clients.pub]) {
     const query = new URLSearchParams({
@@ -1586,7 +1597,7 @@ async function freshOpenIdTokens(): Promise<string[]> {
 }
 
 /** Successful token responses feed the pools, so later requests reuse fresh and rotated tokens. */
-function harvest(client: Client | undefined, res: Res): void {
+export function harvest(client: Client | undefined, res: Res): void {
   if (res.status !== 200 || !client || !/json/.test(res.type)) return;
   const body = JSON.parse(res.text) as {
     access_token?: string;
@@ -1599,7 +1610,7 @@ function harvest(client: Client | undefined, res: Res): void {
 }
 
 /** The client a successful request authenticated as: the scenario's, unless the auth choice swapped it. */
-function clientOf(f: FormRequest): Client | undefined {
+export function clientOf(f: FormRequest): Client | undefined {
   const { kind, sameClient, other } = f.auth;
   if (f.clean || kind === 'basic' || kind === 'post') return f.scenario.client;
   return f.scenario.client && sameClient ? f.scenario.client : pick(allClients(), other);
@@ -1608,11 +1619,13 @@ function clientOf(f: FormRequest): Client | undefined {
 // ---------------------------------------------------------------------------------------------
 // GraphQL: documents built from the committed schema's mutations.
 
-const SCHEMA = buildSchema(readFileSync(new URL('../../schema/schema.graphql', import.meta.url), 'utf8'));
-const MUTATIONS = Object.values(SCHEMA.getMutationType()!.getFields());
+export const SCHEMA = buildSchema(
+  readFileSync(new URL('../../schema/schema.graphql', import.meta.url), 'utf8'),
+);
+export const MUTATIONS = Object.values(SCHEMA.getMutationType()!.getFields());
 
 /** A GraphQL value, printable both as a literal and as JSON for a variable. */
-type GV =
+export type GV =
   | { k: 'str'; v: string }
   | { k: 'enum'; v: string }
   | { k: 'num'; v: number }
@@ -1621,7 +1634,7 @@ type GV =
   | { k: 'list'; v: GV[] }
   | { k: 'obj'; v: Array<[string, GV]> };
 
-function toJson(g: GV): unknown {
+export function toJson(g: GV): unknown {
   switch (g.k) {
     case 'null':
       return null;
@@ -1634,7 +1647,7 @@ function toJson(g: GV): unknown {
   }
 }
 
-function toLiteral(g: GV): string {
+export function toLiteral(g: GV): string {
   switch (g.k) {
     case 'str':
       return JSON.stringify(g.v);
@@ -1652,8 +1665,8 @@ function toLiteral(g: GV): string {
   }
 }
 
-const gstr = (a: fc.Arbitrary<string>): fc.Arbitrary<GV> => a.map((v) => ({ k: 'str', v }));
-const junkGV: fc.Arbitrary<GV> = fc.oneof(
+export const gstr = (a: fc.Arbitrary<string>): fc.Arbitrary<GV> => a.map((v) => ({ k: 'str', v }));
+export const junkGV: fc.Arbitrary<GV> = fc.oneof(
   gstr(hostile),
   fc
     .oneof(fc.integer(), fc.double(), fc.constantFrom(2 ** 31, -(2 ** 53), 1e300))
@@ -1664,13 +1677,13 @@ const junkGV: fc.Arbitrary<GV> = fc.oneof(
   fc.tuple(ident, gstr(hostile)).map(([k, v]): GV => ({ k: 'obj', v: [[k, v]] })),
 );
 
-const ID_VALUES = fc.oneof(
+export const ID_VALUES = fc.oneof(
   { weight: 6, arbitrary: fc.nat().map((i) => pick(fx.ids, i)) },
   { weight: 1, arbitrary: fc.uuid() },
   { weight: 1, arbitrary: fc.nat().map((i) => pick(allClients(), i).clientId) },
   { weight: 2, arbitrary: hostile },
 );
-const URI_VALUES = fc.oneof(
+export const URI_VALUES = fc.oneof(
   fc.constantFrom(
     'https://ok.example/cb',
     'http://127.0.0.1:8080/cb',
@@ -1693,7 +1706,7 @@ const URI_VALUES = fc.oneof(
   hostile,
 );
 
-function stringFor(field: string): fc.Arbitrary<string> {
+export function stringFor(field: string): fc.Arbitrary<string> {
   if (/uri|origin/i.test(field)) return URI_VALUES;
   if (/scope/i.test(field)) return fc.oneof(fc.constantFrom(...SCOPES, 'READ', 'nope'), hostile);
   if (/username/i.test(field))
@@ -1706,10 +1719,10 @@ function stringFor(field: string): fc.Arbitrary<string> {
   return hostile;
 }
 
-const gvCache = new Map<string, fc.Arbitrary<GV>>();
+export const gvCache = new Map<string, fc.Arbitrary<GV>>();
 
 /** Values for an input type: mostly well-typed (with hostile contents), sometimes of the wrong shape. */
-function gvFor(type: GraphQLInputType, field: string, depth = 0): fc.Arbitrary<GV> {
+export function gvFor(type: GraphQLInputType, field: string, depth = 0): fc.Arbitrary<GV> {
   const key = `${type.toString()}|${field}|${depth}`;
   const cached = gvCache.get(key);
   if (cached) return cached;
@@ -1793,7 +1806,7 @@ function gvFor(type: GraphQLInputType, field: string, depth = 0): fc.Arbitrary<G
 }
 
 /** Every leaf (and, two levels deep, every object) a field of this type offers without required arguments. */
-function fullSelection(type: GraphQLOutputType, depth = 0): string {
+export function fullSelection(type: GraphQLOutputType, depth = 0): string {
   const named = getNamedType(type);
   if (!isObjectType(named)) return '';
   const parts: string[] = [];
@@ -1809,22 +1822,22 @@ function fullSelection(type: GraphQLOutputType, depth = 0): string {
   return `{ ${parts.join(' ')} }`;
 }
 
-type ArgMode = 'literal' | 'variable' | 'undeclared' | 'unprovided' | 'omit';
-interface ArgChoice {
+export type ArgMode = 'literal' | 'variable' | 'undeclared' | 'unprovided' | 'omit';
+export interface ArgChoice {
   name: string;
   type: string;
   mode: ArgMode;
   declared: string;
   value: GV;
 }
-interface Call {
+export interface Call {
   field: string;
   args: ArgChoice[];
   extraArg: [string, GV] | null;
   selection: string;
 }
 
-const WRONG_TYPES = [
+export const WRONG_TYPES = [
   'String',
   'String!',
   'ID',
@@ -1837,7 +1850,7 @@ const WRONG_TYPES = [
   'UpdateUserInput!',
 ];
 
-function callArb(field: GraphQLField<unknown, unknown>): fc.Arbitrary<Call> {
+export function callArb(field: GraphQLField<unknown, unknown>): fc.Arbitrary<Call> {
   const object = isObjectType(getNamedType(field.type));
   const selection = object
     ? fc.oneof(
@@ -1871,14 +1884,14 @@ function callArb(field: GraphQLField<unknown, unknown>): fc.Arbitrary<Call> {
   });
 }
 
-const mutationCall = fc.oneof(...MUTATIONS.map((m) => callArb(m)));
+export const mutationCall = fc.oneof(...MUTATIONS.map((m) => callArb(m)));
 
-interface Operation {
+export interface Operation {
   query: string;
   variables: Record<string, unknown>;
 }
 
-function buildOperation(calls: Call[], keyword: string, name: string | null): Operation {
+export function buildOperation(calls: Call[], keyword: string, name: string | null): Operation {
   const decls: string[] = [];
   const variables: Record<string, unknown> = {};
   let n = 0;
@@ -1904,12 +1917,12 @@ function buildOperation(calls: Call[], keyword: string, name: string | null): Op
   return { query: `${head}${vars} { ${fields.join(' ')} }`, variables };
 }
 
-interface Corruption {
+export interface Corruption {
   how: 'truncate' | 'insert' | 'delete' | 'brace' | 'fragment' | 'twoOps' | 'aliasBomb' | 'comment';
   at: number;
   ch: string;
 }
-function corrupt(query: string, c: Corruption | null): string {
+export function corrupt(query: string, c: Corruption | null): string {
   if (!c) return query;
   const at = query.length ? c.at % query.length : 0;
   switch (c.how) {
@@ -1932,7 +1945,7 @@ function corrupt(query: string, c: Corruption | null): string {
   }
 }
 
-const corruptionArb: fc.Arbitrary<Corruption | null> = rarely(
+export const corruptionArb: fc.Arbitrary<Corruption | null> = rarely(
   fc.record({
     how: fc.constantFrom(
       'truncate',
@@ -1953,7 +1966,7 @@ const corruptionArb: fc.Arbitrary<Corruption | null> = rarely(
   6,
 );
 
-const ACTORS = [
+export const ACTORS = [
   'anonymous',
   'gina',
   'gina',
@@ -1968,9 +1981,9 @@ const ACTORS = [
   'junkCookie',
   'cookieAndBearer',
 ] as const;
-type Actor = (typeof ACTORS)[number];
+export type Actor = (typeof ACTORS)[number];
 
-function actorHeaders(actor: Actor, junk: string, malformed: string): Record<string, string> {
+export function actorHeaders(actor: Actor, junk: string, malformed: string): Record<string, string> {
   switch (actor) {
     case 'anonymous':
       return {};
@@ -1995,7 +2008,7 @@ function actorHeaders(actor: Actor, junk: string, malformed: string): Record<str
   }
 }
 
-interface GqlRequest {
+export interface GqlRequest {
   clean: boolean;
   actor: Actor;
   junk: string;
@@ -2023,7 +2036,7 @@ interface GqlRequest {
   extra: Record<string, string>;
 }
 
-const gqlRequestArb: fc.Arbitrary<GqlRequest> = fc.record({
+export const gqlRequestArb: fc.Arbitrary<GqlRequest> = fc.record({
   clean: cleanArb,
   actor: fc.constantFrom(...ACTORS),
   junk: hostile,
@@ -2081,7 +2094,7 @@ const gqlRequestArb: fc.Arbitrary<GqlRequest> = fc.record({
   extra: extraHeaders,
 });
 
-function buildGqlRequest(g: GqlRequest): {
+export function buildGqlRequest(g: GqlRequest): {
   req: Req;
   /** The request after the clean-run normalisation. */
   effective: GqlRequest;
@@ -2176,7 +2189,7 @@ function buildGqlRequest(g: GqlRequest): {
 }
 
 /** How many root fields the executed operation has, or null when it would not even parse. */
-function rootFields(query: string, operationName?: string): number | null {
+export function rootFields(query: string, operationName?: string): number | null {
   try {
     const doc = parse(query);
     const ops = doc.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
@@ -2190,7 +2203,7 @@ function rootFields(query: string, operationName?: string): number | null {
   }
 }
 
-interface GqlBody {
+export interface GqlBody {
   data?: Record<string, unknown> | null;
   errors?: Array<{ message?: unknown; path?: unknown[]; extensions?: { code?: unknown } }>;
 }
@@ -2201,7 +2214,7 @@ interface GqlBody {
  * resolver failed (errors at the root field and no data). A document of several mutations that
  * fails half-way is not "rejected": GraphQL runs mutations in order and keeps what succeeded.
  */
-function checkGraphql(req: Req, res: Res, query: string, operationName?: string): boolean {
+export function checkGraphql(req: Req, res: Res, query: string, operationName?: string): boolean {
   checkCommon(req, res);
   if (req.method !== 'POST' || refusedByNode(res)) return res.status >= 400;
   must(
@@ -2248,7 +2261,7 @@ function checkGraphql(req: Req, res: Res, query: string, operationName?: string)
   return executed === 1 && body.errors.every((e) => !Array.isArray(e.path) || e.path.length === 1);
 }
 
-function variablesDoNotCoerce(query: string, variables: unknown, operationName?: string): boolean {
+export function variablesDoNotCoerce(query: string, variables: unknown, operationName?: string): boolean {
   try {
     const doc = parse(query);
     if (validate(SCHEMA, doc).length) return false;
@@ -2267,10 +2280,10 @@ function variablesDoNotCoerce(query: string, variables: unknown, operationName?:
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Ids in a successful answer (new applications, users, tokens) become arguments of later mutations. */
-function harvestIds(res: Res): void {
+export function harvestIds(res: Res): void {
   let body: unknown;
   try {
     body = JSON.parse(res.text);
@@ -2291,7 +2304,7 @@ function harvestIds(res: Res): void {
 }
 
 /** Hank's Bearer token dies when a fuzzed revokeTokens matches it; a fresh one keeps the actor useful. */
-async function keepHankBearerAlive(guard: WriteGuard): Promise<void> {
+export async function keepHankBearerAlive(guard: WriteGuard): Promise<void> {
   const rows = await server.runtime.db.sql.query<{ n: number }>(
     'select count(*)::int as n from access_tokens where token_digest = $1 and revoked_at is null',
     [digest(fx.hankBearer)],
@@ -2314,745 +2327,6 @@ async function keepHankBearerAlive(guard: WriteGuard): Promise<void> {
   if (res.status === 200) fx.hankBearer = (JSON.parse(res.text) as { access_token: string }).access_token;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The properties.
-
-describe(`fuzzing every front door (fast-check, seed ${SEED}${SCALE === 1 ? '' : `, scale ${SCALE}`})`, () => {
-  it(`GET/POST /o/authorize/, logged in and anonymous (${runs(RUNS.authorize)} runs): never a 5xx or a stack trace; errors are pages or redirects to a registered URI only; no CORS headers; only an issued code or token writes`, async () => {
-    const guard = new WriteGuard();
-    currentProperty = expect.getState().currentTestName ?? '';
-    const registered = () => allClients().flatMap((c) => c.redirects);
-    const redirectArb = fc
-      .tuple(
-        fc.nat(),
-        fc.constantFrom(
-          'own',
-          'own',
-          'own',
-          'other',
-          'port',
-          'slash',
-          'upper',
-          'query',
-          'fragment',
-          'evil',
-          'js',
-          'junk',
-          'absent',
-        ),
-      )
-      .map(([i, how]) => ({ i, how }));
-    const arb = fc.record({
-      clean: cleanArb,
-      kind: fc.oneof(
-        { weight: 6, arbitrary: fc.constant<'request' | 'consent'>('request') },
-        { weight: 1, arbitrary: fc.constant<'request' | 'consent'>('consent') },
-      ),
-      method: fc.oneof(
-        { weight: 14, arbitrary: fc.constant('GET') },
-        { weight: 6, arbitrary: fc.constant('POST') },
-        { weight: 1, arbitrary: fc.constantFrom('PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH') },
-      ),
-      session: fc.constantFrom('alice', 'alice', 'alice', 'none', 'none', 'junk'),
-      client: fc.oneof(
-        { weight: 8, arbitrary: fc.nat().map((i) => pick(allClients(), i)) },
-        {
-          weight: 1,
-          arbitrary: hostile.map(
-            (s) => ({ clientId: s, redirects: [] as string[] }) as Pick<Client, 'clientId' | 'redirects'>,
-          ),
-        },
-      ),
-      redirect: redirectArb,
-      responseType: fc.oneof(
-        { weight: 8, arbitrary: fc.constant('code') },
-        { weight: 2, arbitrary: fc.constant('token') },
-        { weight: 2, arbitrary: fc.constantFrom('id_token', 'code token', 'CODE', 'none', null) },
-        { weight: 1, arbitrary: hostile },
-      ),
-      scope: fc.option(scopeArb, { freq: 5 }),
-      state: fc.option(fc.oneof(fc.constant('xyz'), hostile, fc.constant('s'.repeat(3000))), { freq: 2 }),
-      pkce: fc.oneof(
-        {
-          weight: 6,
-          arbitrary: fc
-            .nat()
-            .map((i) => ({ challenge: pick(PKCE, i).challenge, method: 'S256' as string | null })),
-        },
-        { weight: 2, arbitrary: fc.constant(null) },
-        {
-          weight: 1,
-          arbitrary: fc.record({
-            challenge: hostile,
-            method: fc.option(fc.constantFrom('S256', 'plain', 's256', 'RS256', '')),
-          }),
-        },
-        {
-          weight: 1,
-          arbitrary: fc.constant({ challenge: 'a'.repeat(43), method: 'plain' as string | null }),
-        },
-      ),
-      nonce: rarely(fc.oneof(fc.constant('n-0S6_WzA2Mj'), hostile, fc.constant('n'.repeat(600))), 3),
-      prompt: rarely(
-        fc.oneof(
-          fc.constantFrom('none', 'login', 'consent', 'none login', 'login consent', 'select_account'),
-          hostile,
-        ),
-        4,
-      ),
-      maxAge: rarely(fc.oneof(fc.constantFrom('0', '5', '-1', '1e3', '9999999999', '86400'), hostile), 6),
-      more: fc.array(
-        fc.tuple(
-          fc.constantFrom(
-            'login_hint',
-            'response_mode',
-            'request',
-            'request_uri',
-            'claims',
-            'ui_locales',
-            'id_token_hint',
-            'display',
-          ),
-          tokenish,
-        ),
-        { maxLength: 2 },
-      ),
-      consent: fc.record({
-        request: fc.constantFrom('real', 'real', 'tampered', 'truncated', 'junk', 'absent'),
-        csrf: fc.constantFrom('real', 'real', 'junk', 'absent'),
-        allow: fc.oneof(fc.constantFrom('Allow', 'Allow', '', null), hostile),
-        junk: hostile,
-      }),
-      edits: editsArb,
-      junk: junkSegmentsArb,
-      type: formType,
-      extra: extraHeaders,
-    });
-    await fc.assert(
-      fc.asyncProperty(arb, async (generated) => {
-        // A clean run: alice, a client that uses the authorization endpoint, its own redirect URI,
-        // PKCE, and no edits; or the untouched consent form with Allow.
-        const interactive = [clients.skip, clients.pub, clients.native, clients.web, clients.imp];
-        const cleanClient = pick(interactive, generated.redirect.i);
-        const { 'content-encoding': _, ...cleanExtra } = generated.extra;
-        const a: typeof generated = generated.clean
-          ? {
-              ...generated,
-              method: generated.method === 'POST' ? 'POST' : 'GET',
-              session: 'alice',
-              client: cleanClient,
-              redirect: { ...generated.redirect, how: 'own' },
-              responseType: cleanClient === clients.imp ? 'token' : 'code',
-              scope: null,
-              state: 'xyz',
-              pkce: { challenge: pick(PKCE, generated.redirect.i).challenge, method: 'S256' },
-              nonce: 'n-0S6_WzA2Mj',
-              prompt: null,
-              maxAge: null,
-              more: [],
-              consent: { ...generated.consent, request: 'real', csrf: 'real', allow: 'Allow' },
-              edits: [],
-              junk: [],
-              type: FORM,
-              extra: cleanExtra,
-            }
-          : generated;
-        let params: Param[];
-        if (a.kind === 'consent') {
-          const real = fx.consent.request;
-          const request = {
-            real,
-            tampered: real.replace(/^(.)/, (c) => (c === 'e' ? 'f' : 'e')),
-            truncated: real.slice(0, -5),
-            junk: a.consent.junk,
-            absent: null,
-          }[a.consent.request];
-          params = [
-            ...optional('consent_request', request ?? null),
-            ...optional(
-              'csrf_token',
-              a.consent.csrf === 'real' ? fx.consent.csrf : a.consent.csrf === 'junk' ? a.consent.junk : null,
-            ),
-            ...optional('allow', a.consent.allow),
-          ];
-        } else {
-          const own = a.client.redirects.length ? pick(a.client.redirects, a.redirect.i) : REDIRECTS.web;
-          const redirect = {
-            own,
-            other: pick(registered(), a.redirect.i),
-            port: own.replace('127.0.0.1', `127.0.0.1:${1024 + (a.redirect.i % 60000)}`),
-            slash: `${own}/`,
-            upper: own.toUpperCase(),
-            query: `${own}?x=1`,
-            fragment: `${own}#f`,
-            evil: 'https://evil.example/cb',
-            js: 'javascript:alert(document.domain)',
-            junk: a.consent.junk,
-            absent: null,
-          }[a.redirect.how];
-          params = [
-            ...optional('response_type', a.responseType),
-            P('client_id', a.client.clientId),
-            ...optional('redirect_uri', redirect),
-            ...optional('scope', a.scope),
-            ...optional('state', a.state),
-            ...(a.pkce
-              ? [P('code_challenge', a.pkce.challenge), ...optional('code_challenge_method', a.pkce.method)]
-              : []),
-            ...optional('nonce', a.nonce),
-            ...optional('prompt', a.prompt),
-            ...optional('max_age', a.maxAge),
-            ...a.more.map(([n, v]) => P(n, v)),
-          ];
-        }
-        params = applyEdits(params, a.edits);
-        const headers: Record<string, string | string[]> = { ...a.extra };
-        if (a.session === 'alice') headers.cookie = fx.aliceCookie;
-        if (a.session === 'junk') headers.cookie = headerSafe(`${fx.sessionCookieName}=${a.consent.junk}`);
-        const body = formBody(params, a.junk);
-        const method = a.kind === 'consent' && a.method === 'GET' ? 'POST' : a.method;
-        const req: Req =
-          method === 'POST'
-            ? {
-                method,
-                path: '/o/authorize/',
-                headers: a.type === undefined ? headers : { ...headers, 'content-type': a.type },
-                body,
-              }
-            : { method, path: `/o/authorize/?${urlSafe(body)}`, headers };
-        fc.pre(!looksLeaky(req));
-        await guard.before();
-        const res = await send(req);
-        checkCommon(req, res);
-        for (const name of Object.keys(res.headers)) {
-          must(!name.startsWith('access-control-'), '/o/authorize/ never sends CORS headers', req, res);
-        }
-        if (
-          res.status >= 400 &&
-          !refusedByNode(res) &&
-          method !== 'HEAD' &&
-          ['GET', 'POST'].includes(method)
-        ) {
-          must(
-            /^text\/html\b/.test(res.type),
-            'an authorization error that cannot be redirected is an HTML page',
-            req,
-            res,
-          );
-        }
-        const location = String(res.headers.location ?? '');
-        let issued = false;
-        if (res.status >= 300 && res.status < 400) {
-          must(location, 'a redirect has a Location', req, res);
-          if (!location.startsWith('/accounts/login/')) {
-            const target = new URL(location);
-            const bare = `${target.origin}${target.pathname}`;
-            const allowed = registered().some(
-              (r) =>
-                bare === r ||
-                (r.startsWith('http://127.0.0.1/') &&
-                  bare.replace(/^http:\/\/127\.0\.0\.1:\d+\//, 'http://127.0.0.1/') === r),
-            );
-            must(
-              allowed,
-              'RFC 6749 §4.1.2.1: the authorization endpoint redirects only to a registered redirect URI',
-              req,
-              res,
-            );
-            const answer = new URLSearchParams(target.hash ? target.hash.slice(1) : target.search);
-            must(
-              answer.get('iss') === server.runtime.config.issuer,
-              'RFC 9207: the authorization response carries iss',
-              req,
-              res,
-            );
-            issued = answer.has('code') || answer.has('access_token');
-            const code = answer.get('code');
-            const challenge = params.find((p) => p.n === 'code_challenge')?.v;
-            const pair = PKCE.find((p) => p.challenge === challenge);
-            const clientId = params.find((p) => p.n === 'client_id')?.v;
-            const client = allClients().find((c) => c.clientId === clientId);
-            if (code && client)
-              remember(pools.codes, {
-                value: code,
-                client,
-                redirect: params.find((p) => p.n === 'redirect_uri')?.v ?? null,
-                verifier: pair?.verifier ?? null,
-              });
-            const implicitToken = answer.get('access_token');
-            if (implicitToken && client) remember(pools.access, { value: implicitToken, client });
-          }
-        }
-        await guard.after(req, res, !issued);
-      }),
-      settings(3, RUNS.authorize),
-    );
-  }, 120_000);
-
-  it(`POST /o/token/, every grant type (${runs(RUNS.token)} runs): never a 5xx or a stack trace; a 200 is an RFC 6749 §5.1 Bearer response; every 4xx is RFC 6749 §5.2 JSON and writes nothing`, async () => {
-    const guard = new WriteGuard();
-    currentProperty = expect.getState().currentTestName ?? '';
-    await fc.assert(
-      fc.asyncProperty(
-        formRequestArb(fc.constantFrom('/o/token/', '/o/token/', '/o/token'), tokenScenario),
-        async (f) => {
-          const { res } = await exchangeForm(guard, f);
-          harvest(clientOf(f), res);
-        },
-      ),
-      settings(1, RUNS.token),
-    );
-  }, 120_000);
-
-  it(`GET/POST /o/userinfo/ (${runs(RUNS.userinfo)} runs): never a 5xx or a stack trace; a 200 has sub; every 4xx is RFC 6750 §3 JSON (401 with a Bearer challenge) and writes nothing`, async () => {
-    const fresh = await freshOpenIdTokens();
-    const guard = new WriteGuard();
-    currentProperty = expect.getState().currentTestName ?? '';
-    const bearer = fc.oneof(
-      { weight: 4, arbitrary: fc.nat().map((i) => `Bearer ${pick(fresh, i)}`) },
-      { weight: 4, arbitrary: fc.nat().map((i) => `Bearer ${pick(pools.access, i).value}`) },
-      { weight: 2, arbitrary: tokenish.map((t) => `Bearer ${t}`) },
-      { weight: 2, arbitrary: fc.constantFrom(...MALFORMED_AUTH) },
-      { weight: 1, arbitrary: fc.constantFrom(`Bearer ${fx.hankBearer}`, `Bearer ${fx.clientBearer}`) },
-    );
-    const arb = fc.record({
-      method: fc.oneof(
-        { weight: 10, arbitrary: fc.constantFrom('GET', 'POST') },
-        { weight: 1, arbitrary: fc.constantFrom('HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS') },
-      ),
-      authorization: fc.option(bearer, { freq: 6 }),
-      duplicateAuthorization: rarely(bearer, 12),
-      form: fc.option(
-        fc.array(fc.tuple(fc.oneof(fc.constant('access_token'), paramName), tokenish, encArb), {
-          maxLength: 3,
-        }),
-        {
-          freq: 2,
-        },
-      ),
-      type: formType,
-      query: rarely(tokenish, 8),
-      wholeBody: wholeBodyArb,
-      extra: extraHeaders,
-    });
-    await fc.assert(
-      fc.asyncProperty(arb, async (u) => {
-        const headers: Record<string, string | string[]> = { ...u.extra };
-        if (u.authorization) {
-          headers.authorization = u.duplicateAuthorization
-            ? [headerSafe(u.authorization), headerSafe(u.duplicateAuthorization)]
-            : headerSafe(u.authorization);
-        }
-        let body: Buffer | undefined;
-        if (u.method === 'POST') {
-          if (u.type !== undefined) headers['content-type'] = u.type;
-          body = u.wholeBody ?? (u.form ? formBody(u.form.map(([n, v, e]) => ({ n, v, e }))) : undefined);
-        }
-        const path =
-          u.query === null ? '/o/userinfo/' : `/o/userinfo/?access_token=${urlSafe(encode(u.query, 'pct'))}`;
-        const req: Req = { method: u.method, path, headers, body };
-        fc.pre(!looksLeaky(req));
-        await guard.before();
-        const res = await send(req);
-        checkCommon(req, res);
-        // PUT, DELETE and PATCH are not routed here: the site's 404 (a page for browsers) answers them.
-        if (['GET', 'POST', 'HEAD'].includes(u.method)) checkErrorJson(req, res);
-        if (res.status === 200 && u.method !== 'HEAD') {
-          const claims = JSON.parse(res.text) as { sub?: unknown };
-          must(typeof claims.sub === 'string', 'OIDC Core §5.3.2: a userinfo answer has sub', req, res);
-        }
-        if (res.status === 401 && u.method !== 'OPTIONS') {
-          must(
-            /^Bearer\b/.test(String(res.headers['www-authenticate'] ?? '')),
-            'a userinfo 401 carries a Bearer challenge',
-            req,
-            res,
-          );
-        }
-        await guard.after(req, res, res.status >= 400);
-      }),
-      settings(2, RUNS.userinfo),
-    );
-  }, 120_000);
-
-  it(`POST /o/revoke_token/, /o/introspect/, /o/device_authorization/ (${runs(RUNS.forms)} runs): never a 5xx or a stack trace; every 4xx is RFC JSON and writes nothing`, async () => {
-    const guard = new WriteGuard();
-    currentProperty = expect.getState().currentTestName ?? '';
-    const hint = fc.option(
-      fc.oneof(fc.constantFrom('access_token', 'refresh_token', 'id_token', 'ACCESS_TOKEN'), hostile),
-      { freq: 3 },
-    );
-    const tokenOf = fc.oneof(
-      { weight: 4, arbitrary: fc.nat().map((i) => pick(pools.access, i)) },
-      { weight: 3, arbitrary: fc.nat().map((i) => pick(pools.refresh, i)) },
-      { weight: 1, arbitrary: fc.nat().map((i) => pick(pools.codes, i)) },
-    );
-    const scenario = fc.oneof(
-      {
-        weight: 6,
-        arbitrary: fc.tuple(tokenOf, rarely(tokenish, 3), hint).map(([t, other, h]) => ({
-          client: t.client,
-          params: [P('token', other ?? t.value), ...optional('token_type_hint', h)],
-        })),
-      },
-      {
-        weight: 2,
-        arbitrary: fc
-          .tuple(clientPick(['tv', 'tv', 'tvc', 'pub', 'cc']), fc.option(scopeArb, { freq: 2 }))
-          .map(([client, scope]) => ({
-            client,
-            params: optional('scope', scope),
-          })),
-      },
-    );
-    const path = fc.oneof(
-      { weight: 3, arbitrary: fc.constantFrom('/o/revoke_token/', '/o/introspect/') },
-      { weight: 1, arbitrary: fc.constant('/o/device_authorization/') },
-    );
-    await fc.assert(
-      fc.asyncProperty(formRequestArb(path, scenario), async (f) => {
-        const { req, res } = await exchangeForm(guard, f);
-        if (req.path.startsWith('/o/revoke_token/') && res.status === 200) {
-          must(res.text === '', 'RFC 7009 §2.2: revocation answers 200 with an empty body', req, res);
-        }
-        if (req.path.startsWith('/o/introspect/') && res.status === 200 && req.method === 'POST') {
-          const body = JSON.parse(res.text) as { active?: unknown };
-          must(typeof body.active === 'boolean', 'RFC 7662 §2.2: introspection answers {active}', req, res);
-        }
-        if (req.path.startsWith('/o/device_authorization/')) harvest(clientOf(f), res);
-      }),
-      settings(4, RUNS.forms),
-    );
-  }, 120_000);
-
-  it(`POST /graphql mutations, anonymous, session cookie and Bearer (${runs(RUNS.graphql)} runs): never a 5xx, a stack trace or an INTERNAL_SERVER_ERROR; every error is typed; a rejected mutation writes nothing`, async () => {
-    const guard = new WriteGuard();
-    currentProperty = expect.getState().currentTestName ?? '';
-    await fc.assert(
-      fc.asyncProperty(gqlRequestArb, async (g) => {
-        const { req, query, operationName } = buildGqlRequest(g);
-        fc.pre(!looksLeaky(req));
-        await guard.before();
-        const res = await send(req);
-        const rejected = checkGraphql(req, res, query, operationName);
-        await guard.after(req, res, rejected);
-        if (!rejected) harvestIds(res);
-        if (g.actor === 'hank' || g.clean) await keepHankBearerAlive(guard);
-      }),
-      settings(5, RUNS.graphql),
-    );
-  }, 120_000);
-
-  it(`POST /graphql, an anonymous operation with an operationName (${runs(50)} runs): never a 5xx or an INTERNAL_SERVER_ERROR`, async () => {
-    const arb = fc.record({
-      document: fc.oneof(
-        fc.constantFrom('{ __typename }', 'query { viewer { id } }', 'mutation { rotateSigningKey { kid } }'),
-        mutationCall.map((call) => buildOperation([call], 'mutation', null)),
-      ),
-      actor: fc.constantFrom<Actor>('anonymous', 'gina', 'root', 'hank'),
-      operationName: ident,
-    });
-    const guard = new WriteGuard();
-    currentProperty = expect.getState().currentTestName ?? '';
-    await fc.assert(
-      fc.asyncProperty(arb, async (a) => {
-        const op = typeof a.document === 'string' ? { query: a.document, variables: {} } : a.document;
-        const req: Req = {
-          method: 'POST',
-          path: '/graphql',
-          headers: { 'content-type': 'application/json', ...actorHeaders(a.actor, '', '') },
-          body: Buffer.from(
-            JSON.stringify({ query: op.query, variables: op.variables, operationName: a.operationName }),
-          ),
-        };
-        fc.pre(!looksLeaky(req));
-        await guard.before();
-        const res = await send(req);
-        await guard.after(req, res, checkGraphql(req, res, op.query, a.operationName));
-      }),
-      settings(7, 50),
-    );
-  }, 120_000);
-
-  it(`POST /graphql, variables that do not coerce to their declared types (${runs(50)} runs): never a 5xx`, async () => {
-    const withVariables = MUTATIONS.filter((m) => m.args.length > 0).map((m) => {
-      const decls = m.args.map((a, i) => `$v${i}: ${a.type.toString()}`).join(', ');
-      const args = m.args.map((a, i) => `${a.name}: $v${i}`).join(', ');
-      return `mutation(${decls}) { ${m.name}(${args}) ${fullSelection(m.type)} }`;
-    });
-    const arb = fc.record({
-      query: fc.constantFrom(...withVariables),
-      values: fc.array(fc.option(fc.jsonValue({ maxDepth: 2 }), { freq: 4 }), { minLength: 3, maxLength: 3 }),
-      actor: fc.constantFrom<Actor>('anonymous', 'gina', 'root', 'hank'),
-    });
-    const guard = new WriteGuard();
-    currentProperty = expect.getState().currentTestName ?? '';
-    await fc.assert(
-      fc.asyncProperty(arb, async (a) => {
-        const variables: Record<string, unknown> = {};
-        a.values.forEach((v, i) => {
-          if (v !== null) variables[`v${i}`] = v;
-        });
-        fc.pre(variablesDoNotCoerce(a.query, variables));
-        const req: Req = {
-          method: 'POST',
-          path: '/graphql',
-          headers: { 'content-type': 'application/json', ...actorHeaders(a.actor, '', '') },
-          body: Buffer.from(JSON.stringify({ query: a.query, variables })),
-        };
-        fc.pre(!looksLeaky(req));
-        await guard.before();
-        const res = await send(req);
-        await guard.after(req, res, checkGraphql(req, res, a.query));
-      }),
-      settings(8, 50),
-    );
-  }, 120_000);
-
-  it(`POST /graphql, a spread of an undefined fragment (${runs(50)} runs): never a 5xx or an INTERNAL_SERVER_ERROR`, async () => {
-    const documents = [
-      '{ viewer { id } }',
-      'query Q { applications { totalCount edges { node { id } } } }',
-      ...MUTATIONS.filter((m) => m.args.length === 0 || isObjectType(getNamedType(m.type))).map(
-        (m) =>
-          `mutation { ${m.name}${m.args.length ? `(${m.args.map((a) => `${a.name}: null`).join(', ')})` : ''} ${fullSelection(m.type)} }`,
-      ),
-    ];
-    const arb = fc.record({
-      document: fc.constantFrom(...documents),
-      at: fc.nat(),
-      name: ident,
-      defineOther: fc.boolean(),
-      actor: fc.constantFrom<Actor>('anonymous', 'gina', 'root', 'hank'),
-    });
-    const guard = new WriteGuard();
-    currentProperty = expect.getState().currentTestName ?? '';
-    await fc.assert(
-      fc.asyncProperty(arb, async (a) => {
-        const braces = [...a.document.matchAll(/\{/g)].map((m) => m.index);
-        const at = braces[a.at % braces.length] + 1;
-        let query = `${a.document.slice(0, at)} ...${a.name} ${a.document.slice(at)}`;
-        if (a.defineOther) query += ` fragment ${a.name}X on Query { __typename }`;
-        const req: Req = {
-          method: 'POST',
-          path: '/graphql',
-          headers: { 'content-type': 'application/json', ...actorHeaders(a.actor, '', '') },
-          body: Buffer.from(JSON.stringify({ query })),
-        };
-        fc.pre(!looksLeaky(req));
-        await guard.before();
-        const res = await send(req);
-        await guard.after(req, res, checkGraphql(req, res, query));
-      }),
-      settings(9, 50),
-    );
-  }, 120_000);
-
-  it(`POST /graphql, revokeTokens and tokens with an empty applicationId or userId (${runs(50)} runs): never an INTERNAL_SERVER_ERROR`, async () => {
-    const arb = fc.record({
-      field: fc.constantFrom('applicationId', 'userId'),
-      others: fc.record(
-        { active: fc.boolean(), kind: fc.constantFrom('ACCESS', 'REFRESH') },
-        { requiredKeys: [] },
-      ),
-      operation: fc.constantFrom(
-        (f: string) => `mutation { revokeTokens(filter: ${f}) }`,
-        (f: string) => `{ tokens(filter: ${f}) { totalCount } }`,
-      ),
-      actor: fc.constantFrom<Actor>('gina', 'root', 'hank'),
-    });
-    const guard = new WriteGuard();
-    currentProperty = expect.getState().currentTestName ?? '';
-    await fc.assert(
-      fc.asyncProperty(arb, async (a) => {
-        const fields = [`${a.field}: ""`, ...Object.entries(a.others).map(([k, v]) => `${k}: ${v}`)];
-        const query = a.operation(`{${fields.join(', ')}}`);
-        const req: Req = {
-          method: 'POST',
-          path: '/graphql',
-          headers: { 'content-type': 'application/json', ...actorHeaders(a.actor, '', '') },
-          body: Buffer.from(JSON.stringify({ query })),
-        };
-        await guard.before();
-        const res = await send(req);
-        await guard.after(req, res, checkGraphql(req, res, query));
-      }),
-      settings(10, 50),
-    );
-  }, 120_000);
-
-  it(`POST /graphql, updateUser and deleteUser by an admin with a malformed id (${runs(50)} runs): never an INTERNAL_SERVER_ERROR`, async () => {
-    const arb = fc.record({
-      id: fc.oneof(
-        hostile,
-        fc.nat().map(String),
-        fc.uuid().map((u) => u.slice(0, 35)),
-      ),
-      update: fc.boolean(),
-    });
-    const guard = new WriteGuard();
-    currentProperty = expect.getState().currentTestName ?? '';
-    await fc.assert(
-      fc.asyncProperty(arb, async (a) => {
-        fc.pre(!UUID.test(a.id));
-        const query = a.update
-          ? 'mutation($id: ID!) { updateUser(id: $id, input: {isActive: true}) { id } }'
-          : 'mutation($id: ID!) { deleteUser(id: $id) }';
-        const req: Req = {
-          method: 'POST',
-          path: '/graphql',
-          headers: { 'content-type': 'application/json', cookie: fx.rootCookie },
-          body: Buffer.from(JSON.stringify({ query, variables: { id: a.id } })),
-        };
-        fc.pre(!looksLeaky(req));
-        await guard.before();
-        const res = await send(req);
-        await guard.after(req, res, checkGraphql(req, res, query));
-      }),
-      settings(11, 50),
-    );
-  }, 120_000);
-
-  it(`POST /graphql, a mutation with an Accept header that excludes JSON (${runs(30)} runs): the 406 writes nothing`, async () => {
-    const arb = fc.record({
-      accept: fc.constantFrom('text/html', 'application/xml', 'text/plain', 'image/png'),
-      operation: fc.constantFrom('create', 'rotate', 'revokeAll'),
-      i: fc.nat(),
-    });
-    const guard = new WriteGuard();
-    currentProperty = expect.getState().currentTestName ?? '';
-    await fc.assert(
-      fc.asyncProperty(arb, async (a) => {
-        const query = {
-          create:
-            'mutation { createApplication(input: {name: "accept", clientType: CONFIDENTIAL, grantTypes: [CLIENT_CREDENTIALS]}) { clientSecret } }',
-          rotate: `mutation { rotateClientSecret(id: "${pick(fx.ginaApps, a.i)}") { clientSecret } }`,
-          revokeAll: 'mutation { revokeTokens(filter: {active: true}) }',
-        }[a.operation];
-        const req: Req = {
-          method: 'POST',
-          path: '/graphql',
-          headers: { 'content-type': 'application/json', accept: a.accept, cookie: fx.ginaCookie },
-          body: Buffer.from(JSON.stringify({ query })),
-        };
-        await guard.before();
-        const res = await send(req);
-        await guard.after(req, res, checkGraphql(req, res, query));
-      }),
-      settings(12, 30),
-    );
-  }, 120_000);
-
-  it(`any method, content type, encoding and body on every endpoint (${runs(RUNS.junk)} runs): never a 5xx or a stack trace; JSON endpoints answer JSON errors; rejected requests write nothing`, async () => {
-    const guard = new WriteGuard();
-    currentProperty = expect.getState().currentTestName ?? '';
-    const PROTOCOL = ['/o/token/', '/o/revoke_token/', '/o/introspect/', '/o/device_authorization/'];
-    const arb = fc.record({
-      path: fc.constantFrom(
-        ...PROTOCOL,
-        '/o/userinfo/',
-        '/o/authorize/',
-        '/graphql',
-        '/o/jwks/',
-        '/.well-known/openid-configuration',
-      ),
-      query: fc.option(fc.array(fc.tuple(paramName, tokenish, encArb), { minLength: 1, maxLength: 3 }), {
-        freq: 3,
-      }),
-      method: fc.constantFrom(
-        'GET',
-        'POST',
-        'POST',
-        'POST',
-        'PUT',
-        'PATCH',
-        'DELETE',
-        'HEAD',
-        'OPTIONS',
-        'TRACE',
-        'PROPFIND',
-        'FOO',
-      ),
-      type: fc.oneof(
-        fc.constantFrom<string | undefined>(
-          undefined,
-          FORM,
-          'application/json',
-          ...OTHER_TYPES,
-          ...FORM_TYPES_OK,
-        ),
-        hostile.map(headerSafe),
-      ),
-      body: fc.oneof(
-        fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
-        fc.json({ maxDepth: 3 }).map((s) => Buffer.from(s)),
-        fc
-          .array(fc.tuple(paramName, tokenish, encArb), { maxLength: 5 })
-          .map((ps) => formBody(ps.map(([n, v, e]) => ({ n, v, e })))),
-        fc.constant(Buffer.from('{"query":"mutation { rotateSigningKey { kid } }"}')),
-        fc.constant(Buffer.alloc(70_000, 0x7b)),
-        fc.constant(undefined),
-      ),
-      authorization: fc.option(
-        fc.oneof(
-          fc.constantFrom(...MALFORMED_AUTH),
-          realValue.map((v) => `Bearer ${v}`),
-          fc.nat().map((i) => {
-            const c = pick(allClients(), i);
-            return basic(c.clientId, c.secret ?? '');
-          }),
-        ),
-        { freq: 2 },
-      ),
-      cookie: fc.constantFrom('none', 'none', 'alice', 'gina', 'junk'),
-      junk: hostile,
-      extra: extraHeaders,
-    });
-    await fc.assert(
-      fc.asyncProperty(arb, async (j) => {
-        const headers: Record<string, string | string[]> = { ...j.extra };
-        if (j.type !== undefined) headers['content-type'] = j.type;
-        if (j.authorization) headers.authorization = headerSafe(j.authorization);
-        if (j.cookie === 'alice') headers.cookie = fx.aliceCookie;
-        if (j.cookie === 'gina') headers.cookie = fx.ginaCookie;
-        if (j.cookie === 'junk') headers.cookie = headerSafe(`${fx.sessionCookieName}=${j.junk}`);
-        const query = j.query ? `?${urlSafe(formBody(j.query.map(([n, v, e]) => ({ n, v, e }))))}` : '';
-        const req: Req = { method: j.method, path: j.path + query, headers, body: j.body };
-        fc.pre(!looksLeaky(req));
-        await guard.before();
-        const res = await send(req);
-        checkCommon(req, res);
-        let rejected: boolean;
-        if (PROTOCOL.includes(j.path)) {
-          checkErrorJson(req, res);
-          rejected = res.status >= 400;
-        } else if (j.path === '/o/userinfo/') {
-          if (['GET', 'POST', 'HEAD'].includes(j.method)) checkErrorJson(req, res);
-          rejected = true; // userinfo only reads
-        } else if (j.path === '/graphql') {
-          let sent: { query?: unknown; operationName?: unknown } = {};
-          try {
-            sent = JSON.parse(j.body?.toString('utf8') ?? '') ?? {};
-          } catch {
-            // not JSON: nothing can have run
-          }
-          rejected =
-            j.method === 'POST'
-              ? checkGraphql(
-                  req,
-                  res,
-                  typeof sent.query === 'string' ? sent.query : '',
-                  typeof sent.operationName === 'string' ? sent.operationName : undefined,
-                )
-              : res.status >= 400;
-        } else if (j.path === '/o/authorize/') {
-          rejected = !/[?#&](?:code|access_token)=/.test(String(res.headers.location ?? ''));
-        } else {
-          rejected = true; // metadata and JWKS only read
-        }
-        await guard.after(req, res, rejected);
-      }),
-      settings(6, RUNS.junk),
-    );
-  }, 120_000);
-});
+/** The describe title of each fuzz file: the door, the seed and any scale, so a failure can be replayed. */
+export const suiteTitle = (door: string) =>
+  `fuzzing ${door} (fast-check, seed ${SEED}${SCALE === 1 ? '' : `, scale ${SCALE}`})`;

@@ -1,0 +1,23 @@
+import type { ClientRecord } from '../../src/services/client-cache.js';
+
+/** A client record as the client cache would return it, for the pure protocol functions. */
+export function clientRecord(overrides: Partial<ClientRecord> = {}): ClientRecord {
+  return {
+    id: '01a21fa8-0000-7000-8000-000000000001',
+    clientId: 'web-client',
+    name: 'Web',
+    clientType: 'confidential',
+    secretDigest: null,
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    grantTypes: ['authorization_code', 'refresh_token'],
+    redirectUris: ['https://app.example/cb'],
+    postLogoutRedirectUris: [],
+    allowedOrigins: [],
+    scopes: ['read', 'write', 'openid', 'profile'],
+    skipAuthorization: false,
+    accessTokenFormat: 'opaque',
+    idTokenSignedResponseAlg: 'RS256',
+    ownerUsername: 'alice',
+    ...overrides,
+  };
+}

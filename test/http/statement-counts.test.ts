@@ -9,7 +9,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { withStatements } from '../helpers/statements.js';
 
 /**
- * The protocol hot paths are one SQL statement each (DESIGN.md "Contracts"): the statement is
+ * The protocol hot paths are one SQL statement each (issue 14, "must not regress"): the statement is
  * the decision, and there is no second round trip to race with. Client-cache loads are not
  * counted (the cache's, not the operation's); each client is used once before measuring.
  */

@@ -1,7 +1,7 @@
 import express, { type Request, type Response, Router } from 'express';
 import { newId } from '../entities/base.js';
 import { createAuthorizationCode } from '../services/codes.js';
-import { covers, findActiveGrant, upsertGrant } from '../services/grants.js';
+import { findActiveGrant, upsertGrant } from '../services/grants.js';
 import type { BrowserSession } from '../services/sessions.js';
 import { insertAccessToken, mintAccessToken } from '../services/tokens.js';
 import { renderConsent, serialise, verifyConsentRequest } from '../web/consent.js';
@@ -72,8 +72,9 @@ async function run(req: Request, res: Response, parse: () => Params): Promise<vo
       return;
     }
     if (!request.client.skipAuthorization) {
-      const grant = await findActiveGrant(req.ctx.sql, session.user.id, request.client.id);
-      if (request.prompt.has('consent') || !covers(grant, request.scopes)) {
+      // `covers` is the SQL condition the fast path and code creation use: one consent rule.
+      const grant = await findActiveGrant(req.ctx.sql, session.user.id, request.client.id, request.scopes);
+      if (request.prompt.has('consent') || !grant?.covers) {
         if (request.prompt.has('none')) {
           throw new AuthorizationRedirectError(
             request.target,

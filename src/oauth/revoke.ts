@@ -1,4 +1,5 @@
 import { digest } from '../services/secrets.js';
+import { revokePresentedToken } from '../services/tokens.js';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { invalidRequest } from './errors.js';
@@ -17,17 +18,7 @@ export async function revokeEndpoint(req: ProtocolRequest, res: ProtocolResponse
   const token = params.get('token');
   if (!token) throw invalidRequest('The token parameter is required.');
   if (token.length <= 4096) {
-    await req.ctx.sql.execute(
-      `with r as (
-         select family_id from refresh_tokens where token_digest = $1 and application_id = $2),
-       rr as (update refresh_tokens set revoked_at = now()
-               where family_id in (select family_id from r) and revoked_at is null),
-       ra as (update access_tokens set revoked_at = now()
-               where family_id in (select family_id from r) and revoked_at is null)
-       update access_tokens set revoked_at = now()
-        where token_digest = $1 and application_id = $2 and revoked_at is null`,
-      [digest(token), client.id],
-    );
+    await revokePresentedToken(req.ctx.sql, digest(token), client.id);
   }
   res.set('Cache-Control', 'no-store').empty(200);
 }

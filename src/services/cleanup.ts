@@ -1,18 +1,8 @@
 import type { Sql } from '../db/sql.js';
+import { deleteExpiredBatch, EXPIRING_TABLES, type ExpiringTable } from '../db/tables/expiring.js';
 import type { Runtime } from './context.js';
 
-/** Tables whose rows expire, each with its indexed `expires_at`. */
-export const EXPIRING_TABLES = [
-  'access_tokens',
-  'refresh_tokens',
-  'authorization_codes',
-  'device_codes',
-  'sessions',
-  'rate_limit_counters',
-  'signing_keys',
-] as const;
-
-export type ExpiringTable = (typeof EXPIRING_TABLES)[number];
+export { EXPIRING_TABLES, type ExpiringTable };
 export type CleanupCounts = Record<ExpiringTable, number>;
 
 /**
@@ -27,13 +17,9 @@ export async function deleteExpired(
 ): Promise<CleanupCounts> {
   const counts = Object.fromEntries(EXPIRING_TABLES.map((t) => [t, 0])) as CleanupCounts;
   for (const table of EXPIRING_TABLES) {
-    // By physical row address: no primary-key lookups and no row locks (a second instance
-    // deleting the same rows just finds them gone).
-    const text = `delete from ${table} where ctid = any(array(
-        select ctid from ${table} where expires_at < now() order by expires_at limit $1))`;
     for (;;) {
       if (opts.signal?.aborted) return counts;
-      const deleted = await sql.execute(text, [batchSize]);
+      const deleted = await deleteExpiredBatch(sql, table, batchSize);
       counts[table] += deleted;
       if (deleted < batchSize) break;
       if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));

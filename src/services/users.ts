@@ -1,4 +1,8 @@
 import type { FilterQuery } from '@mikro-orm/core';
+import { revokeAccessTokensOfUser } from '../db/tables/access-tokens.js';
+import { revokeGrantsOfUser } from '../db/tables/grants.js';
+import { revokeRefreshTokensOfUser } from '../db/tables/refresh-tokens.js';
+import { deleteSessionsOfUser } from '../db/tables/sessions.js';
 import { isUuid } from '../entities/base.js';
 import { User } from '../entities/User.js';
 import { requireAdmin } from './access.js';
@@ -152,19 +156,11 @@ export async function updateUser(ctx: Ctx, id: string, input: UpdateUserInput): 
  */
 async function endUserSessionsAndTokens(ctx: Ctx, userId: string, revokeTokens: boolean): Promise<void> {
   await ctx.sql.transaction(async (tx) => {
-    await tx.execute('delete from sessions where user_id = $1', [userId]);
+    await deleteSessionsOfUser(tx, userId);
     if (revokeTokens) {
-      await tx.execute(
-        'update access_tokens set revoked_at = now() where user_id = $1 and revoked_at is null',
-        [userId],
-      );
-      await tx.execute(
-        'update refresh_tokens set revoked_at = now() where user_id = $1 and revoked_at is null',
-        [userId],
-      );
-      await tx.execute('update grants set revoked_at = now() where user_id = $1 and revoked_at is null', [
-        userId,
-      ]);
+      await revokeAccessTokensOfUser(tx, userId);
+      await revokeRefreshTokensOfUser(tx, userId);
+      await revokeGrantsOfUser(tx, userId);
     }
   });
 }

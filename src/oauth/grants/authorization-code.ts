@@ -1,16 +1,9 @@
-import type { ClientRecord } from '../../services/client-cache.js';
-import {
-  consumeCodeAndIssue,
-  findAuthorizationCode,
-  type RedeemedCode,
-  redeemCode,
-  type StoredCode,
-} from '../../services/codes.js';
+import { diagnoseCode, type RedeemedCode, type Redemption, redeemCode } from '../../services/codes.js';
 import type { ServerCtx } from '../../services/context.js';
 import { digest } from '../../services/secrets.js';
 import { mintAccessToken, revokeFamily } from '../../services/tokens.js';
 import { invalidGrant, invalidRequest } from '../errors.js';
-import { s256, VERIFIER, verifierMatches } from '../pkce.js';
+import { s256, VERIFIER } from '../pkce.js';
 import { matchRedirectUri } from '../redirect-uris.js';
 import { idTokenFor, mintRefreshIfAllowed, tokenResponse } from './common.js';
 import type { GrantHandler } from './types.js';
@@ -45,10 +38,18 @@ export const authorizationCodeGrant: GrantHandler = {
     const refresh = mintRefreshIfAllowed(client);
     const refreshTtl = ctx.config.ttl.refreshToken;
 
-    let redeemed: RedeemedCode | null;
+    const presented: Redemption = {
+      codeDigest: digest(value),
+      applicationId: client.id,
+      redirectUri,
+      s256: verifier === null ? null : s256(verifier),
+      plain: verifier,
+    };
+
     let access: Awaited<ReturnType<typeof mintAccessToken>>;
     if (client.accessTokenFormat === 'jwt') {
-      const code = await readCode(ctx, value, client, redirectUri, verifier);
+      // The diagnostic read evaluates the same rules the redemption statement requires.
+      const code = await explainUnlessRedeemable(ctx, presented);
       access = await mintAccessToken(ctx, {
         client,
         userId: code.userId,
@@ -56,7 +57,6 @@ export const authorizationCodeGrant: GrantHandler = {
         familyId: code.id,
         scopes: code.scopes,
       });
-      redeemed = (await consumeCodeAndIssue(ctx.sql, code.id, access, refresh, refreshTtl)) ? code : null;
     } else {
       access = await mintAccessToken(ctx, {
         client,
@@ -65,22 +65,10 @@ export const authorizationCodeGrant: GrantHandler = {
         familyId: null,
         scopes: [],
       });
-      redeemed = await redeemCode(
-        ctx.sql,
-        {
-          codeDigest: digest(value),
-          applicationId: client.id,
-          redirectUri,
-          s256: verifier === null ? null : s256(verifier),
-          plain: verifier,
-        },
-        access,
-        refresh,
-        refreshTtl,
-      );
     }
+    const redeemed = await redeemCode(ctx.sql, presented, access, refresh, refreshTtl);
     if (!redeemed) {
-      await readCode(ctx, value, client, redirectUri, verifier); // throws the precise reason
+      await explainUnlessRedeemable(ctx, presented); // throws the precise reason
       throw invalidGrant('The authorization code is no longer valid.');
     }
     const { scopes } = redeemed;
@@ -98,36 +86,43 @@ export const authorizationCodeGrant: GrantHandler = {
   },
 };
 
-/** Reads the code and checks every binding, throwing the RFC error that says what is wrong. */
-async function readCode(
-  ctx: ServerCtx,
-  value: string,
-  client: ClientRecord,
-  redirectUri: string | null,
-  verifier: string | null,
-): Promise<StoredCode> {
-  const code = await findAuthorizationCode(ctx.sql, value);
-  if (!code || code.applicationId !== client.id) throw invalidGrant('The authorization code is invalid.');
-  if (code.consumed) {
-    // RFC 6749 §4.1.2: a code used twice revokes the tokens issued with it.
-    await revokeFamily(ctx.sql, code.id);
-    throw invalidGrant('The authorization code has already been used.');
+/**
+ * Reads the code with every redemption rule evaluated by the database (the same conditions the
+ * redemption statement requires) and throws the RFC error for the first that fails.
+ */
+async function explainUnlessRedeemable(ctx: ServerCtx, presented: Redemption): Promise<RedeemedCode> {
+  const found = await diagnoseCode(ctx.sql, presented);
+  if (!found) throw invalidGrant('The authorization code is invalid.');
+  switch (found.failed) {
+    case null:
+      return found.code;
+    case 'for_client':
+      throw invalidGrant('The authorization code is invalid.');
+    case 'unused':
+      // RFC 6749 §4.1.2: a code used twice revokes the tokens issued with it.
+      await revokeFamily(ctx.sql, found.code.id);
+      throw invalidGrant('The authorization code has already been used.');
+    case 'unexpired':
+      throw invalidGrant('The authorization code has expired.');
+    case 'redirect_uri_matches':
+      throw invalidGrant(
+        presented.redirectUri === null
+          ? 'redirect_uri is required: it was sent to the authorization endpoint.'
+          : 'redirect_uri does not match the authorization request.',
+      );
+    case 'pkce_matches':
+      if (!found.hadChallenge) {
+        // OAuth 2.1 §4.1.3: a verifier without a challenge is a PKCE downgrade attempt.
+        throw invalidGrant('code_verifier was sent but the authorization request had no code_challenge.');
+      }
+      throw invalidGrant(
+        presented.plain === null
+          ? 'code_verifier is required (PKCE).'
+          : 'code_verifier does not match the code_challenge.',
+      );
+    case 'grant_active':
+      throw invalidGrant('The authorization has been revoked.');
+    case 'user_enabled':
+      throw invalidGrant('The user is disabled.');
   }
-  if (code.expired) throw invalidGrant('The authorization code has expired.');
-  if (code.redirectUri !== null) {
-    if (redirectUri === null)
-      throw invalidGrant('redirect_uri is required: it was sent to the authorization endpoint.');
-    if (redirectUri !== code.redirectUri)
-      throw invalidGrant('redirect_uri does not match the authorization request.');
-  }
-  if (code.codeChallenge && code.codeChallengeMethod) {
-    if (!verifier) throw invalidGrant('code_verifier is required (PKCE).');
-    if (!verifierMatches(verifier, code.codeChallenge, code.codeChallengeMethod)) {
-      throw invalidGrant('code_verifier does not match the code_challenge.');
-    }
-  } else if (verifier !== null) {
-    // OAuth 2.1 §4.1.3: a verifier without a challenge is a PKCE downgrade attempt.
-    throw invalidGrant('code_verifier was sent but the authorization request had no code_challenge.');
-  }
-  return code;
 }

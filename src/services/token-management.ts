@@ -1,5 +1,5 @@
 import { isUuid } from '../entities/base.js';
-import { isPrivileged, requireUser } from './access.js';
+import { isPrivileged, requireUser, requireUserOrCli } from './access.js';
 import { recordAudit } from './audit.js';
 import type { Ctx } from './context.js';
 import { NotFoundError, ValidationError } from './errors.js';
@@ -175,6 +175,7 @@ export async function activeTokenCounts(
   ctx: Ctx,
   applicationIds: readonly string[],
 ): Promise<Map<string, number>> {
+  requireUserOrCli(ctx); // ids come from a checked listing of applications
   const rows = await ctx.sql.query<{ application_id: string; n: number }>(
     `select application_id, count(*)::int as n from access_tokens
       where application_id = any($1::uuid[]) and revoked_at is null and expires_at > now()

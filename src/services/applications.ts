@@ -270,14 +270,14 @@ function applicationOwner(ctx: Ctx, owner: Pick<User, 'id'> | undefined): string
 
 /** The application if the actor may manage it; NotFound otherwise (existence is not revealed). */
 export async function getManagedApplication(ctx: Ctx, id: string): Promise<Application> {
-  if (!isPrivileged(ctx)) requireUser(ctx);
+  requireUserOrCli(ctx);
   const app = isUuid(id) ? await ctx.em.findOne(Application, { id }, { populate: ['owner'] }) : null;
   if (!app || !canManage(ctx, app)) throw new NotFoundError('Application not found.');
   return app;
 }
 
 export async function getManagedApplicationByClientId(ctx: Ctx, clientId: string): Promise<Application> {
-  if (!isPrivileged(ctx)) requireUser(ctx);
+  requireUserOrCli(ctx);
   const app = await ctx.em.findOne(Application, { clientId }, { populate: ['owner'] });
   if (!app || !canManage(ctx, app)) throw new NotFoundError('Application not found.');
   return app;

@@ -1,16 +1,41 @@
+/**
+ * The database layer and its data-access rule:
+ * - Admin CRUD (users, applications, audit events) goes through the ORM, on the request's forked
+ *   EntityManager (`ctx.em`): entities are loaded, changed and flushed — no raw SQL on those
+ *   tables and no identity-map surgery.
+ * - Protocol tables (codes, tokens, refresh tokens, device codes, grants, sessions) go through
+ *   native SQL (`Sql`, in their table modules), one statement per step on the hot paths.
+ * - A change of several steps (disable a user → end sessions + revoke tokens; delete an
+ *   application; rotate a secret; each with its audit event) runs in ONE transaction on ONE
+ *   connection: `ctx.transaction(({ em, sql }) => …)` (`runInTransaction` below). ORM work goes
+ *   through `em`, native statements through `sql`; never `ctx.em`/`ctx.sql` inside — on
+ *   PostgreSQL those are other connections (another pool), on PGlite they would wait for the
+ *   single connection this transaction holds.
+ * - Slow work (argon2) and side effects other instances see (cache invalidation notices) stay
+ *   outside: before the transaction, or after it commits.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { type Options, ReflectMetadataProvider } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
-import { MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { type EntityManager, type Knex, MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PGliteDriver } from 'mikro-orm-pglite';
+import type pg from 'pg';
 import { migrationsList } from '../../migrations/index.js';
 import type { Config } from '../config/index.js';
 import { entities } from '../entities/index.js';
 import { MIGRATIONS_DIR } from '../paths.js';
 import { DataDirLock } from './lock.js';
-import { type ConnectionPool, PgliteSql, PgPoolSql, QueryObserver, type Sql } from './sql.js';
+import {
+  type ConnectionPool,
+  PgClientSql,
+  PgliteConnectionSql,
+  PgliteSql,
+  PgPoolSql,
+  QueryObserver,
+  type Sql,
+} from './sql.js';
 
 export type Orm = MikroORM;
 
@@ -129,6 +154,47 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     lock?.release();
     throw err;
   }
+}
+
+/** One transaction: ORM work through `em`, native statements through `sql`, on the same connection. */
+export interface Tx {
+  em: EntityManager;
+  sql: Sql;
+}
+
+/**
+ * Runs `fn` in one ORM transaction and hands it a `Sql` bound to that transaction's connection,
+ * so ORM flushes and native statements commit or roll back together. `fn` throwing rolls back
+ * everything; the ORM flushes `tx.em` before COMMIT. Entities already loaded in `em` may be
+ * changed inside (the transaction's fork starts with them); MikroORM merges them back on commit.
+ */
+export async function runInTransaction<T>(
+  db: Database,
+  em: EntityManager,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  try {
+    return await inOneTransaction(db, em, fn);
+  } catch (err) {
+    // The rollback undid the rows, not the entities changed in memory: forget them, so that a
+    // later flush of this request cannot write half of the change after all.
+    em.clear();
+    throw err;
+  }
+}
+
+function inOneTransaction<T>(db: Database, em: EntityManager, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return em.transactional(async (txEm) => {
+    const knexTx = txEm.getTransactionContext<Knex.Transaction>();
+    if (!knexTx) throw new Error('runInTransaction: the EntityManager opened no transaction');
+    // A knex transaction's client hands out the one connection the transaction runs on.
+    const connection: unknown = await knexTx.client.acquireConnection();
+    const sql =
+      db.kind === 'pglite'
+        ? new PgliteConnectionSql(connection as PGlite, db.observer)
+        : new PgClientSql(connection as pg.PoolClient, db.observer);
+    return fn({ em: txEm, sql });
+  });
 }
 
 /** Applies pending migrations; returns the names applied. Safe to run concurrently and repeatedly. */

@@ -87,7 +87,8 @@ function wrap(err: unknown): never {
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
-class PgClientSql implements Sql {
+/** Statements on one node-postgres client or pool (a transaction's client: see db/orm.ts `runInTransaction`). */
+export class PgClientSql implements Sql {
   constructor(
     private readonly client: Queryable,
     private readonly observer?: QueryObserver,
@@ -177,7 +178,8 @@ export interface ConnectionPool {
   releaseConnection(connection: PGlite): Promise<unknown>;
 }
 
-class PgliteConnectionSql implements Sql {
+/** Statements on PGlite's one connection, already held by the caller (a pool slot or an ORM transaction). */
+export class PgliteConnectionSql implements Sql {
   constructor(
     private readonly db: PGlite,
     private readonly observer?: QueryObserver,

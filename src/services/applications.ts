@@ -15,12 +15,13 @@ import {
   PRIVILEGED_SCOPES,
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../vocabulary.js';
-import { isPrivileged, requireUser } from './access.js';
+import { canManage, isPrivileged, requireUser, requireUserOrCli } from './access.js';
 import { recordAudit } from './audit.js';
 import { clientChanged } from './client-cache.js';
 import type { Ctx } from './context.js';
 import {
   ConflictError,
+  ForbiddenError,
   IssueCollector,
   isUniqueViolation,
   NotFoundError,
@@ -62,13 +63,6 @@ export interface CreatedApplication {
 /** Scopes a new application may request when none are given: all but the administrative ones. */
 export function defaultApplicationScopes(known: Readonly<Record<string, string>>): string[] {
   return Object.keys(known).filter((s) => !PRIVILEGED_SCOPES.includes(s));
-}
-
-/** May the actor see and change this application? Owners and admins may; the CLI may. */
-export function canManage(ctx: Ctx, app: Application): boolean {
-  if (isPrivileged(ctx)) return true;
-  const user = ctx.user;
-  return user !== undefined && app.owner.id === user.id;
 }
 
 interface Normalised {
@@ -206,11 +200,16 @@ function sameSet<T>(a: readonly T[], b: readonly T[]): boolean {
   return set.size === new Set(b).size && b.every((v) => set.has(v));
 }
 
+/**
+ * Registers an application owned by `owner`; without one, by the acting user. Users register
+ * for themselves; admins and the CLI for anyone.
+ */
 export async function createApplication(
   ctx: Ctx,
-  owner: Pick<User, 'id'>,
+  owner: Pick<User, 'id'> | undefined,
   input: ApplicationInput,
 ): Promise<CreatedApplication> {
+  const ownerId = applicationOwner(ctx, owner);
   const grantTypes = [...(input.grantTypes ?? [])];
   // New authorization-code applications get refresh tokens by default (DESIGN.md).
   if (grantTypes.includes('authorization_code') && !grantTypes.includes('refresh_token')) {
@@ -218,41 +217,56 @@ export async function createApplication(
   }
   const values = normalise(ctx, { ...input, grantTypes });
   const clientSecret = values.clientType === 'confidential' ? newCredential('clientSecret') : null;
-  const app = ctx.em.create(Application, {
-    ...values,
-    clientId: newClientId(),
-    clientSecretDigest: clientSecret ? digest(clientSecret) : null,
-    owner: ctx.em.getReference(User, owner.id),
-  });
+  let app: Application;
   try {
-    await ctx.em.persistAndFlush(app);
+    app = await ctx.transaction(async (tx) => {
+      const created = tx.em.create(Application, {
+        ...values,
+        clientId: newClientId(),
+        clientSecretDigest: clientSecret ? digest(clientSecret) : null,
+        owner: tx.em.getReference(User, ownerId),
+      });
+      await tx.em.persistAndFlush(created);
+      await recordAudit(
+        ctx,
+        'application.create',
+        { type: 'application', id: created.id },
+        { clientId: created.clientId, name: created.name },
+        tx.em,
+      );
+      return created;
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw new ConflictError('Could not register the application, please retry.');
     throw err;
   }
   await ctx.em.populate(app, ['owner']);
-  await recordAudit(
-    ctx,
-    'application.create',
-    { type: 'application', id: app.id },
-    {
-      clientId: app.clientId,
-      name: app.name,
-    },
-  );
   return { application: app, clientSecret };
+}
+
+function applicationOwner(ctx: Ctx, owner: Pick<User, 'id'> | undefined): string {
+  if (isPrivileged(ctx)) {
+    const id = owner?.id ?? ctx.user?.id;
+    if (!id) throw new ValidationError('owner', 'An application needs an owner.');
+    return id;
+  }
+  const user = requireUser(ctx);
+  if (owner && owner.id !== user.id) {
+    throw new ForbiddenError('Only administrators can register an application for another user.');
+  }
+  return user.id;
 }
 
 /** The application if the actor may manage it; NotFound otherwise (existence is not revealed). */
 export async function getManagedApplication(ctx: Ctx, id: string): Promise<Application> {
-  if (!isPrivileged(ctx)) requireUser(ctx);
+  requireUserOrCli(ctx);
   const app = isUuid(id) ? await ctx.em.findOne(Application, { id }, { populate: ['owner'] }) : null;
   if (!app || !canManage(ctx, app)) throw new NotFoundError('Application not found.');
   return app;
 }
 
 export async function getManagedApplicationByClientId(ctx: Ctx, clientId: string): Promise<Application> {
-  if (!isPrivileged(ctx)) requireUser(ctx);
+  requireUserOrCli(ctx);
   const app = await ctx.em.findOne(Application, { clientId }, { populate: ['owner'] });
   if (!app || !canManage(ctx, app)) throw new NotFoundError('Application not found.');
   return app;
@@ -283,46 +297,54 @@ export async function updateApplication(
   // skipAuthorization = true always means an admin (or the CLI) approved the current values.
   const withdrawn = app.skipAuthorization && !isPrivileged(ctx) ? trustChanges(app, values) : [];
   if (withdrawn.length > 0) values.skipAuthorization = false;
-  if (values.clientType === 'public') app.clientSecretDigest = null;
-  ctx.em.assign(app, values);
-  await ctx.em.flush();
-  await clientChanged(ctx, app.clientId);
-  await recordAudit(
-    ctx,
-    'application.update',
-    { type: 'application', id: app.id },
-    {
-      fields: Object.keys(update).filter((k) => update[k as keyof ApplicationUpdate] !== undefined),
-    },
-  );
-  if (withdrawn.length > 0) {
+  await ctx.transaction(async (tx) => {
+    if (values.clientType === 'public') app.clientSecretDigest = null;
+    tx.em.assign(app, values);
+    await tx.em.flush();
     await recordAudit(
       ctx,
-      'application.skip_authorization_cleared',
+      'application.update',
       { type: 'application', id: app.id },
-      { clientId: app.clientId, changedFields: withdrawn },
+      {
+        fields: Object.keys(update).filter((k) => update[k as keyof ApplicationUpdate] !== undefined),
+      },
+      tx.em,
     );
-  }
+    if (withdrawn.length > 0) {
+      await recordAudit(
+        ctx,
+        'application.skip_authorization_cleared',
+        { type: 'application', id: app.id },
+        { clientId: app.clientId, changedFields: withdrawn },
+        tx.em,
+      );
+    }
+  });
+  await clientChanged(ctx, app.clientId);
   return app;
 }
 
+/** Deletes the application with its audit event, in one transaction (owners, admins, the CLI). */
 export async function deleteApplication(ctx: Ctx, id: string): Promise<void> {
   const app = await getManagedApplication(ctx, id);
-  // One statement; the foreign keys cascade to grants, codes and tokens.
-  await ctx.sql.execute('delete from applications where id = $1', [app.id]);
-  ctx.em.getUnitOfWork().unsetIdentity(app);
-  await clientChanged(ctx, app.clientId);
-  await recordAudit(
-    ctx,
-    'application.delete',
-    { type: 'application', id },
-    { clientId: app.clientId, name: app.name },
-  );
+  await ctx.transaction(async (tx) => {
+    tx.em.remove(app); // one DELETE; the foreign keys cascade to grants, codes and tokens
+    await tx.em.flush();
+    await recordAudit(
+      ctx,
+      'application.delete',
+      { type: 'application', id },
+      { clientId: app.clientId, name: app.name },
+      tx.em,
+    );
+  });
+  await clientChanged(ctx, app.clientId); // after COMMIT: other instances must not re-read the row
 }
 
 /**
- * Replaces the secret in one statement: the old one stops working at once. Of parallel
- * rotations, the last write wins and exactly one secret works afterwards.
+ * Replaces the secret with its audit event, in one transaction: the old secret stops working at
+ * COMMIT. The UPDATE sets the digest unconditionally, so of parallel rotations the last to commit
+ * wins and exactly one secret works afterwards.
  */
 export async function rotateClientSecret(ctx: Ctx, id: string): Promise<CreatedApplication> {
   const app = await getManagedApplication(ctx, id);
@@ -330,19 +352,18 @@ export async function rotateClientSecret(ctx: Ctx, id: string): Promise<CreatedA
     throw new ValidationError('id', 'A public client has no secret to rotate.');
   }
   const clientSecret = newCredential('clientSecret');
-  const secretDigest = digest(clientSecret);
-  await ctx.sql.execute(
-    'update applications set client_secret_digest = $2, updated_at = now() where id = $1',
-    [app.id, secretDigest],
-  );
-  app.clientSecretDigest = secretDigest;
+  await ctx.transaction(async (tx) => {
+    app.clientSecretDigest = digest(clientSecret);
+    await tx.em.flush();
+    await recordAudit(
+      ctx,
+      'application.rotate_secret',
+      { type: 'application', id: app.id },
+      { clientId: app.clientId },
+      tx.em,
+    );
+  });
   await clientChanged(ctx, app.clientId);
-  await recordAudit(
-    ctx,
-    'application.rotate_secret',
-    { type: 'application', id: app.id },
-    { clientId: app.clientId },
-  );
   return { application: app, clientSecret };
 }
 
@@ -378,8 +399,12 @@ function unique<T>(values: readonly T[]): T[] {
   return [...new Set(values)];
 }
 
-/** Applications by id (with owners) in one query; callers check canManage before showing them. */
+/**
+ * Applications by id (with owners) in one query, for ids a checked listing returned (a token's
+ * application). Callers show more than the client_id only where canManage holds.
+ */
 export async function applicationsByIds(ctx: Ctx, ids: readonly string[]): Promise<Map<string, Application>> {
+  requireUserOrCli(ctx);
   const apps = await ctx.em.find(Application, { id: { $in: [...ids] } }, { populate: ['owner'] });
   return new Map(apps.map((a) => [a.id, a]));
 }

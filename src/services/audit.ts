@@ -1,4 +1,5 @@
 import type { FilterQuery } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { AuditEvent } from '../entities/AuditEvent.js';
 import { isUuid } from '../entities/base.js';
 import { User } from '../entities/User.js';
@@ -26,16 +27,21 @@ function actorLabel(ctx: Ctx): string {
   }
 }
 
-/** Appends one audit event. Details must never hold secrets: callers pass names and flags only. */
+/**
+ * Appends one audit event, for services after their own check (no door calls it). Details must
+ * never hold secrets: callers pass names and flags only. `em` is the transaction's
+ * EntityManager when the event belongs to a change of several steps (it commits with it).
+ */
 export async function recordAudit(
   ctx: Ctx,
   action: string,
   target: AuditTarget | null,
   details: Record<string, unknown> = {},
+  em: EntityManager = ctx.em,
 ): Promise<void> {
   const user = ctx.user;
-  const event = ctx.em.create(AuditEvent, {
-    actor: user ? ctx.em.getReference(User, user.id) : null,
+  const event = em.create(AuditEvent, {
+    actor: user ? em.getReference(User, user.id) : null,
     actorLabel: actorLabel(ctx),
     action,
     targetType: target?.type ?? null,
@@ -43,7 +49,7 @@ export async function recordAudit(
     ip: ctx.ip ?? null,
     details,
   });
-  await ctx.em.persistAndFlush(event);
+  await em.persistAndFlush(event);
 }
 
 export interface AuditFilter {

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config/index.js';
-import type { Database } from '../db/orm.js';
+import { type Database, runInTransaction, type Tx } from '../db/orm.js';
 import type { Sql } from '../db/sql.js';
 import type { Logger } from '../log.js';
 import type { ClientCache } from './client-cache.js';
@@ -88,6 +88,14 @@ export class Ctx<R extends BaseRuntime = BaseRuntime> {
   get em(): EntityManager {
     this.forked ??= this.runtime.db.orm.em.fork() as EntityManager;
     return this.forked;
+  }
+
+  /**
+   * A change of several steps in one transaction on one connection (the data-access rule in
+   * db/orm.ts): use `tx.em` and `tx.sql` inside, never `this.em` or `this.sql`.
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return runInTransaction(this.runtime.db, this.em, fn);
   }
 
   /** The acting user, or undefined for anonymous, client and CLI actors. */

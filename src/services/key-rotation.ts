@@ -1,7 +1,13 @@
 import { requireAdmin } from './access.js';
 import { recordAudit } from './audit.js';
-import { type Ctx, isServerRuntime } from './context.js';
+import { type Ctx, isServerRuntime, type ServerCtx } from './context.js';
 import { KeyStore, type PublishedKey } from './keys.js';
+
+/** The published signing keys (admins only): public data, but who may look is decided here. */
+export function listSigningKeys(ctx: ServerCtx): readonly PublishedKey[] {
+  requireAdmin(ctx);
+  return ctx.runtime.keyStore.list();
+}
 
 /** Rotates the signing keys (admins and the CLI), with an audit event. */
 export async function rotateSigningKeys(ctx: Ctx): Promise<PublishedKey[]> {

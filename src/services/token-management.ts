@@ -8,7 +8,7 @@ import {
 } from '../db/tables/issued-tokens.js';
 import { isUuid } from '../entities/base.js';
 import type { TokenKind } from '../vocabulary.js';
-import { isPrivileged, requireUser } from './access.js';
+import { isPrivileged, requireUser, requireUserOrCli } from './access.js';
 import { recordAudit } from './audit.js';
 import type { Ctx } from './context.js';
 import { NotFoundError, ValidationError } from './errors.js';
@@ -96,5 +96,6 @@ export async function revokeTokensMatching(ctx: Ctx, filter: TokenFilter): Promi
 
 /** Active access tokens per application, for many applications in one grouped query. */
 export function activeTokenCounts(ctx: Ctx, applicationIds: readonly string[]): Promise<Map<string, number>> {
+  requireUserOrCli(ctx); // ids come from a checked listing of applications
   return countActiveAccessTokens(ctx.sql, applicationIds);
 }

@@ -1,11 +1,12 @@
-import type { FilterQuery } from '@mikro-orm/core';
+import type { EntityData, FilterQuery } from '@mikro-orm/core';
+import type { Sql } from '../db/sql.js';
 import { revokeAccessTokensOfUser } from '../db/tables/access-tokens.js';
 import { revokeGrantsOfUser } from '../db/tables/grants.js';
 import { revokeRefreshTokensOfUser } from '../db/tables/refresh-tokens.js';
 import { deleteSessionsOfUser } from '../db/tables/sessions.js';
 import { isUuid } from '../entities/base.js';
 import { User } from '../entities/User.js';
-import { requireAdmin } from './access.js';
+import { requireAdmin, requireUserOrCli } from './access.js';
 import { recordAudit } from './audit.js';
 import type { Ctx } from './context.js';
 import { ConflictError, isUniqueViolation, NotFoundError, ValidationError } from './errors.js';
@@ -60,29 +61,37 @@ function checkEmail(email: string | null | undefined): string | null {
   return value;
 }
 
+/** Admins and the CLI create users. */
 export async function createUser(ctx: Ctx, input: CreateUserInput): Promise<User> {
+  requireAdmin(ctx);
   const username = checkUsername(input.username);
   checkPassword(input.password);
   const email = checkEmail(input.email);
-  const em = ctx.em;
-  if (await em.count(User, { username })) throw new ConflictError(`User "${username}" already exists.`);
+  if (await ctx.em.count(User, { username })) throw new ConflictError(`User "${username}" already exists.`);
   const passwordHash = await hashPassword(ctx, input.password); // slow: outside any transaction
-  const user = em.create(User, { username, email, passwordHash, isAdmin: input.isAdmin ?? false });
   try {
-    await em.persistAndFlush(user);
+    return await ctx.transaction(async (tx) => {
+      const user = tx.em.create(User, { username, email, passwordHash, isAdmin: input.isAdmin ?? false });
+      await tx.em.persistAndFlush(user);
+      const details = { username, isAdmin: user.isAdmin };
+      await recordAudit(ctx, 'user.create', { type: 'user', id: user.id }, details, tx.em);
+      return user;
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw new ConflictError(`User "${username}" already exists.`);
     throw err;
   }
-  await recordAudit(ctx, 'user.create', { type: 'user', id: user.id }, { username, isAdmin: user.isAdmin });
-  return user;
 }
 
+/** Admins and the CLI look users up by name (the CLI names an application's owner so). */
 export async function findUserByUsername(ctx: Ctx, username: string): Promise<User | null> {
+  requireAdmin(ctx);
   return ctx.em.findOne(User, { username: username.trim() });
 }
 
+/** One user by id (admins and the CLI). */
 export async function getUser(ctx: Ctx, id: string): Promise<User> {
+  requireAdmin(ctx);
   const user = isUuid(id) ? await ctx.em.findOne(User, { id }) : null;
   if (!user) throw new NotFoundError('User not found.');
   return user;
@@ -106,69 +115,81 @@ export async function verifyCredentials(ctx: Ctx, username: string, password: st
   return ok && user.isActive ? user : null;
 }
 
+/**
+ * Changes a user (admins and the CLI). Everything the change implies happens in one
+ * transaction with it: a changed password ends the user's browser sessions, disabling the
+ * user also revokes every token and grant — a user is never disabled with tokens still live.
+ */
 export async function updateUser(ctx: Ctx, id: string, input: UpdateUserInput): Promise<User> {
   const user = await getUser(ctx, id);
+  // Applied inside the transaction only: a refused change leaves the loaded entity untouched.
+  const patch: EntityData<User> = {};
   const changes: Record<string, unknown> = {};
   if (input.username !== undefined && input.username.trim() !== user.username) {
     const username = checkUsername(input.username);
     if (await ctx.em.count(User, { username, id: { $ne: id } })) {
       throw new ConflictError(`User "${username}" already exists.`);
     }
-    user.username = username;
+    patch.username = username;
     changes.username = username;
   }
   if (input.email !== undefined) {
-    user.email = checkEmail(input.email);
-    user.emailVerified = false;
+    patch.email = checkEmail(input.email);
+    patch.emailVerified = false;
     changes.email = true;
   }
   if (input.isAdmin !== undefined && input.isAdmin !== user.isAdmin) {
-    user.isAdmin = input.isAdmin;
+    patch.isAdmin = input.isAdmin;
     changes.isAdmin = input.isAdmin;
   }
   let endSessions = false;
   if (input.password !== undefined) {
     checkPassword(input.password);
-    user.passwordHash = await hashPassword(ctx, input.password);
-    user.passwordChangedAt = new Date();
+    patch.passwordHash = await hashPassword(ctx, input.password); // slow: outside the transaction
+    patch.passwordChangedAt = new Date();
     changes.password = true;
     endSessions = true;
   }
   if (input.isActive !== undefined && input.isActive !== user.isActive) {
-    user.isActive = input.isActive;
+    patch.isActive = input.isActive;
     changes.isActive = input.isActive;
     if (!input.isActive) endSessions = true;
   }
   try {
-    await ctx.em.flush();
+    await ctx.transaction(async (tx) => {
+      tx.em.assign(user, patch);
+      await tx.em.flush();
+      if (endSessions) await endUserSessionsAndTokens(tx.sql, user.id, input.isActive === false);
+      await recordAudit(ctx, 'user.update', { type: 'user', id: user.id }, changes, tx.em);
+    });
   } catch (err) {
-    if (isUniqueViolation(err)) throw new ConflictError(`User "${user.username}" already exists.`);
+    if (isUniqueViolation(err))
+      throw new ConflictError(`User "${String(patch.username ?? user.username)}" already exists.`);
     throw err;
   }
-  if (endSessions) await endUserSessionsAndTokens(ctx, user.id, input.isActive === false);
-  await recordAudit(ctx, 'user.update', { type: 'user', id: user.id }, changes);
   return user;
 }
 
 /**
- * A changed password ends every browser session of the user; disabling the user also revokes
- * every token issued to them. Both are single set-based statements.
+ * Ends every browser session of the user; with `revokeTokens`, also revokes every token and
+ * grant issued to them. Set-based statements on the caller's transaction.
  */
-async function endUserSessionsAndTokens(ctx: Ctx, userId: string, revokeTokens: boolean): Promise<void> {
-  await ctx.sql.transaction(async (tx) => {
-    await deleteSessionsOfUser(tx, userId);
-    if (revokeTokens) {
-      await revokeAccessTokensOfUser(tx, userId);
-      await revokeRefreshTokensOfUser(tx, userId);
-      await revokeGrantsOfUser(tx, userId);
-    }
-  });
+async function endUserSessionsAndTokens(sql: Sql, userId: string, revokeTokens: boolean): Promise<void> {
+  await deleteSessionsOfUser(sql, userId);
+  if (!revokeTokens) return;
+  await revokeAccessTokensOfUser(sql, userId);
+  await revokeRefreshTokensOfUser(sql, userId);
+  await revokeGrantsOfUser(sql, userId);
 }
 
+/** Deletes a user (admins and the CLI) with their audit event, in one transaction. */
 export async function deleteUser(ctx: Ctx, id: string): Promise<void> {
   const user = await getUser(ctx, id);
-  await ctx.em.removeAndFlush(user); // cascades: applications, grants, codes, tokens, sessions
-  await recordAudit(ctx, 'user.delete', { type: 'user', id }, { username: user.username });
+  await ctx.transaction(async (tx) => {
+    tx.em.remove(user); // cascades: applications, grants, codes, tokens, sessions
+    await tx.em.flush();
+    await recordAudit(ctx, 'user.delete', { type: 'user', id }, { username: user.username }, tx.em);
+  });
 }
 
 export interface UserFilter {
@@ -187,6 +208,8 @@ export async function listUsers(ctx: Ctx, args: PageArgs, filter: UserFilter = {
 
 /** Users by id, for resolving owners and token users in one query. */
 export async function usersByIds(ctx: Ctx, ids: readonly string[]): Promise<Map<string, User>> {
+  // Ids come from objects a checked listing returned; the mappers hide fields (email) per actor.
+  requireUserOrCli(ctx);
   const users = await ctx.em.find(User, { id: { $in: [...ids] } });
   return new Map(users.map((u) => [u.id, u]));
 }

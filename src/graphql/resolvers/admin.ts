@@ -1,7 +1,6 @@
 import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { requireAdmin } from '../../services/access.js';
 import { listAuditEvents } from '../../services/audit.js';
-import { rotateSigningKeys } from '../../services/key-rotation.js';
+import { listSigningKeys, rotateSigningKeys } from '../../services/key-rotation.js';
 import type { GqlContext } from '../context.js';
 import { toAuditEvent, toConnection, toSigningKey } from '../mappers.js';
 import { AuditEventConnection } from '../types/audit.js';
@@ -22,8 +21,7 @@ export class AdminResolver {
 
   @Query(() => [SigningKeyType], { description: 'Admins only: the published signing keys (public data).' })
   signingKeys(@Ctx() { ctx }: GqlContext): SigningKeyType[] {
-    requireAdmin(ctx);
-    return ctx.runtime.keyStore.list().map(toSigningKey);
+    return listSigningKeys(ctx).map(toSigningKey);
   }
 
   @Mutation(() => [SigningKeyType], {

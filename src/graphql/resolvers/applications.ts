@@ -1,5 +1,4 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { requireUser } from '../../services/access.js';
 import {
   createApplication,
   deleteApplication,
@@ -55,8 +54,8 @@ export class ApplicationResolver {
     @Ctx() { ctx }: GqlContext,
     @Arg('input', () => CreateApplicationInput) input: CreateApplicationInput,
   ): Promise<CreateApplicationPayload> {
-    const owner = requireUser(ctx);
-    const { application, clientSecret } = await createApplication(ctx, owner, { ...input });
+    // No owner given: the service registers it for the acting user (and refuses anyone else).
+    const { application, clientSecret } = await createApplication(ctx, undefined, { ...input });
     return { application: toApplication(application), clientSecret };
   }
 

@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { canManage } from '../../services/applications.js';
+import { canManage } from '../../services/access.js';
 import { listTokens, revokeTokenById, revokeTokensMatching } from '../../services/token-management.js';
 import type { GqlContext } from '../context.js';
 import { toApplication, toConnection, toToken, toUser } from '../mappers.js';

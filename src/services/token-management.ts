@@ -95,7 +95,10 @@ export async function revokeTokensMatching(ctx: Ctx, filter: TokenFilter): Promi
 }
 
 /** Active access tokens per application, for many applications in one grouped query. */
-export function activeTokenCounts(ctx: Ctx, applicationIds: readonly string[]): Promise<Map<string, number>> {
+export async function activeTokenCounts(
+  ctx: Ctx,
+  applicationIds: readonly string[],
+): Promise<Map<string, number>> {
   requireUserOrCli(ctx); // ids come from a checked listing of applications
   return countActiveAccessTokens(ctx.sql, applicationIds);
 }

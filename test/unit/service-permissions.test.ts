@@ -169,6 +169,7 @@ const NOT_ENTRY_POINTS: Record<string, string> = {
   'pagination.pageBound': 'pure: page-size arithmetic',
   'secrets.constantTimeEqual': 'pure',
   'secrets.randomString': 'pure',
+  'limits.limitAddress': 'pure: the address a brute-force counter is kept for',
   'applications.GRANT_TYPES': 'vocabulary',
   'applications.TOKEN_ENDPOINT_AUTH_METHODS': 'vocabulary',
   'applications.defaultApplicationScopes': 'pure: a list from the configured scopes',

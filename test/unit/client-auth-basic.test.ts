@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBasic } from '../../src/oauth/client-auth.js';
-import { OAuthError } from '../../src/oauth/errors.js';
+import { oauthErrorOf } from './fixtures.js';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const form = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
-
-function errorOf(run: () => unknown): OAuthError {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(OAuthError);
-    return err as OAuthError;
-  }
-  throw new Error('expected an OAuthError');
-}
 
 describe('decodeBasic (client_secret_basic)', () => {
   it('RFC 6749 §2.3.1 / RFC 7617 §2: base64 of client_id ":" client_secret decodes to both', () => {
@@ -48,12 +38,12 @@ describe('decodeBasic (client_secret_basic)', () => {
       b64('id:sec%00ret'),
       'A'.repeat(2052),
     ]) {
-      expect(errorOf(() => decodeBasic(encoded)).error, encoded.slice(0, 40)).toBe('invalid_request');
+      expect(oauthErrorOf(() => decodeBasic(encoded)).error, encoded.slice(0, 40)).toBe('invalid_request');
     }
   });
 
   it('RFC 6749 §5.2: the error never echoes the credentials it could not read', () => {
-    const error = errorOf(() => decodeBasic(b64('id:%zz-secret-value')));
+    const error = oauthErrorOf(() => decodeBasic(b64('id:%zz-secret-value')));
     expect(error.description).not.toContain('secret-value');
     expect(error.description).not.toContain('id');
   });

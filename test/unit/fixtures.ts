@@ -1,3 +1,5 @@
+import { expect } from 'vitest';
+import { OAuthError } from '../../src/oauth/errors.js';
 import type { ClientRecord } from '../../src/services/client-cache.js';
 
 /** A client record as the client cache would return it, for the pure protocol functions. */
@@ -20,4 +22,15 @@ export function clientRecord(overrides: Partial<ClientRecord> = {}): ClientRecor
     ownerUsername: 'alice',
     ...overrides,
   };
+}
+
+/** The OAuthError that `run` throws (failing the test when it throws nothing or something else). */
+export function oauthErrorOf(run: () => unknown): OAuthError {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(OAuthError);
+    return err as OAuthError;
+  }
+  throw new Error('expected an OAuthError');
 }

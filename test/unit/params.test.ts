@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OAuthError } from '../../src/oauth/errors.js';
 import { parseBody, parseParams, scopeParam } from '../../src/oauth/params.js';
-
-function oauthErrorOf(run: () => unknown): OAuthError {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(OAuthError);
-    return err as OAuthError;
-  }
-  throw new Error('expected an OAuthError');
-}
+import { oauthErrorOf } from './fixtures.js';
 
 const entries = (text: string) => Object.fromEntries(parseParams(text));
 

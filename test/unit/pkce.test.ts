@@ -1,22 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { OAuthError } from '../../src/oauth/errors.js';
 import { checkChallenge, s256, verifierMatches } from '../../src/oauth/pkce.js';
+import { oauthErrorOf } from './fixtures.js';
 
 const strict = loadConfig({});
 const lenient = loadConfig({ PKCE_ALLOW_PLAIN: 'true' });
 const VERIFIER_43 = 'a'.repeat(43);
-
-function errorOf(run: () => unknown): OAuthError {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(OAuthError);
-    return err as OAuthError;
-  }
-  throw new Error('expected an OAuthError');
-}
 
 describe('PKCE (RFC 7636)', () => {
   it('RFC 7636 Appendix B: S256 of the example verifier is the example challenge', () => {
@@ -33,12 +23,12 @@ describe('PKCE (RFC 7636)', () => {
 
   it('RFC 7636 §4.3: no challenge and no method is no PKCE; a method without a challenge is invalid_request', () => {
     expect(checkChallenge(undefined, undefined, strict)).toBeNull();
-    expect(errorOf(() => checkChallenge(undefined, 'S256', strict)).error).toBe('invalid_request');
+    expect(oauthErrorOf(() => checkChallenge(undefined, 'S256', strict)).error).toBe('invalid_request');
   });
 
   it('RFC 7636 §4.3 / RFC 9700 §2.1.1: a missing method means plain, refused unless PKCE_ALLOW_PLAIN', () => {
-    expect(errorOf(() => checkChallenge(VERIFIER_43, undefined, strict)).error).toBe('invalid_request');
-    expect(errorOf(() => checkChallenge(VERIFIER_43, 'plain', strict)).error).toBe('invalid_request');
+    expect(oauthErrorOf(() => checkChallenge(VERIFIER_43, undefined, strict)).error).toBe('invalid_request');
+    expect(oauthErrorOf(() => checkChallenge(VERIFIER_43, 'plain', strict)).error).toBe('invalid_request');
     expect(checkChallenge(VERIFIER_43, undefined, lenient)).toEqual({
       challenge: VERIFIER_43,
       method: 'plain',
@@ -56,9 +46,10 @@ describe('PKCE (RFC 7636)', () => {
       [`${'a'.repeat(42)}=`, 'S256'],
       [`${'a'.repeat(42)} `, 'S256'],
     ] as const) {
-      expect(errorOf(() => checkChallenge(challenge, method, strict)).error, `${challenge} ${method}`).toBe(
-        'invalid_request',
-      );
+      expect(
+        oauthErrorOf(() => checkChallenge(challenge, method, strict)).error,
+        `${challenge} ${method}`,
+      ).toBe('invalid_request');
     }
   });
 

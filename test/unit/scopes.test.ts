@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { OAuthError } from '../../src/oauth/errors.js';
 import { resolveScopes } from '../../src/oauth/scopes.js';
-import { clientRecord } from './fixtures.js';
+import { clientRecord, oauthErrorOf } from './fixtures.js';
 
 const config = loadConfig({});
-
-function errorOf(run: () => unknown): OAuthError {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(OAuthError);
-    return err as OAuthError;
-  }
-  throw new Error('expected an OAuthError');
-}
 
 describe('resolveScopes', () => {
   const client = clientRecord({ scopes: ['read', 'write', 'openid', 'profile'] });
@@ -25,15 +14,15 @@ describe('resolveScopes', () => {
   });
 
   it('RFC 6749 §3.3 / RFC 9700 §2.3: a scope the application may not use is invalid_scope, even if the server knows it', () => {
-    const error = errorOf(() => resolveScopes(['read', 'email'], client, config));
+    const error = oauthErrorOf(() => resolveScopes(['read', 'email'], client, config));
     expect(error.error).toBe('invalid_scope');
     expect(error.description).toContain('"email"');
   });
 
   it('RFC 6749 §3.3: a scope the server does not define is invalid_scope, even if the application lists it', () => {
     const legacy = clientRecord({ scopes: ['read', 'retired'] });
-    expect(errorOf(() => resolveScopes(['retired'], legacy, config)).error).toBe('invalid_scope');
-    expect(errorOf(() => resolveScopes(['__proto__'], legacy, config)).error).toBe('invalid_scope');
+    expect(oauthErrorOf(() => resolveScopes(['retired'], legacy, config)).error).toBe('invalid_scope');
+    expect(oauthErrorOf(() => resolveScopes(['__proto__'], legacy, config)).error).toBe('invalid_scope');
   });
 
   it('RFC 6749 §3.3: no scope means the application default, its scopes the server knows, without openid (OIDC Core §3.1.2.1: openid is asked for explicitly)', () => {
@@ -43,7 +32,7 @@ describe('resolveScopes', () => {
 
   it('RFC 6749 §3.3: no scope and no usable default is invalid_scope', () => {
     for (const scopes of [[], ['openid'], ['retired']]) {
-      expect(errorOf(() => resolveScopes(undefined, clientRecord({ scopes }), config)).error).toBe(
+      expect(oauthErrorOf(() => resolveScopes(undefined, clientRecord({ scopes }), config)).error).toBe(
         'invalid_scope',
       );
     }
@@ -52,12 +41,12 @@ describe('resolveScopes', () => {
   it('RFC 6749 §3.3: the server scope set comes from SCOPES; a scope removed there is refused', () => {
     const narrow = loadConfig({ SCOPES: '{"read":"Read"}' });
     expect(resolveScopes(['read'], client, narrow)).toEqual(['read']);
-    expect(errorOf(() => resolveScopes(['write'], client, narrow)).error).toBe('invalid_scope');
+    expect(oauthErrorOf(() => resolveScopes(['write'], client, narrow)).error).toBe('invalid_scope');
     expect(resolveScopes(undefined, client, narrow)).toEqual(['read']);
   });
 
   it('RFC 6749 §5.2: the error description clips a long scope name rather than echoing it whole', () => {
-    const description = errorOf(() => resolveScopes(['x'.repeat(500)], client, config)).description;
+    const description = oauthErrorOf(() => resolveScopes(['x'.repeat(500)], client, config)).description;
     expect(description.length).toBeLessThan(80);
   });
 });

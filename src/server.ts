@@ -6,6 +6,7 @@ import type { Config } from './config/index.js';
 import { listen } from './db/listen.js';
 import { type Database, migrate, openDatabase } from './db/orm.js';
 import { graphqlDoor } from './graphql/index.js';
+import { OutboundClient } from './http/outbound.js';
 import { createLogger, type Logger } from './log.js';
 import { protocolDoor } from './oauth/index.js';
 import { startCleanup } from './services/cleanup.js';
@@ -141,6 +142,7 @@ async function prepareRuntime(base: BaseRuntime, clients: ClientCache): Promise<
     keyStore,
     clientAuthLimiter: new HotPathLimiter(db.sql, config.limits.loginWindow),
     accessTokens: new AccessTokenStore(db.sql),
+    outbound: new OutboundClient({ allowPrivateNetwork: config.outbound.allowPrivateNetwork }),
   };
 }
 

@@ -179,6 +179,8 @@ const schema = z.object({
   GRAPHQL_MAX_FIELDS: count(500, 10, 5000),
   /** Most database round trips one operation may need: root fields but `viewer`, and `totalCount`s. */
   GRAPHQL_MAX_ROUND_TRIPS: count(20, 1, 200),
+  /** Development and tests only: the outbound client may reach loopback/private addresses, and http on loopback. */
+  OUTBOUND_ALLOW_PRIVATE_NETWORK: bool(false),
 });
 
 type Env = z.infer<typeof schema>;
@@ -209,6 +211,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? ''
         : ` (got "${input[name]}")`;
     throw new ConfigError(`Invalid configuration: ${name} ${friendly(issue.message)}${shown}`);
+  }
+  if (result.data.NODE_ENV === 'production' && result.data.OUTBOUND_ALLOW_PRIVATE_NETWORK) {
+    // In production it would let anyone who can supply a URL probe the internal network (SSRF).
+    throw new ConfigError(
+      'Invalid configuration: OUTBOUND_ALLOW_PRIVATE_NETWORK must not be true when NODE_ENV is production',
+    );
   }
   return configFrom(result.data);
 }
@@ -270,6 +278,7 @@ function configFrom(e: Env) {
       maxFields: e.GRAPHQL_MAX_FIELDS,
       maxRoundTrips: e.GRAPHQL_MAX_ROUND_TRIPS,
     },
+    outbound: { allowPrivateNetwork: e.OUTBOUND_ALLOW_PRIVATE_NETWORK },
   };
 }
 

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config/index.js';
 import { type Database, runInTransaction, type Tx } from '../db/orm.js';
 import type { Sql } from '../db/sql.js';
+import type { OutboundClient } from '../http/outbound.js';
 import type { Logger } from '../log.js';
 import type { ClientCache } from './client-cache.js';
 import type { KeyStore } from './keys.js';
@@ -43,6 +44,8 @@ export interface Runtime extends BaseRuntime {
   keyStore: KeyStore;
   /** Batched access-token writes and lookups, shared by the requests of this process. */
   accessTokens: AccessTokenStore;
+  /** The one SSRF-safe client for every URL Latchkey fetches (src/http/outbound.ts). */
+  outbound: OutboundClient;
 }
 
 /**

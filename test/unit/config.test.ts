@@ -89,4 +89,14 @@ describe('configuration', () => {
     expect(errorOf({ KEY_ENCRYPTION_KEY: 'short-secret' })).not.toContain('short-secret');
     expect(errorOf({ DATABASE_URL: 'mysql://user:hunter2@x' })).not.toContain('hunter2');
   });
+
+  it('OWASP SSRF: OUTBOUND_ALLOW_PRIVATE_NETWORK is off by default, allowed in development and tests, refused in production', () => {
+    expect(loadConfig({}).outbound.allowPrivateNetwork).toBe(false);
+    expect(
+      loadConfig({ OUTBOUND_ALLOW_PRIVATE_NETWORK: 'true', NODE_ENV: 'test' }).outbound.allowPrivateNetwork,
+    ).toBe(true);
+    expect(errorOf({ OUTBOUND_ALLOW_PRIVATE_NETWORK: 'true', NODE_ENV: 'production' })).toMatch(
+      /OUTBOUND_ALLOW_PRIVATE_NETWORK must not be true when NODE_ENV is production/,
+    );
+  });
 });

@@ -97,6 +97,8 @@ export interface OutboundOptions {
   cacheEntries?: number;
   /** Milliseconds since the epoch; tests move the clock to age the cache. */
   now?: () => number;
+  /** Trust anchors instead of the system store: tests' self-signed https servers only. */
+  ca?: string;
 }
 
 export interface FetchJsonOptions {
@@ -256,6 +258,7 @@ export class OutboundClient {
         // A fresh connection per request: a pooled socket could have been opened without our check.
         agent: false,
         lookup,
+        ...(this.options.ca ? { ca: this.options.ca } : {}),
         headers: { accept: 'application/json', 'accept-encoding': 'identity', 'user-agent': 'Latchkey' },
       });
       const timer = setTimeout(() => fail(new OutboundError('timeout', host)), this.timeoutMs);

@@ -126,6 +126,7 @@ describe('outbound client: addresses (knob off)', () => {
     const resolve: Resolver = async (name) => {
       asked.push(name);
       if (name === 'evil.test') return [{ address: '127.0.0.1', family: 4 }];
+      if (name === 'evil6.test') return [{ address: '::1', family: 6 }];
       return [
         { address: '93.184.216.34', family: 4 },
         { address: '10.0.0.7', family: 4 },
@@ -133,8 +134,9 @@ describe('outbound client: addresses (knob off)', () => {
     };
     const client = new OutboundClient({ allowPrivateNetwork: false, resolve });
     expect(await reason(client.fetchJson(`https://evil.test:${port}/doc`))).toBe('address_not_allowed');
+    expect(await reason(client.fetchJson('https://evil6.test/doc'))).toBe('address_not_allowed');
     expect(await reason(client.fetchJson('https://mixed.test/doc'))).toBe('address_not_allowed');
-    expect(asked).toEqual(['evil.test', 'mixed.test']);
+    expect(asked).toEqual(['evil.test', 'evil6.test', 'mixed.test']);
   });
 
   it('SSRF: the refusal names the host only, never the resolved address', async () => {

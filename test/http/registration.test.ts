@@ -292,10 +292,10 @@ describe('RFC 7591 dynamic registration, DYNAMIC_REGISTRATION=open', () => {
     const q = `{ applications(first: 100, filter: { name: "Visible to admins" }) { edges { node { clientId dynamicallyRegistered owner { username } } } } }`;
     const asAdmin = await gql(open, admin, q);
     expect(asAdmin.errors).toBeUndefined();
-    const nodes = (asAdmin.data?.applications as { edges: { node: Json }[] }).edges.map((e) => e.node);
+    const nodes = (asAdmin.data!.applications as { edges: { node: Json }[] }).edges.map((e) => e.node);
     expect(nodes).toEqual([{ clientId: res.json.client_id, dynamicallyRegistered: true, owner: null }]);
     const asUser = await gql(open, user, q);
-    expect((asUser.data?.applications as { edges: unknown[] }).edges).toEqual([]);
+    expect((asUser.data!.applications as { edges: unknown[] }).edges).toEqual([]);
   });
 
   it('Issue 15: the cleanup deletes a dynamic registration never used within DYNAMIC_REGISTRATION_ABANDONED_AFTER, and keeps a used one and any ordinary application', async () => {
@@ -429,7 +429,7 @@ describe('DYNAMIC_REGISTRATION=token: initial access tokens (RFC 7591 §3)', () 
     const revoke = `mutation { revokeInitialAccessToken(id: "${payload.initialAccessToken.id}") { id revokedAt } }`;
     expect(codeOf(await gql(open, user, revoke))).toBe('FORBIDDEN');
     const revoked = await gql(open, admin, revoke);
-    expect((revoked.data?.revokeInitialAccessToken as Json).revokedAt).toBeTruthy();
+    expect((revoked.data!.revokeInitialAccessToken as Json).revokedAt).toBeTruthy();
   });
 });
 

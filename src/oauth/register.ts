@@ -25,6 +25,7 @@ const invalidMetadata = (d: string) => new OAuthError('invalid_client_metadata',
 const invalidRedirectUri = (d: string) => new OAuthError('invalid_redirect_uri', d);
 
 const REGISTER_PATH = '/o/register/';
+const CLIENT_ID_SHAPE = /^[\w-]{1,64}$/;
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
 /** RFC 7591 §2 client metadata as a client sends it, checked for shape only. */
@@ -162,11 +163,12 @@ async function registeredClient(req: ProtocolRequest): Promise<Application> {
   const ctx = req.ctx;
   const presented = bearerToken(req.header('authorization'));
   if (!presented) throw invalidToken('The registration access token is required (RFC 7592 section 2).');
-  const clientId = decodeURIComponent(req.path.slice(REGISTER_PATH.length).replace(/\/$/, ''));
-  const app =
-    clientId.length > 0 && clientId.length <= 64
-      ? await ctx.em.findOne(Application, { clientId, dynamicallyRegistered: true })
-      : null;
+  // Registered client ids are base64url (newClientId); anything else (NUL bytes, bad
+  // percent-encoding, slashes) names no registration and gets the same 401 without a query.
+  const clientId = req.path.slice(REGISTER_PATH.length).replace(/\/$/, '');
+  const app = CLIENT_ID_SHAPE.test(clientId)
+    ? await ctx.em.findOne(Application, { clientId, dynamicallyRegistered: true })
+    : null;
   if (!app || !matchesDigest(presented, app.registrationTokenDigest)) {
     throw invalidToken('The registration access token is invalid for this client.');
   }

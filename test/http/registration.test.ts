@@ -177,6 +177,18 @@ describe('RFC 7591 dynamic registration, DYNAMIC_REGISTRATION=open', () => {
       expect(res.status, JSON.stringify(redirect_uris)).toBe(400);
       expect(res.json.error, JSON.stringify(redirect_uris)).toBe('invalid_redirect_uri');
     }
+    // NUL bytes and other control characters never reach the database as a 500.
+    for (const body of [
+      { ...publicClient, client_name: 'a\u0000b' },
+      { ...publicClient, redirect_uris: ['https://app.example/\u0000cb'] },
+      { ...publicClient, scope: 'read\u0000' },
+      { ...publicClient, grant_types: ['authorization_code\u0000'] },
+      { ...publicClient, token_endpoint_auth_method: 'none\u0000' },
+    ]) {
+      const res = await register(open, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(['invalid_client_metadata', 'invalid_redirect_uri']).toContain(res.json.error);
+    }
     const big = await register(open, { ...publicClient, client_name: 'x'.repeat(70 * 1024) });
     expect(big.status).toBe(413);
     expect(big.json.error).toBe('invalid_request');
@@ -296,6 +308,71 @@ describe('RFC 7591 dynamic registration, DYNAMIC_REGISTRATION=open', () => {
     expect(nodes).toEqual([{ clientId: res.json.client_id, dynamicallyRegistered: true, owner: null }]);
     const asUser = await gql(open, user, q);
     expect((asUser.data!.applications as { edges: unknown[] }).edges).toEqual([]);
+  });
+
+  it('Issue 15: the consent page says a dynamically registered client is vouched for by nobody, and the admin’s /o/applications/ pages mark it as dynamically registered with no owner', async () => {
+    const res = await register(open, { ...publicClient, client_name: 'Marked on pages' });
+    const agent = new Agent(open.url);
+    await agent.login('alice', 'alice-password');
+    const consent = await agent.get(
+      `/o/authorize/?response_type=code&client_id=${res.json.client_id}&redirect_uri=${encodeURIComponent('http://127.0.0.1/callback')}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256&state=s`,
+    );
+    expect(consent.status).toBe(200);
+    expect(consent.text).toContain('Registered dynamically');
+    const adminAgent = new Agent(open.url);
+    await adminAgent.login('root', 'root-password');
+    const list = await adminAgent.get('/o/applications/');
+    expect(list.status).toBe(200);
+    expect(list.text).toMatch(/Marked on pages<\/a> <span class="tag">dynamically registered<\/span>/);
+    const id = (
+      await open.runtime.db.sql.query<{ id: string }>('select id from applications where client_id = $1', [
+        res.json.client_id,
+      ])
+    )[0].id;
+    const detail = await adminAgent.get(`/o/applications/${id}/`);
+    expect(detail.status).toBe(200);
+    expect(detail.text).toContain('dynamically registered');
+  });
+
+  it('Hostile input at RFC 7592 paths: malformed percent-encoding, other methods, a user’s access token or session instead of the registration access token — RFC errors, never a 500', async () => {
+    const reg = await register(open, publicClient);
+    const token = reg.json.registration_access_token as string;
+    for (const path of ['/o/register/%E0%A4%A', `/o/register/${'x'.repeat(5000)}`, '/o/register/%00']) {
+      const res = await manage(open, path, 'GET', token);
+      expect(res.status, path).toBe(401);
+      expect(res.json.error, path).toBe('invalid_token');
+    }
+    const postOnItem = await fetch(new URL(reg.json.registration_client_uri as string), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
+    expect(postOnItem.status).toBe(405);
+    const patch = await fetch(new URL(reg.json.registration_client_uri as string), { method: 'PATCH' });
+    expect(patch.status).toBe(405);
+    expect(((await patch.json()) as Json).error).toBe('invalid_request');
+    // Alice's own access token is not a registration access token.
+    const agent = new Agent(open.url);
+    await agent.login('alice', 'alice-password');
+    const tokens = await codeFlow(open, agent, {
+      id: '',
+      clientId: reg.json.client_id as string,
+      clientSecret: null,
+      redirectUri: 'http://127.0.0.1/callback',
+    });
+    const withAccessToken = await manage(
+      open,
+      reg.json.registration_client_uri as string,
+      'DELETE',
+      tokens.access_token as string,
+    );
+    expect(withAccessToken.status).toBe(401);
+    const withCookie = await fetch(new URL(reg.json.registration_client_uri as string), {
+      method: 'DELETE',
+      headers: { Cookie: agent.cookieHeader() },
+    });
+    expect(withCookie.status).toBe(401);
+    expect((await manage(open, reg.json.registration_client_uri as string, 'GET', token)).status).toBe(200);
   });
 
   it('Issue 15: the cleanup deletes a dynamic registration never used within DYNAMIC_REGISTRATION_ABANDONED_AFTER, and keeps a used one and any ordinary application', async () => {

@@ -17,7 +17,10 @@ export const clearTokensCommand: Command = {
     if (!Number.isInteger(pauseMs) || pauseMs < 0 || pauseMs > 10_000) {
       throw new Error('--pause-ms must be a whole number from 0 to 10000');
     }
-    const counts = await deleteExpired(ctx.sql, batchSize, { pauseMs });
+    const counts = await deleteExpired(ctx.sql, batchSize, {
+      pauseMs,
+      abandonedAfter: ctx.config.dynamicRegistration.abandonedAfter,
+    });
     out(JSON.stringify({ deleted: counts }));
   },
 };

@@ -181,6 +181,12 @@ const schema = z.object({
   GRAPHQL_MAX_ROUND_TRIPS: count(20, 1, 200),
   /** Development and tests only: the outbound client may reach loopback/private addresses, and http on loopback. */
   OUTBOUND_ALLOW_PRIVATE_NETWORK: bool(false),
+  /** RFC 7591: off (no endpoint), open (anyone), token (an initial access token is required). */
+  DYNAMIC_REGISTRATION: z.enum(['off', 'open', 'token']).default('off'),
+  /** Dynamic registrations admitted per address (IPv6: per /64) per hour. */
+  DYNAMIC_REGISTRATION_MAX_PER_HOUR: count(20, 1, 100_000),
+  /** A dynamically registered application never used within this many seconds is deleted. */
+  DYNAMIC_REGISTRATION_ABANDONED_AFTER: seconds(86_400, 60),
 });
 
 type Env = z.infer<typeof schema>;
@@ -271,6 +277,11 @@ function configFrom(e: Env) {
     keyEncryptionKey: e.KEY_ENCRYPTION_KEY,
     /** `aud` of JWT access tokens (RFC 9068 §2.2); the issuer unless configured. */
     accessTokenAudience: e.ACCESS_TOKEN_AUDIENCE ?? e.ISSUER,
+    dynamicRegistration: {
+      policy: e.DYNAMIC_REGISTRATION,
+      maxPerHour: e.DYNAMIC_REGISTRATION_MAX_PER_HOUR,
+      abandonedAfter: e.DYNAMIC_REGISTRATION_ABANDONED_AFTER,
+    },
     graphql: {
       introspection: e.GRAPHQL_INTROSPECTION,
       maxDepth: e.GRAPHQL_MAX_DEPTH,

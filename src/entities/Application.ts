@@ -70,9 +70,27 @@ export class Application {
   @Property({ type: 'string', length: 8, default: 'RS256' })
   idTokenSignedResponseAlg: Opt<SigningAlg> = 'RS256';
 
+  /** Null only for dynamically registered applications (RFC 7591): nobody registered them. */
   @Index({ name: 'applications_owner_id_index' })
-  @ManyToOne({ entity: () => User, deleteRule: 'cascade' })
-  owner!: Rel<User>;
+  @ManyToOne({ entity: () => User, deleteRule: 'cascade', nullable: true })
+  owner?: Rel<User> | null;
+
+  /** Registered through RFC 7591 dynamic registration, by whoever could reach the endpoint. */
+  @Property({ type: 'boolean', default: false })
+  dynamicallyRegistered: Opt<boolean> = false;
+
+  /** SHA-256 of the RFC 7592 registration access token; null for other applications. */
+  @Unique({ name: 'applications_registration_token_digest_unique' })
+  @Property({ type: 'blob', columnType: 'bytea', nullable: true, hidden: true })
+  registrationTokenDigest?: Buffer | null;
+
+  /**
+   * When the cleanup first saw a dynamically registered application used (a grant, a code or a
+   * token): until then it is deleted once DYNAMIC_REGISTRATION_ABANDONED_AFTER has passed. Set by
+   * the cleanup, not the token endpoint, so the hot path pays nothing for it.
+   */
+  @Property({ ...timestamptz, nullable: true })
+  firstUsedAt?: Date | null;
 
   @Property({ ...timestamptz, defaultRaw: 'now()' })
   createdAt: Opt<Date> = new Date();

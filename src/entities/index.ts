@@ -4,6 +4,7 @@ import { AuditEvent } from './AuditEvent.js';
 import { AuthorizationCode } from './AuthorizationCode.js';
 import { DeviceCode } from './DeviceCode.js';
 import { Grant } from './Grant.js';
+import { InitialAccessToken } from './InitialAccessToken.js';
 import { RateLimitCounter } from './RateLimitCounter.js';
 import { RefreshToken } from './RefreshToken.js';
 import { ServerSecret } from './ServerSecret.js';
@@ -19,6 +20,7 @@ export {
   AuthorizationCode,
   DeviceCode,
   Grant,
+  InitialAccessToken,
   RateLimitCounter,
   RefreshToken,
   ServerSecret,
@@ -40,4 +42,5 @@ export const entities = [
   AuditEvent,
   RateLimitCounter,
   ServerSecret,
+  InitialAccessToken,
 ];

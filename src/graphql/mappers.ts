@@ -38,7 +38,8 @@ export function toApplication(app: Application): ApplicationType {
     accessTokenFormat: app.accessTokenFormat as AccessTokenFormatValue,
     idTokenSignedResponseAlg: app.idTokenSignedResponseAlg as SigningAlgorithmValue,
     tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,
-    ownerId: app.owner.id,
+    ownerId: app.owner?.id ?? null,
+    dynamicallyRegistered: app.dynamicallyRegistered,
     createdAt: app.createdAt,
     updatedAt: app.updatedAt,
   };

@@ -4,6 +4,7 @@ import { buildSchemaSync } from 'type-graphql';
 import { AdminResolver } from './resolvers/admin.js';
 import { ApplicationResolver } from './resolvers/applications.js';
 import { AuthorizationResolver } from './resolvers/authorizations.js';
+import { InitialAccessTokenResolver } from './resolvers/initial-access-tokens.js';
 import { TokenResolver } from './resolvers/tokens.js';
 import { UserResolver } from './resolvers/users.js';
 import { ViewerResolver } from './resolvers/viewer.js';
@@ -20,6 +21,7 @@ export function getSchema(): GraphQLSchema {
       AuthorizationResolver,
       UserResolver,
       AdminResolver,
+      InitialAccessTokenResolver,
     ],
     validate: false,
   });

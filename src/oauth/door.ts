@@ -8,12 +8,16 @@ import { type Params, parseBody, parseParams } from './params.js';
 import { type ProtocolHandler, type ProtocolRequest, ProtocolResponse } from './protocol-io.js';
 
 /** How an endpoint takes its input. */
-type BodyKind = 'form' | 'optional-form';
+type BodyKind = 'form' | 'optional-form' | 'json';
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export interface ProtocolRoute {
   /** Handlers by method; HEAD is answered by GET. */
-  methods: Partial<Record<'GET' | 'POST', ProtocolHandler>>;
-  /** POST bodies: `form` must be form-encoded; `optional-form` may be empty or form-encoded. */
+  methods: Partial<Record<Method, ProtocolHandler>>;
+  /**
+   * POST bodies: `form` must be form-encoded; `optional-form` may be empty or form-encoded;
+   * `json`: POST and PUT bodies are handed over raw (`ProtocolRequest.body`), the handler parses.
+   */
   body?: BodyKind;
   /** Methods announced to CORS preflights; absent: no CORS at all. */
   cors?: string;
@@ -36,6 +40,8 @@ const EMPTY: Params = new Map();
  */
 export class ProtocolDoor {
   private readonly routes = new Map<string, ProtocolRoute>();
+  /** Routes that also serve every path below them (`/o/register/<client_id>`). */
+  private readonly prefixes: [string, ProtocolRoute][] = [];
   private readonly addressOf: (req: IncomingMessage) => string | undefined;
 
   constructor(private readonly runtime: Runtime) {
@@ -48,9 +54,20 @@ export class ProtocolDoor {
     return this;
   }
 
+  /** Registers `path` and every path below it. */
+  routeTree(path: string, route: ProtocolRoute): this {
+    this.route(path, route);
+    this.prefixes.push([path.endsWith('/') ? path : `${path}/`, route]);
+    return this;
+  }
+
   /** The route for a request path, if this door serves it. */
   match(pathname: string): ProtocolRoute | undefined {
-    return this.routes.get(pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname);
+    const exact = this.routes.get(
+      pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname,
+    );
+    if (exact || this.prefixes.length === 0) return exact;
+    return this.prefixes.find(([prefix]) => pathname.startsWith(prefix))?.[1];
   }
 
   async handle(
@@ -76,9 +93,15 @@ export class ProtocolDoor {
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     try {
       const handler = this.handlerFor(route, method);
-      const params =
-        route.rawQuery && method === 'GET' ? EMPTY : await this.readParams(req, route, method, query);
+      let body: Buffer | undefined;
+      let params = EMPTY;
+      if (route.body === 'json' && (method === 'POST' || method === 'PUT')) {
+        body = await this.readRaw(req);
+      } else if (!(route.rawQuery && method === 'GET')) {
+        params = await this.readParams(req, route, method, query);
+      }
       const request: ProtocolRequest = {
+        body,
         method,
         path: pathname,
         headers: req.headers,
@@ -103,7 +126,7 @@ export class ProtocolDoor {
 
   private handlerFor(route: ProtocolRoute, method: string): ProtocolHandler {
     if (method === 'OPTIONS' && route.preflight) return route.preflight;
-    const handler = route.methods[method as 'GET' | 'POST'];
+    const handler = route.methods[method as Method];
     if (handler) return handler;
     const allowed = [...Object.keys(route.methods), ...(route.preflight ? ['OPTIONS'] : [])].join(', ');
     throw new OAuthError('invalid_request', `This endpoint accepts ${allowed}.`, 405, { Allow: allowed });
@@ -121,11 +144,15 @@ export class ProtocolDoor {
     const form = type === 'application/x-www-form-urlencoded';
     if (route.body === 'form' && !form)
       throw invalidRequest('The request body must be application/x-www-form-urlencoded.');
+    const body = await this.readRaw(req);
+    return form ? parseBody(body) : EMPTY;
+  }
+
+  private readRaw(req: IncomingMessage): Promise<Buffer> {
     const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
     if (encoding !== 'identity')
       throw new OAuthError('invalid_request', 'Compressed request bodies are not accepted.', 415);
-    const body = await readBody(req, this.runtime.config.bodyLimitBytes);
-    return form ? parseBody(body) : EMPTY;
+    return readBody(req, this.runtime.config.bodyLimitBytes);
   }
 
   private fail(ctx: Ctx, out: ProtocolResponse, err: unknown): void {

@@ -10,6 +10,7 @@ import { ProtocolDoor } from './door.js';
 import { introspectEndpoint } from './introspect.js';
 import { openIdConfiguration, serverMetadata } from './metadata.js';
 import type { ProtocolHandler } from './protocol-io.js';
+import { registrationRoute } from './register.js';
 import { revokeEndpoint } from './revoke.js';
 import { tokenEndpoint } from './token.js';
 
@@ -34,8 +35,11 @@ export function protocolDoor(
     cors: 'POST',
     preflight: corsPreflight('POST'),
   });
+  const door = new ProtocolDoor(runtime);
+  // RFC 7591/7592: not served at all when off (no endpoint to probe, none advertised).
+  if (runtime.config.dynamicRegistration.policy !== 'off') door.routeTree('/o/register/', registrationRoute);
   return (
-    new ProtocolDoor(runtime)
+    door
       .route('/healthz', { methods: { GET: healthEndpoint } })
       .route('/.well-known/oauth-authorization-server', {
         methods: { GET: document(serverMetadata(runtime.config)) },

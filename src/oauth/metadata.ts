@@ -18,6 +18,7 @@ export function serverMetadata(config: Config): Record<string, unknown> {
     userinfo_endpoint: `${base}/o/userinfo/`,
     jwks_uri: `${base}/o/jwks/`,
     end_session_endpoint: `${base}/o/logout/`,
+    ...(config.dynamicRegistration.policy === 'off' ? {} : { registration_endpoint: `${base}/o/register/` }),
     scopes_supported: Object.keys(config.scopes),
     response_types_supported: ['code', 'token'],
     response_modes_supported: ['query', 'fragment'],

@@ -13,6 +13,8 @@ export interface ProtocolRequest {
   ctx: ServerCtx;
   /** Form parameters of a POST body, or the query of a GET (strictly parsed). */
   params: Params;
+  /** The raw body of a `json` route's POST or PUT. */
+  body?: Buffer;
   /** The raw query string (without `?`). */
   query: string;
   header(name: string): string | undefined;

@@ -17,7 +17,7 @@ import { ForbiddenError, UnauthenticatedError } from './errors.js';
 export function requireUser(ctx: Ctx): Viewer {
   const actor = ctx.actor;
   if (actor.kind === 'user') return actor.user;
-  if (actor.kind === 'client')
+  if (actor.kind === 'client' || actor.kind === 'registration')
     throw new ForbiddenError('This token has no user: log in or use a user’s token.');
   throw new UnauthenticatedError('Authentication required.');
 }
@@ -41,9 +41,13 @@ export function requireUserOrCli(ctx: Ctx): void {
   if (ctx.actor.kind !== 'cli') requireUser(ctx);
 }
 
-/** May the actor see and change this application? Owners and admins may; the CLI may. */
-export function canManage(ctx: Ctx, app: Pick<Application, 'owner'>): boolean {
+/**
+ * May the actor see and change this application? Owners and admins may; the CLI may; the
+ * holder of a dynamically registered application's registration access token may (RFC 7592).
+ */
+export function canManage(ctx: Ctx, app: Pick<Application, 'owner' | 'clientId'>): boolean {
   if (isPrivileged(ctx)) return true;
+  if (ctx.actor.kind === 'registration') return ctx.actor.clientId === app.clientId;
   const user = ctx.user;
-  return user !== undefined && app.owner.id === user.id;
+  return user !== undefined && app.owner != null && app.owner.id === user.id;
 }

@@ -135,6 +135,7 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
     );
   }
   const skipAuthorization = input.skipAuthorization ?? false;
+  if (ctx.actor.kind === 'registration') registrationBounds(issues, clientType, grantTypes, scopes ?? []);
   if (skipAuthorization && !(previous?.skipAuthorization ?? false) && !isPrivileged(ctx)) {
     issues.add('skipAuthorization', 'Only administrators can let an application skip the consent page.');
   }
@@ -181,6 +182,43 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
 }
 
 /**
+ * What a dynamically registered client (RFC 7591, registered by anyone who reached the endpoint)
+ * may ask for: the redirect-based grants, and client_credentials only with a secret; never the
+ * password or implicit grants (RFC 9700 §2.4, §2.1.2), the device grant, nor a scope that acts
+ * on the server itself (the vocabulary's privileged scopes). Refused rather than silently
+ * dropped (RFC 7591 §3.2.2 lets the server do either): a client that asked for more learns so.
+ */
+const REGISTRABLE_GRANT_TYPES: readonly GrantType[] = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+];
+
+function registrationBounds(
+  issues: IssueCollector,
+  clientType: ClientType,
+  grantTypes: readonly GrantType[],
+  scopes: readonly string[],
+): void {
+  for (const g of grantTypes) {
+    if (!GRANT_TYPES.includes(g)) continue;
+    if (
+      !REGISTRABLE_GRANT_TYPES.includes(g) ||
+      (g === 'client_credentials' && clientType !== 'confidential')
+    ) {
+      issues.add('grantTypes', `Dynamic registration does not grant "${g}".`);
+    }
+  }
+  const privileged = scopes.filter((s) => PRIVILEGED_SCOPES.includes(s));
+  if (privileged.length > 0) {
+    issues.add(
+      'scopes',
+      `Dynamically registered applications cannot have the ${privileged.map((s) => `"${s}"`).join(', ')} scope.`,
+    );
+  }
+}
+
+/**
  * The fields an administrator's "skip the consent page" covers: what the application may ask
  * for (scopes, grant types), where the answer goes (redirect URIs) and whether it proves who it
  * is (client type). Trust is given for exactly what the admin saw (RFC 9700 §2.1, RFC 6749
@@ -208,8 +246,13 @@ export async function createApplication(
   ctx: Ctx,
   owner: Pick<User, 'id'> | undefined,
   input: ApplicationInput,
+  registration?: { tokenDigest: Buffer },
 ): Promise<CreatedApplication> {
-  const ownerId = applicationOwner(ctx, owner);
+  const dynamic = ctx.actor.kind === 'registration';
+  if (dynamic !== (registration !== undefined)) {
+    throw new ForbiddenError('Dynamic registration goes through the registration endpoint.');
+  }
+  const ownerId = dynamic ? null : applicationOwner(ctx, owner);
   const grantTypes = [...(input.grantTypes ?? [])];
   // New authorization-code applications get refresh tokens by default (DESIGN.md).
   if (grantTypes.includes('authorization_code') && !grantTypes.includes('refresh_token')) {
@@ -224,7 +267,9 @@ export async function createApplication(
         ...values,
         clientId: newClientId(),
         clientSecretDigest: clientSecret ? digest(clientSecret) : null,
-        owner: tx.em.getReference(User, ownerId),
+        owner: ownerId === null ? null : tx.em.getReference(User, ownerId),
+        dynamicallyRegistered: dynamic,
+        registrationTokenDigest: registration?.tokenDigest ?? null,
       });
       await tx.em.persistAndFlush(created);
       await recordAudit(
@@ -240,7 +285,7 @@ export async function createApplication(
     if (isUniqueViolation(err)) throw new ConflictError('Could not register the application, please retry.');
     throw err;
   }
-  await ctx.em.populate(app, ['owner']);
+  if (ownerId !== null) await ctx.em.populate(app, ['owner']);
   return { application: app, clientSecret };
 }
 
@@ -259,7 +304,8 @@ function applicationOwner(ctx: Ctx, owner: Pick<User, 'id'> | undefined): string
 
 /** The application if the actor may manage it; NotFound otherwise (existence is not revealed). */
 export async function getManagedApplication(ctx: Ctx, id: string): Promise<Application> {
-  requireUserOrCli(ctx);
+  // The holder of a registration access token manages that one application (canManage).
+  if (ctx.actor.kind !== 'registration') requireUserOrCli(ctx);
   const app = isUuid(id) ? await ctx.em.findOne(Application, { id }, { populate: ['owner'] }) : null;
   if (!app || !canManage(ctx, app)) throw new NotFoundError('Application not found.');
   return app;

@@ -22,6 +22,8 @@ function actorLabel(ctx: Ctx): string {
       return `client:${actor.clientId}`;
     case 'cli':
       return 'cli';
+    case 'registration':
+      return actor.clientId ? `registration:${actor.clientId}` : 'registration';
     default:
       return 'anonymous';
   }

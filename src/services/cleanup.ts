@@ -1,9 +1,14 @@
 import type { Sql } from '../db/sql.js';
-import { deleteExpiredBatch, EXPIRING_TABLES, type ExpiringTable } from '../db/tables/expiring.js';
+import {
+  deleteAbandonedRegistrations,
+  deleteExpiredBatch,
+  EXPIRING_TABLES,
+  type ExpiringTable,
+} from '../db/tables/expiring.js';
 import type { Runtime } from './context.js';
 
 export { EXPIRING_TABLES, type ExpiringTable };
-export type CleanupCounts = Record<ExpiringTable, number>;
+export type CleanupCounts = Record<ExpiringTable | 'abandoned_registrations', number>;
 
 /**
  * Deletes expired rows in bounded batches: each statement picks at most `batchSize` ids through
@@ -13,9 +18,14 @@ export type CleanupCounts = Record<ExpiringTable, number>;
 export async function deleteExpired(
   sql: Sql,
   batchSize: number,
-  opts: { pauseMs?: number; signal?: AbortSignal } = {},
+  opts: { pauseMs?: number; signal?: AbortSignal; abandonedAfter?: number } = {},
 ): Promise<CleanupCounts> {
   const counts = Object.fromEntries(EXPIRING_TABLES.map((t) => [t, 0])) as CleanupCounts;
+  counts.abandoned_registrations = 0;
+  // Before the expired tokens go: a registration used only by tokens now expired is still used.
+  if (opts.abandonedAfter !== undefined) {
+    counts.abandoned_registrations = await deleteAbandonedRegistrations(sql, opts.abandonedAfter, batchSize);
+  }
   for (const table of EXPIRING_TABLES) {
     for (;;) {
       if (opts.signal?.aborted) return counts;
@@ -41,6 +51,7 @@ export function startCleanup(runtime: Runtime): () => void {
       const counts = await deleteExpired(runtime.db.sql, batchSize, {
         pauseMs: 20,
         signal: controller.signal,
+        abandonedAfter: runtime.config.dynamicRegistration.abandonedAfter,
       });
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
       if (total > 0) runtime.log.info({ deleted: counts }, 'expired rows deleted');

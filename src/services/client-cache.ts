@@ -24,7 +24,8 @@ export interface ClientRecord {
   skipAuthorization: boolean;
   accessTokenFormat: AccessTokenFormat;
   idTokenSignedResponseAlg: SigningAlg;
-  ownerUsername: string;
+  /** Null for dynamically registered applications. */
+  ownerUsername: string | null;
 }
 
 interface Entry {
@@ -95,7 +96,7 @@ export async function loadClient(sql: Sql, clientId: string): Promise<ClientReco
     `select a.id, a.client_id, a.name, a.client_type, a.client_secret_digest, a.token_endpoint_auth_method,
             a.grant_types, a.redirect_uris, a.post_logout_redirect_uris, a.allowed_origins, a.scopes,
             a.skip_authorization, a.access_token_format, a.id_token_signed_response_alg, u.username as owner_username
-       from applications a join users u on u.id = a.owner_id
+       from applications a left join users u on u.id = a.owner_id
       where a.client_id = $1`,
     [clientId],
   );
@@ -135,7 +136,7 @@ interface ClientRow extends Record<string, unknown> {
   skip_authorization: boolean;
   access_token_format: AccessTokenFormat;
   id_token_signed_response_alg: SigningAlg;
-  owner_username: string;
+  owner_username: string | null;
 }
 
 /** Drops the cached record here and on every other instance. */

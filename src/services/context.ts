@@ -24,6 +24,11 @@ export type Actor =
   | { kind: 'user'; user: Viewer; via: 'session' | 'bearer'; scopes?: readonly string[]; sessionId?: string }
   | { kind: 'client'; clientId: string }
   | { kind: 'cli' }
+  /**
+   * Whoever reached the RFC 7591 registration endpoint (holding an initial access token or not),
+   * or the holder of one application's RFC 7592 registration access token: never privileged.
+   */
+  | { kind: 'registration'; clientId?: string }
   | { kind: 'anonymous' };
 
 /** What every process has: settings, database, logger. The CLI has no more than this. */

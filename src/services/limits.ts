@@ -61,6 +61,15 @@ export async function limitedAttempt<T>(
   return { ok: true, value };
 }
 
+/**
+ * Counts an attempt that spends something (a dynamic registration) on every key, in one atomic
+ * statement, and says whether it is within every limit: over it, the attempt must not run.
+ * Unlike `limitedAttempt`, success is not taken back: every admitted attempt counts.
+ */
+export function countAttempt(sql: Sql, limits: readonly Limit[], windowSeconds: number): Promise<LimitState> {
+  return claim(sql, limits, windowSeconds);
+}
+
 type Row = { key: string; count: number; retry_after: number };
 
 /** Keys in one order for every statement, so concurrent statements lock rows in the same order. */

@@ -14,6 +14,8 @@ export const CREDENTIAL_PREFIX = {
   authorizationCode: 'lk_ac_',
   deviceCode: 'lk_dc_',
   session: 'lk_ss_',
+  initialAccessToken: 'lk_ia_',
+  registrationAccessToken: 'lk_ra_',
 } as const;
 
 export type CredentialKind = keyof typeof CREDENTIAL_PREFIX;

@@ -39,6 +39,12 @@ export function checkRedirectUri(value: string, field = 'redirectUris'): string 
   if (uri.length === 0 || uri.length > MAX_URI_LENGTH) {
     throw new ValidationError(field, `Redirect URI must be 1–${MAX_URI_LENGTH} characters.`);
   }
+  // RFC 3986 §2: no controls or spaces (the URL parser would percent-encode them, and a NUL
+  // byte would reach the database).
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
+  if (/[\x00-\x20\x7f]/.test(uri)) {
+    throw new ValidationError(field, 'A redirect URI must not contain spaces or control characters.');
+  }
   let url: URL;
   try {
     url = new URL(uri);

@@ -161,7 +161,8 @@ function summary(app: Application) {
     accessTokenFormat: app.accessTokenFormat,
     idTokenSignedResponseAlg: app.idTokenSignedResponseAlg,
     tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,
-    owner: app.owner.username,
+    owner: app.owner?.username ?? null,
+    dynamicallyRegistered: app.dynamicallyRegistered,
     createdAt: app.createdAt,
     updatedAt: app.updatedAt,
   };

@@ -9,6 +9,7 @@ import * as audit from '../../src/services/audit.js';
 import * as authorizations from '../../src/services/authorizations.js';
 import { Ctx, type ServerCtx } from '../../src/services/context.js';
 import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../../src/services/errors.js';
+import * as initialAccessTokens from '../../src/services/initial-access-tokens.js';
 import * as keyRotation from '../../src/services/key-rotation.js';
 import * as tokenManagement from '../../src/services/token-management.js';
 import * as users from '../../src/services/users.js';
@@ -124,6 +125,18 @@ const ENTRY_POINTS: Record<string, Row> = {
     call: async (c) => keyRotation.listSigningKeys(c as ServerCtx),
   },
   'key-rotation.rotateSigningKeys': { ...admin, call: (c) => keyRotation.rotateSigningKeys(c) },
+  'initial-access-tokens.createInitialAccessToken': {
+    ...admin,
+    call: (c) => initialAccessTokens.createInitialAccessToken(c, { uses: 1 }),
+  },
+  'initial-access-tokens.listInitialAccessTokens': {
+    ...admin,
+    call: (c) => initialAccessTokens.listInitialAccessTokens(c),
+  },
+  'initial-access-tokens.revokeInitialAccessToken': {
+    ...admin,
+    call: (c) => initialAccessTokens.revokeInitialAccessToken(c, randomUUID()),
+  },
   'authorizations.listAuthorizations': {
     ...signedIn,
     stranger: empty,
@@ -198,6 +211,7 @@ const ADMIN_MODULES: Record<string, Record<string, unknown>> = {
   audit,
   authorizations,
   'key-rotation': keyRotation,
+  'initial-access-tokens': initialAccessTokens,
   'token-management': tokenManagement,
 };
 
@@ -331,6 +345,24 @@ describe('Issue 14: every permission check inside the service (OWASP ASVS V8.2.1
       });
     }
   }
+
+  it('RFC 7592 / issue 15: the registration actor (holder of one registration access token) reaches no other application and registers nothing outside the registration endpoint', async () => {
+    const reg = () => as({ kind: 'registration', clientId: 'some-other-client' });
+    const before = await snapshot([...OBJECT_TABLES, 'audit_events']);
+    await expect(applications.getManagedApplication(reg(), f.app.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(applications.updateApplication(reg(), f.app.id, { name: 'x' })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+    await expect(applications.deleteApplication(reg(), f.app.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(applications.createApplication(reg(), undefined, app)).rejects.toBeInstanceOf(
+      ForbiddenError,
+    );
+    await expect(applications.listApplications(reg(), {})).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(initialAccessTokens.createInitialAccessToken(reg(), {})).rejects.toBeInstanceOf(
+      ForbiddenError,
+    );
+    expect(await snapshot([...OBJECT_TABLES, 'audit_events'])).toBe(before);
+  });
 
   it('the owner and the CLI are let through by the same entry points (the refusals above are not blanket failures)', async () => {
     const aliceCtx = as({

@@ -9,6 +9,7 @@ export const EXPIRING_TABLES = [
   'sessions',
   'rate_limit_counters',
   'signing_keys',
+  'initial_access_tokens',
 ] as const;
 
 export type ExpiringTable = (typeof EXPIRING_TABLES)[number];
@@ -29,4 +30,33 @@ const DELETE_EXPIRED = new Map<ExpiringTable, string>(
 /** Deletes up to `batchSize` expired rows of one table; returns how many. */
 export function deleteExpiredBatch(sql: Sql, table: ExpiringTable, batchSize: number): Promise<number> {
   return sql.execute(DELETE_EXPIRED.get(table)!, [batchSize]);
+}
+
+/**
+ * Dynamically registered applications (RFC 7591) first seen in use (a grant, a code, a token):
+ * marked once, so that their tokens expiring later does not make them look abandoned.
+ */
+const MARK_USED = `update applications a set first_used_at = now()
+  where a.dynamically_registered and a.first_used_at is null and (
+    exists (select 1 from grants g where g.application_id = a.id)
+    or exists (select 1 from authorization_codes c where c.application_id = a.id)
+    or exists (select 1 from access_tokens t where t.application_id = a.id)
+    or exists (select 1 from refresh_tokens r where r.application_id = a.id)
+    or exists (select 1 from device_codes d where d.application_id = a.id))`;
+
+/** Up to `$2` dynamically registered applications never used within `$1` seconds of registering. */
+const DELETE_ABANDONED = `delete from applications where id = any(array(
+    select id from applications
+     where dynamically_registered and first_used_at is null
+       and created_at < now() - make_interval(secs => $1)
+     order by created_at limit $2))`;
+
+/** Deletes abandoned dynamic registrations (after marking the used ones); returns how many. */
+export async function deleteAbandonedRegistrations(
+  sql: Sql,
+  abandonedAfterSeconds: number,
+  batchSize: number,
+): Promise<number> {
+  await sql.execute(MARK_USED);
+  return sql.execute(DELETE_ABANDONED, [abandonedAfterSeconds, batchSize]);
 }

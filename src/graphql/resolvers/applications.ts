@@ -85,8 +85,12 @@ export class ApplicationResolver {
     return { application: toApplication(application), clientSecret: clientSecret! };
   }
 
-  @FieldResolver(() => UserType)
-  async owner(@Root() app: ApplicationType, @Ctx() { ctx, loaders }: GqlContext): Promise<UserType> {
+  @FieldResolver(() => UserType, {
+    nullable: true,
+    description: 'Who registered it; null for a dynamically registered application.',
+  })
+  async owner(@Root() app: ApplicationType, @Ctx() { ctx, loaders }: GqlContext): Promise<UserType | null> {
+    if (app.ownerId === null) return null;
     const user = await loaders.user.load(app.ownerId);
     if (!user) throw new NotFoundError('Owner not found.');
     return toUser(ctx, user);

@@ -45,8 +45,13 @@ export class ApplicationType {
   @Field(() => String, { description: 'RFC 7591 token_endpoint_auth_method.' })
   tokenEndpointAuthMethod!: string;
 
-  /** Resolved through a loader; the owner's id is kept for it. */
-  ownerId!: string;
+  /** Resolved through a loader; the owner's id is kept for it (null: dynamically registered). */
+  ownerId!: string | null;
+
+  @Field(() => Boolean, {
+    description: 'Registered through RFC 7591 dynamic registration (no owner; bounded by server policy).',
+  })
+  dynamicallyRegistered!: boolean;
 
   @Field(() => Date)
   createdAt!: Date;

@@ -90,16 +90,16 @@ export class ClientCache {
   }
 }
 
-export async function loadClient(sql: Sql, clientId: string): Promise<ClientRecord | null> {
-  if (clientId.length === 0 || clientId.length > 64) return null;
-  const rows = await sql.query<ClientRow>(
-    `select a.id, a.client_id, a.name, a.client_type, a.client_secret_digest, a.token_endpoint_auth_method,
+/** The one statement that loads a client record (exported so tests can tell cache loads apart). */
+export const LOAD_CLIENT = `select a.id, a.client_id, a.name, a.client_type, a.client_secret_digest, a.token_endpoint_auth_method,
             a.grant_types, a.redirect_uris, a.post_logout_redirect_uris, a.allowed_origins, a.scopes,
             a.skip_authorization, a.access_token_format, a.id_token_signed_response_alg, u.username as owner_username
        from applications a left join users u on u.id = a.owner_id
-      where a.client_id = $1`,
-    [clientId],
-  );
+      where a.client_id = $1`;
+
+export async function loadClient(sql: Sql, clientId: string): Promise<ClientRecord | null> {
+  if (clientId.length === 0 || clientId.length > 64) return null;
+  const rows = await sql.query<ClientRow>(LOAD_CLIENT, [clientId]);
   const row = rows[0];
   if (!row) return null;
   return {

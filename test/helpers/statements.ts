@@ -1,8 +1,9 @@
+import { LOAD_CLIENT } from '../../src/services/client-cache.js';
 import type { TestServer } from './server.js';
 
 /** The client cache's load (src/services/client-cache.ts): any request may run it after an invalidation. */
 export function isClientLoad(statement: string): boolean {
-  return statement.includes('from applications a join users u');
+  return statement === LOAD_CLIENT;
 }
 
 /**

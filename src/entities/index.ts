@@ -6,6 +6,7 @@ import { DeviceCode } from './DeviceCode.js';
 import { Grant } from './Grant.js';
 import { RateLimitCounter } from './RateLimitCounter.js';
 import { RefreshToken } from './RefreshToken.js';
+import { Resource } from './Resource.js';
 import { ServerSecret } from './ServerSecret.js';
 import { Session } from './Session.js';
 import { SigningKey } from './SigningKey.js';
@@ -21,6 +22,7 @@ export {
   Grant,
   RateLimitCounter,
   RefreshToken,
+  Resource,
   ServerSecret,
   Session,
   SigningKey,
@@ -40,4 +42,5 @@ export const entities = [
   AuditEvent,
   RateLimitCounter,
   ServerSecret,
+  Resource,
 ];

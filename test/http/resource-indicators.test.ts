@@ -1,0 +1,293 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createResource } from '../../src/services/resources.js';
+import { Agent, hiddenInputs } from '../helpers/http.js';
+import { makeClient, pkce, postForm, type TestClient } from '../helpers/oauth.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * RFC 8707 resource indicators: a token requested for a resource is for it alone (JWT `aud`,
+ * introspection `aud`), only registered resources are accepted, a refresh narrows to one of
+ * the granted resources and never widens.
+ */
+
+const R1 = 'https://mcp.example.com/one';
+const R2 = 'https://mcp.example.com/two';
+const R3 = 'https://mcp.example.com/three';
+const RJ = 'https://jwt.example.com/api';
+const RW = 'https://write.example.com/';
+
+let server: TestServer;
+let machine: TestClient;
+let web: TestClient;
+let agent: Agent;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const cli = server.cli();
+  await createResource(cli, { identifier: R1, name: 'First MCP server', scopes: ['read', 'write'] });
+  await createResource(cli, { identifier: R2, name: 'Second MCP server', scopes: ['read', 'write'] });
+  await createResource(cli, { identifier: R3, name: 'Third MCP server' });
+  await createResource(cli, {
+    identifier: RJ,
+    name: 'JWT API',
+    scopes: ['read'],
+    accessTokenFormat: 'jwt',
+    accessTokenTtl: 120,
+  });
+  await createResource(cli, { identifier: RW, name: 'Write-only API', scopes: ['write'] });
+  machine = await makeClient(server, {
+    grantTypes: ['client_credentials'],
+    redirectUris: [],
+    scopes: ['read', 'write', 'introspection'],
+  });
+  web = await makeClient(server, {
+    grantTypes: ['authorization_code', 'refresh_token'],
+    scopes: ['read', 'write'],
+  });
+  const { createUser } = await import('../../src/services/users.js');
+  await createUser(cli, { username: 'rita', password: 'rita-password' });
+  agent = new Agent(server.url);
+  await agent.login('rita', 'rita-password');
+});
+afterAll(() => server?.stop());
+
+const cc = (form: Record<string, string>) =>
+  postForm(server, '/o/token/', { grant_type: 'client_credentials', ...form }, machine);
+
+/** POSTs a raw body (for repeated parameters) with the machine client's Basic auth. */
+async function postRaw(path: string, body: string, client: TestClient) {
+  const { basic } = await import('../helpers/http.js');
+  const res = await fetch(new URL(path, server.url), {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Authorization: basic(client.clientId, client.clientSecret!),
+    },
+    body,
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+function jwtPayload(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
+}
+
+async function introspect(token: string) {
+  return (await postForm(server, '/o/introspect/', { token }, machine)).json;
+}
+
+describe('client_credentials with resource (RFC 8707 §2)', () => {
+  it('RFC 8707 §2: an unregistered resource is invalid_target', async () => {
+    const res = await cc({ resource: 'https://unknown.example.com/' });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toBe('invalid_target');
+  });
+
+  it('RFC 8707 §2: a relative resource or one with a fragment is invalid_target', async () => {
+    for (const resource of ['/relative/path', 'mcp.example.com/one', `${R1}#frag`, 'https://a b.example/']) {
+      const res = await cc({ resource });
+      expect(res.status, resource).toBe(400);
+      expect(res.json.error, resource).toBe('invalid_target');
+    }
+    const huge = await cc({ resource: `https://x.example/${'a'.repeat(5000)}` });
+    expect(huge.json.error).toBe('invalid_target');
+  });
+
+  it('RFC 8707 §2: two resources for one access token are refused (one token, one audience)', async () => {
+    const body = new URLSearchParams([
+      ['grant_type', 'client_credentials'],
+      ['resource', R1],
+      ['resource', R2],
+    ]).toString();
+    const res = await postRaw('/o/token/', body, machine);
+    expect(res.status).toBe(400);
+    expect(res.json.error).toBe('invalid_target');
+  });
+
+  it('RFC 8707 §2 / RFC 9068 §3: a JWT resource gets a JWT whose aud is the resource, with its lifetime', async () => {
+    const res = await cc({ resource: RJ, scope: 'read' });
+    expect(res.status).toBe(200);
+    expect(res.json.expires_in).toBe(120);
+    const token = String(res.json.access_token);
+    expect(token.split('.')).toHaveLength(3);
+    const claims = jwtPayload(token);
+    expect(claims.aud).toBe(RJ);
+    expect((claims.exp as number) - (claims.iat as number)).toBe(120);
+    expect((await introspect(token)).aud).toBe(RJ);
+  });
+
+  it('RFC 7662 §2.2: introspection names the resource of an opaque token, and none without resource', async () => {
+    const res = await cc({ resource: R1, scope: 'read' });
+    expect(res.status).toBe(200);
+    const info = await introspect(String(res.json.access_token));
+    expect(info.active).toBe(true);
+    expect(info.aud).toBe(R1);
+    const plain = await cc({ scope: 'read' });
+    const before = await introspect(String(plain.json.access_token));
+    expect(before.active).toBe(true);
+    expect(before.aud).toBeUndefined();
+  });
+
+  it("RFC 8707 §2.2: the resource's accepted scopes bound the token (invalid_scope beyond them)", async () => {
+    const refused = await cc({ resource: RJ, scope: 'write' });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toBe('invalid_scope');
+    // Without a scope parameter the defaults are narrowed to what the resource accepts.
+    const narrowed = await cc({ resource: RW });
+    expect(narrowed.status).toBe(200);
+    expect(narrowed.json.scope).toBe('write');
+  });
+
+  it('RFC 8707: a resource registered after a miss is found at once (the cache drops the miss)', async () => {
+    const id = 'https://late.example.com/';
+    expect((await cc({ resource: id })).json.error).toBe('invalid_target');
+    await createResource(server.cli(), { identifier: id, name: 'Late' });
+    expect((await cc({ resource: id, scope: 'read' })).status).toBe(200);
+  });
+});
+
+/** The authorization URL with several `resource` parameters. */
+function authorizeUrl(resources: string[], challenge: string, scope = 'read'): string {
+  const q = new URLSearchParams([
+    ['response_type', 'code'],
+    ['client_id', web.clientId],
+    ['redirect_uri', web.redirectUri],
+    ['scope', scope],
+    ['state', 's'],
+    ['code_challenge', challenge],
+    ['code_challenge_method', 'S256'],
+    ...resources.map((r) => ['resource', r] as [string, string]),
+  ]);
+  return `/o/authorize/?${q.toString()}`;
+}
+
+async function consentAndCode(resources: string[]): Promise<{ code: string; verifier: string; page: string }> {
+  const { verifier, challenge } = pkce();
+  const page = await agent.get(authorizeUrl(resources, challenge));
+  // An earlier consent that covers the scopes and resources skips the page.
+  const res =
+    page.status === 302
+      ? page
+      : await agent.post('/o/authorize/', { ...hiddenInputs(page.text, '/o/authorize/'), allow: 'Allow' });
+  expect(res.status).toBe(302);
+  const code = new URL(res.location!, server.url).searchParams.get('code');
+  if (!code) throw new Error(`no code: ${res.location}`);
+  return { code, verifier, page: page.text };
+}
+
+describe('code flow with resources (RFC 8707 §2.1, §2.2)', () => {
+  it('RFC 8707 §2.1: the consent page names every resource asked for', async () => {
+    const { challenge } = pkce();
+    const page = await agent.get(authorizeUrl([R1, R2], challenge));
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('First MCP server');
+    expect(page.text).toContain(R1);
+    expect(page.text).toContain('Second MCP server');
+    expect(page.text).toContain(R2);
+  });
+
+  it('RFC 8707 §2: an unknown resource at the authorization endpoint is invalid_target at the redirect URI', async () => {
+    const { challenge } = pkce();
+    const res = await agent.get(authorizeUrl([R1, 'https://nope.example.com/'], challenge));
+    expect(res.status).toBe(302);
+    const back = new URL(res.location!);
+    expect(back.origin + back.pathname).toBe(web.redirectUri);
+    expect(back.searchParams.get('error')).toBe('invalid_target');
+    const fragment = await agent.get(authorizeUrl([`${R1}#x`], challenge));
+    expect(new URL(fragment.location!).searchParams.get('error')).toBe('invalid_target');
+  });
+
+  it('RFC 8707 §2.2: the scopes must be ones each requested resource accepts', async () => {
+    const { challenge } = pkce();
+    const res = await agent.get(authorizeUrl([R1, RW], challenge, 'read'));
+    expect(res.status).toBe(302);
+    expect(new URL(res.location!).searchParams.get('error')).toBe('invalid_scope');
+  });
+
+  it('RFC 8707 §2.2: two resources authorized → a token for one, a refresh narrowing to the other, widening refused', async () => {
+    const { code, verifier } = await consentAndCode([R1, R2]);
+    const token = await postForm(
+      server,
+      '/o/token/',
+      {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: web.redirectUri,
+        code_verifier: verifier,
+        resource: R1,
+      },
+      web,
+    );
+    expect(token.status, token.text).toBe(200);
+    expect((await introspect(String(token.json.access_token))).aud).toBe(R1);
+
+    const toR2 = await postForm(
+      server,
+      '/o/token/',
+      { grant_type: 'refresh_token', refresh_token: String(token.json.refresh_token), resource: R2 },
+      web,
+    );
+    expect(toR2.status, toR2.text).toBe(200);
+    expect((await introspect(String(toR2.json.access_token))).aud).toBe(R2);
+
+    // The successor still holds both: back to R1 works, R3 (registered, not granted) does not.
+    const widen = await postForm(
+      server,
+      '/o/token/',
+      { grant_type: 'refresh_token', refresh_token: String(toR2.json.refresh_token), resource: R3 },
+      web,
+    );
+    expect(widen.status).toBe(400);
+    expect(widen.json.error).toBe('invalid_target');
+    const back = await postForm(
+      server,
+      '/o/token/',
+      { grant_type: 'refresh_token', refresh_token: String(toR2.json.refresh_token), resource: R1 },
+      web,
+    );
+    expect(back.status, back.text).toBe(200);
+    expect((await introspect(String(back.json.access_token))).aud).toBe(R1);
+  });
+
+  it('RFC 8707 §2.2: the code redeems only for a resource the authorization request named', async () => {
+    const { code, verifier } = await consentAndCode([R1]);
+    const redeem = (resource?: string) =>
+      postForm(
+        server,
+        '/o/token/',
+        {
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: web.redirectUri,
+          code_verifier: verifier,
+          ...(resource ? { resource } : {}),
+        },
+        web,
+      );
+    const other = await redeem(R3);
+    expect(other.status).toBe(400);
+    expect(other.json.error).toBe('invalid_target');
+    // The refused attempt did not consume the code.
+    const ok = await redeem(R1);
+    expect(ok.status, ok.text).toBe(200);
+  });
+
+  it('RFC 8707: without resource anywhere, the flow is unchanged (no aud in introspection)', async () => {
+    const { code, verifier } = await consentAndCode([]);
+    const token = await postForm(
+      server,
+      '/o/token/',
+      { grant_type: 'authorization_code', code, redirect_uri: web.redirectUri, code_verifier: verifier },
+      web,
+    );
+    expect(token.status).toBe(200);
+    expect((await introspect(String(token.json.access_token))).aud).toBeUndefined();
+    const refused = await postForm(
+      server,
+      '/o/token/',
+      { grant_type: 'refresh_token', refresh_token: String(token.json.refresh_token), resource: R1 },
+      web,
+    );
+    expect(refused.json.error).toBe('invalid_target');
+  });
+});

@@ -3,6 +3,7 @@ import { createResource } from '../../src/services/resources.js';
 import { Agent, hiddenInputs } from '../helpers/http.js';
 import { makeClient, pkce, postForm, type TestClient } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { withStatements } from '../helpers/statements.js';
 
 /**
  * RFC 8707 resource indicators: a token requested for a resource is for it alone (JWT `aud`,
@@ -289,5 +290,70 @@ describe('code flow with resources (RFC 8707 §2.1, §2.2)', () => {
       web,
     );
     expect(refused.json.error).toBe('invalid_target');
+  });
+});
+
+describe('the hot path with resource (statement counts)', () => {
+  it('RFC 8707 / Issue 15: client_credentials with a cached resource is still one statement (the INSERT)', async () => {
+    const form = { resource: R1, scope: 'read' };
+    await cc(form); // warms the resource cache
+    const { result, statements } = await withStatements(server, () => cc(form));
+    expect(result.status).toBe(200);
+    expect(statements, statements.join('\n---\n')).toHaveLength(1);
+    expect(statements[0]).toMatch(/insert into access_tokens/);
+    // The audience is in the row the one statement wrote.
+    expect((await introspect(String(result.json.access_token))).aud).toBe(R1);
+  });
+
+  it('RFC 8707 / Issue 15: redeeming a code for a resource (opaque) is still one statement', async () => {
+    const { code, verifier } = await consentAndCode([R1, R2]);
+    const { result, statements } = await withStatements(server, () =>
+      postForm(
+        server,
+        '/o/token/',
+        { grant_type: 'authorization_code', code, redirect_uri: web.redirectUri, code_verifier: verifier, resource: R2 },
+        web,
+      ),
+    );
+    expect(result.status, result.text).toBe(200);
+    expect(statements, statements.join('\n---\n')).toHaveLength(1);
+  });
+});
+
+describe('device flow with resource (RFC 8628 + RFC 8707)', () => {
+  it('RFC 8707 §2: the device authorization request names the resource; the token is for it, another is invalid_target', async () => {
+    const device = await makeClient(server, {
+      grantTypes: ['urn:ietf:params:oauth:grant-type:device_code'],
+      redirectUris: [],
+      scopes: ['read'],
+    });
+    const unknown = await postForm(server, '/o/device_authorization/', { resource: 'https://no.example/' }, device);
+    expect(unknown.json.error).toBe('invalid_target');
+    const start = await postForm(server, '/o/device_authorization/', { resource: R1, scope: 'read' }, device);
+    expect(start.status, start.text).toBe(200);
+    const consent = await agent.submitForm('/o/device/', { user_code: String(start.json.user_code) }, '/o/device/');
+    expect(consent.status).toBe(200);
+    expect(consent.text).toContain('First MCP server');
+    const approve = await agent.post('/o/device/confirm/', {
+      ...hiddenInputs(consent.text, '/o/device/confirm/'),
+      allow: 'Allow',
+    });
+    expect(approve.text).toContain('Device connected');
+    const poll = (resource?: string) =>
+      postForm(
+        server,
+        '/o/token/',
+        {
+          grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+          device_code: String(start.json.device_code),
+          ...(resource ? { resource } : {}),
+        },
+        device,
+      );
+    const wrong = await poll(R2);
+    expect(wrong.json.error).toBe('invalid_target');
+    const ok = await poll(R1);
+    expect(ok.status, ok.text).toBe(200);
+    expect((await introspect(String(ok.json.access_token))).aud).toBe(R1);
   });
 });

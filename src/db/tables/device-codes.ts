@@ -53,11 +53,12 @@ export interface PendingDevice {
   applicationId: string;
   clientId: string;
   scopes: string[];
+  resources: string[];
 }
 
 const FIND_PENDING = statement(
   ['user_code'],
-  `select d.id, d.user_code, d.application_id, a.client_id, d.scopes
+  `select d.id, d.user_code, d.application_id, a.client_id, d.scopes, d.resources
      from device_codes d join applications a on a.id = d.application_id
     where d.user_code = :user_code and d.status = 'pending' and d.expires_at > now()`,
 );
@@ -70,6 +71,7 @@ export async function findPendingByUserCode(sql: Sql, userCode: string): Promise
     application_id: string;
     client_id: string;
     scopes: string[];
+    resources: string[];
   }>(FIND_PENDING.text, FIND_PENDING.values({ user_code: userCode }));
   const r = rows[0];
   return r
@@ -79,6 +81,7 @@ export async function findPendingByUserCode(sql: Sql, userCode: string): Promise
         applicationId: r.application_id,
         clientId: r.client_id,
         scopes: r.scopes,
+        resources: r.resources,
       }
     : null;
 }

@@ -4,6 +4,7 @@ import { buildSchemaSync } from 'type-graphql';
 import { AdminResolver } from './resolvers/admin.js';
 import { ApplicationResolver } from './resolvers/applications.js';
 import { AuthorizationResolver } from './resolvers/authorizations.js';
+import { ResourceResolver } from './resolvers/resources.js';
 import { TokenResolver } from './resolvers/tokens.js';
 import { UserResolver } from './resolvers/users.js';
 import { ViewerResolver } from './resolvers/viewer.js';
@@ -20,6 +21,7 @@ export function getSchema(): GraphQLSchema {
       AuthorizationResolver,
       UserResolver,
       AdminResolver,
+      ResourceResolver,
     ],
     validate: false,
   });

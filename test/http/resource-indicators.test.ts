@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createResource } from '../../src/services/resources.js';
+import { type Auth, codeOf, gql } from '../helpers/graphql.js';
 import { Agent, hiddenInputs } from '../helpers/http.js';
 import { makeClient, pkce, postForm, type TestClient } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -355,5 +356,80 @@ describe('device flow with resource (RFC 8628 + RFC 8707)', () => {
     const ok = await poll(R1);
     expect(ok.status, ok.text).toBe(200);
     expect((await introspect(String(ok.json.access_token))).aud).toBe(R1);
+  });
+});
+
+describe('GraphQL resources (admins only)', () => {
+  const FIELDS = 'id identifier name scopes accessTokenFormat accessTokenTtl';
+  async function sessionOf(username: string, password: string, isAdmin: boolean): Promise<Auth> {
+    const { createUser } = await import('../../src/services/users.js');
+    await createUser(server.cli(), { username, password, isAdmin });
+    const a = new Agent(server.url);
+    await a.login(username, password);
+    return { cookie: a.cookieHeader() };
+  }
+
+  it('RFC 8707 registration: an admin creates, lists, updates and deletes a resource; invalid identifiers are BAD_USER_INPUT', async () => {
+    const admin = await sessionOf('gqladmin', 'gqladmin-password', true);
+    const created = await gql(
+      server,
+      admin,
+      `mutation($i: CreateResourceInput!) { createResource(input: $i) { ${FIELDS} } }`,
+      { i: { identifier: 'https://gql.example.com/mcp', name: 'GQL', scopes: ['read'], accessTokenFormat: 'JWT' } },
+    );
+    expect(created.errors).toBeUndefined();
+    const r = created.data!.createResource as Record<string, unknown>;
+    expect(r).toMatchObject({ identifier: 'https://gql.example.com/mcp', accessTokenFormat: 'JWT', accessTokenTtl: null });
+    const listed = await gql(server, admin, `{ resources { ${FIELDS} } }`);
+    expect((listed.data!.resources as Array<{ id: string }>).map((x) => x.id)).toContain(r.id);
+
+    const updated = await gql(
+      server,
+      admin,
+      `mutation($id: ID!) { updateResource(id: $id, input: { accessTokenTtl: 60, accessTokenFormat: OPAQUE }) { ${FIELDS} } }`,
+      { id: r.id },
+    );
+    expect(updated.data!.updateResource).toMatchObject({ accessTokenTtl: 60, accessTokenFormat: 'OPAQUE' });
+    // The change reaches the token endpoint at once (the cache entry was dropped).
+    const token = await cc({ resource: 'https://gql.example.com/mcp', scope: 'read' });
+    expect(token.status).toBe(200);
+    expect(token.json.expires_in).toBe(60);
+    expect(String(token.json.access_token).split('.')).toHaveLength(1);
+
+    for (const identifier of ['relative/path', 'https://x.example/#frag', '']) {
+      const bad = await gql(
+        server,
+        admin,
+        `mutation($i: CreateResourceInput!) { createResource(input: $i) { id } }`,
+        { i: { identifier, name: 'Bad' } },
+      );
+      expect(codeOf(bad), identifier).toBe('BAD_USER_INPUT');
+    }
+    const dup = await gql(
+      server,
+      admin,
+      `mutation($i: CreateResourceInput!) { createResource(input: $i) { id } }`,
+      { i: { identifier: 'https://gql.example.com/mcp', name: 'Again' } },
+    );
+    expect(codeOf(dup)).toBe('CONFLICT');
+
+    const deleted = await gql(server, admin, 'mutation($id: ID!) { deleteResource(id: $id) }', { id: r.id });
+    expect(deleted.data!.deleteResource).toBe(true);
+    expect((await cc({ resource: 'https://gql.example.com/mcp' })).json.error).toBe('invalid_target');
+  });
+
+  it('Issue 15 / OWASP access control: a non-admin gets FORBIDDEN and an anonymous caller UNAUTHENTICATED for every resource operation', async () => {
+    const user = await sessionOf('gqluser', 'gqluser-password', false);
+    const ops = [
+      '{ resources { id } }',
+      'mutation { createResource(input: { identifier: "https://evil.example/", name: "x" }) { id } }',
+      'mutation { updateResource(id: "00000000-0000-7000-8000-000000000000", input: { name: "x" }) { id } }',
+      'mutation { deleteResource(id: "00000000-0000-7000-8000-000000000000") }',
+    ];
+    for (const op of ops) {
+      expect(codeOf(await gql(server, user, op)), op).toBe('FORBIDDEN');
+      expect(codeOf(await gql(server, null, op)), op).toBe('UNAUTHENTICATED');
+    }
+    expect((await cc({ resource: 'https://evil.example/' })).json.error).toBe('invalid_target');
   });
 });

@@ -9,6 +9,7 @@ import { KeyEncryptionError } from '../services/key-crypto.js';
 import { clearTokensCommand } from './clear-tokens.js';
 import { type Command, type Terminal, UsageError, type Values } from './command.js';
 import { createApplicationCommand } from './create-application.js';
+import { createResourceCommand } from './create-resource.js';
 import { createUserCommand } from './create-user.js';
 import { migrateCommand } from './migrate.js';
 import { sendToServer } from './remote.js';
@@ -19,6 +20,7 @@ export const commands: Command[] = [
   migrateCommand,
   createUserCommand,
   createApplicationCommand,
+  createResourceCommand,
   clearTokensCommand,
   rotateKeysCommand,
 ];

@@ -433,3 +433,42 @@ describe('GraphQL resources (admins only)', () => {
     expect((await cc({ resource: 'https://evil.example/' })).json.error).toBe('invalid_target');
   });
 });
+
+describe('CLI create-resource', () => {
+  it('Issue 15 CLI contract: create-resource prints {"id","identifier"}; another process sees it at once (NOTIFY drops the cached miss)', async () => {
+    const { runCli } = await import('../helpers/process.js');
+    const env = { DATABASE_URL: server.database!.url };
+    // A second instance on the same database whose cache would keep the miss for 5 minutes.
+    const other = await startTestServer({ databaseUrl: env.DATABASE_URL, env: { CLIENT_CACHE_TTL: '300' } });
+    const ccOther = (form: Record<string, string>) =>
+      postForm(other, '/o/token/', { grant_type: 'client_credentials', ...form }, machine);
+    const identifier = 'https://cli.example.com/mcp';
+    // Its LISTEN connection drops every cache when it connects (db/listen.ts onGap): let it connect first.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await ccOther({ resource: identifier })).json.error).toBe('invalid_target'); // cached as unknown
+    const made = await runCli(
+      ['create-resource', '--identifier', identifier, '--name', 'CLI MCP', '--scopes', 'read', '--jwt-access-tokens'],
+      env,
+    );
+    expect(made.code, made.stderr).toBe(0);
+    const out = JSON.parse(made.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(Object.keys(out).sort()).toEqual(['id', 'identifier']);
+    expect(out.identifier).toBe(identifier);
+    let token: Awaited<ReturnType<typeof cc>> | undefined;
+    for (let i = 0; i < 50; i++) {
+      token = await ccOther({ resource: identifier, scope: 'read' });
+      if (token.status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(token!.status).toBe(200);
+    expect(jwtPayload(String(token!.json.access_token)).aud).toBe(identifier);
+
+    const bad = await runCli(['create-resource', '--identifier', 'no-scheme/path', '--name', 'x'], env);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim()).toMatch(/^error: The identifier must be an absolute URI/);
+    const dup = await runCli(['create-resource', '--identifier', identifier, '--name', 'again'], env);
+    expect(dup.code).not.toBe(0);
+    expect(dup.stderr.trim()).toBe(`error: A resource with identifier "${identifier}" already exists.`);
+    await other.close();
+  });
+});

@@ -472,3 +472,71 @@ describe('CLI create-resource', () => {
     await other.close();
   });
 });
+
+describe('the /o/resources/ page (admins)', () => {
+  it('Issue 15 page: an admin registers a resource through the form (CSRF-checked); a bad identifier is shown next to its field', async () => {
+    const { createUser } = await import('../../src/services/users.js');
+    await createUser(server.cli(), { username: 'pageadmin', password: 'pageadmin-password', isAdmin: true });
+    const admin = new Agent(server.url);
+    await admin.login('pageadmin', 'pageadmin-password');
+    const page = await admin.get('/o/resources/');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain(R1);
+
+    const bad = await admin.submitForm(
+      '/o/resources/',
+      { identifier: 'https://page.example/#frag', name: '', access_token_ttl: 'soon' },
+      '/o/resources/',
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/id="accessTokenTtl-error"[^>]*>[^<]*number of seconds/);
+    const again = await admin.submitForm(
+      '/o/resources/',
+      { identifier: 'https://page.example/#frag', name: '' },
+      '/o/resources/',
+    );
+    expect(again.text).toMatch(/id="identifier-error"[^>]*>[^<]*fragment/);
+    expect(again.text).toMatch(/id="name-error"/);
+    expect(again.text).toContain('value="https://page.example/#frag"');
+
+    const noCsrf = await admin.post('/o/resources/', { identifier: 'https://page.example/api', name: 'Page API' });
+    expect(noCsrf.status).toBe(403);
+
+    const ok = await admin.submitForm(
+      '/o/resources/',
+      { identifier: 'https://page.example/api', name: 'Page API', scopes: 'read', jwt_access_tokens: 'on' },
+      '/o/resources/',
+    );
+    expect(ok.status).toBe(303);
+    const token = await cc({ resource: 'https://page.example/api', scope: 'read' });
+    expect(jwtPayload(String(token.json.access_token)).aud).toBe('https://page.example/api');
+
+    const list = await admin.get('/o/resources/');
+    const row = list.text.split('<tr>').find((r) => r.includes('https://page.example/api'))!;
+    const id = row.match(/action="\/o\/resources\/([0-9a-f-]{36})\/delete\/"/)![1];
+    const deleted = await admin.post(`/o/resources/${id}/delete/`, hiddenInputs(row));
+    expect(deleted.status).toBe(303);
+    expect((await cc({ resource: 'https://page.example/api' })).json.error).toBe('invalid_target');
+  });
+
+  it('Issue 15 / OWASP access control: a non-admin sees a 403 page and cannot register or delete; anonymous goes to login', async () => {
+    const page = await agent.get('/o/resources/');
+    expect(page.status).toBe(403);
+    expect(page.text).toContain('Administrators only');
+    // A valid CSRF token of this session, from another page with a form.
+    const csrf = hiddenInputs((await agent.get('/o/authorized_tokens/')).text).csrf_token;
+    expect(csrf).toBeTruthy();
+    const create = await agent.post('/o/resources/', {
+      csrf_token: csrf,
+      identifier: 'https://rita.example/',
+      name: 'Rita',
+    });
+    expect(create.status).toBe(403);
+    expect((await cc({ resource: 'https://rita.example/' })).json.error).toBe('invalid_target');
+    const del = await agent.post('/o/resources/00000000-0000-7000-8000-000000000000/delete/', { csrf_token: csrf });
+    expect(del.status).toBe(403);
+    const anon = await new Agent(server.url).get('/o/resources/');
+    expect(anon.status).toBe(303);
+    expect(anon.location).toMatch(/^\/accounts\/login\//);
+  });
+});

@@ -14,8 +14,8 @@ import type { BaseRuntime, Runtime } from './services/context.js';
 import { encryptAtRest } from './services/encrypt-at-rest.js';
 import { KEYS_CHANNEL, KeyStore } from './services/keys.js';
 import { HotPathLimiter } from './services/limits.js';
-import { loadServerKeys } from './services/server-secrets.js';
 import { RESOURCE_CHANNEL, ResourceCache } from './services/resources.js';
+import { loadServerKeys } from './services/server-secrets.js';
 import { AccessTokenStore } from './services/tokens.js';
 import { hstsHeader } from './web/security-headers.js';
 

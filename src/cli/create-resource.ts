@@ -4,7 +4,8 @@ import { type Command, list, requireString, UsageError } from './command.js';
 export const createResourceCommand: Command = {
   name: 'create-resource',
   summary: 'register a protected resource (RFC 8707); prints its id and identifier as JSON',
-  usage: 'create-resource --identifier URI --name N [--scopes s1,s2] [--jwt-access-tokens] [--access-token-ttl S]',
+  usage:
+    'create-resource --identifier URI --name N [--scopes s1,s2] [--jwt-access-tokens] [--access-token-ttl S]',
   options: {
     identifier: { type: 'string' },
     name: { type: 'string' },

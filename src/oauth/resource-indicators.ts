@@ -153,7 +153,10 @@ export function resolveScopesFor(
   if (resources.length === 0) return scopes;
   const narrowed = narrowDefaults(scopes, requested, resources);
   if (narrowed.length === 0) {
-    throw new OAuthError('invalid_scope', 'None of the default scopes is accepted by the requested resource.');
+    throw new OAuthError(
+      'invalid_scope',
+      'None of the default scopes is accepted by the requested resource.',
+    );
   }
   checkResourceScopes(narrowed, resources);
   return narrowed;

@@ -127,7 +127,10 @@ function checkFields(ctx: Ctx, input: Partial<ResourceInput>): Partial<ResourceI
   if (input.accessTokenTtl !== undefined) {
     const ttl = input.accessTokenTtl;
     if (ttl !== null && (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_RESOURCE_TTL))
-      issues.add('accessTokenTtl', `The lifetime is 1 to ${MAX_RESOURCE_TTL} seconds, or empty for the default.`);
+      issues.add(
+        'accessTokenTtl',
+        `The lifetime is 1 to ${MAX_RESOURCE_TTL} seconds, or empty for the default.`,
+      );
     out.accessTokenTtl = ttl;
   }
   issues.throwIfAny();
@@ -154,7 +157,12 @@ function conflict(identifier: string | undefined): ConflictError {
 
 export async function createResource(ctx: Ctx, input: ResourceInput): Promise<Resource> {
   requireAdmin(ctx);
-  const fields = checkFields(ctx, { scopes: [], accessTokenFormat: 'opaque', accessTokenTtl: null, ...input });
+  const fields = checkFields(ctx, {
+    scopes: [],
+    accessTokenFormat: 'opaque',
+    accessTokenTtl: null,
+    ...input,
+  });
   try {
     const created = await ctx.transaction(async (tx) => {
       const resource = tx.em.create(Resource, {
@@ -191,7 +199,13 @@ export async function updateResource(ctx: Ctx, id: string, input: Partial<Resour
     await ctx.transaction(async (tx) => {
       tx.em.assign(resource, { ...fields, updatedAt: new Date() });
       await tx.em.flush();
-      await recordAudit(ctx, 'resource.update', { type: 'resource', id }, { fields: Object.keys(fields) }, tx.em);
+      await recordAudit(
+        ctx,
+        'resource.update',
+        { type: 'resource', id },
+        { fields: Object.keys(fields) },
+        tx.em,
+      );
     });
   } catch (err) {
     if (isUniqueViolation(err)) throw conflict(fields.identifier);

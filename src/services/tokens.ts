@@ -14,8 +14,8 @@ import {
 import { newId } from '../entities/base.js';
 import type { ClientRecord } from './client-cache.js';
 import type { ServerCtx } from './context.js';
-import type { ResourceRecord } from './resources.js';
 import { signJwtAccessToken } from './jwt-access-token.js';
+import type { ResourceRecord } from './resources.js';
 import { digest, newCredential } from './secrets.js';
 
 /** Who and what a token is for. */

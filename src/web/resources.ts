@@ -1,5 +1,5 @@
 import { type Request, type Response, Router } from 'express';
-import { ForbiddenError, NotFoundError, ValidationError, ConflictError } from '../services/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../services/errors.js';
 import { createResource, deleteResource, listResources } from '../services/resources.js';
 import { csrfToken, requireCsrf } from './csrf.js';
 import { WebError } from './errors.js';

@@ -163,7 +163,9 @@ function authorizeUrl(resources: string[], challenge: string, scope = 'read'): s
   return `/o/authorize/?${q.toString()}`;
 }
 
-async function consentAndCode(resources: string[]): Promise<{ code: string; verifier: string; page: string }> {
+async function consentAndCode(
+  resources: string[],
+): Promise<{ code: string; verifier: string; page: string }> {
   const { verifier, challenge } = pkce();
   const page = await agent.get(authorizeUrl(resources, challenge));
   // An earlier consent that covers the scopes and resources skips the page.
@@ -312,7 +314,13 @@ describe('the hot path with resource (statement counts)', () => {
       postForm(
         server,
         '/o/token/',
-        { grant_type: 'authorization_code', code, redirect_uri: web.redirectUri, code_verifier: verifier, resource: R2 },
+        {
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: web.redirectUri,
+          code_verifier: verifier,
+          resource: R2,
+        },
         web,
       ),
     );
@@ -328,11 +336,20 @@ describe('device flow with resource (RFC 8628 + RFC 8707)', () => {
       redirectUris: [],
       scopes: ['read'],
     });
-    const unknown = await postForm(server, '/o/device_authorization/', { resource: 'https://no.example/' }, device);
+    const unknown = await postForm(
+      server,
+      '/o/device_authorization/',
+      { resource: 'https://no.example/' },
+      device,
+    );
     expect(unknown.json.error).toBe('invalid_target');
     const start = await postForm(server, '/o/device_authorization/', { resource: R1, scope: 'read' }, device);
     expect(start.status, start.text).toBe(200);
-    const consent = await agent.submitForm('/o/device/', { user_code: String(start.json.user_code) }, '/o/device/');
+    const consent = await agent.submitForm(
+      '/o/device/',
+      { user_code: String(start.json.user_code) },
+      '/o/device/',
+    );
     expect(consent.status).toBe(200);
     expect(consent.text).toContain('First MCP server');
     const approve = await agent.post('/o/device/confirm/', {
@@ -375,11 +392,22 @@ describe('GraphQL resources (admins only)', () => {
       server,
       admin,
       `mutation($i: CreateResourceInput!) { createResource(input: $i) { ${FIELDS} } }`,
-      { i: { identifier: 'https://gql.example.com/mcp', name: 'GQL', scopes: ['read'], accessTokenFormat: 'JWT' } },
+      {
+        i: {
+          identifier: 'https://gql.example.com/mcp',
+          name: 'GQL',
+          scopes: ['read'],
+          accessTokenFormat: 'JWT',
+        },
+      },
     );
     expect(created.errors).toBeUndefined();
     const r = created.data!.createResource as Record<string, unknown>;
-    expect(r).toMatchObject({ identifier: 'https://gql.example.com/mcp', accessTokenFormat: 'JWT', accessTokenTtl: null });
+    expect(r).toMatchObject({
+      identifier: 'https://gql.example.com/mcp',
+      accessTokenFormat: 'JWT',
+      accessTokenTtl: null,
+    });
     const listed = await gql(server, admin, `{ resources { ${FIELDS} } }`);
     expect((listed.data!.resources as Array<{ id: string }>).map((x) => x.id)).toContain(r.id);
 
@@ -447,7 +475,16 @@ describe('CLI create-resource', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect((await ccOther({ resource: identifier })).json.error).toBe('invalid_target'); // cached as unknown
     const made = await runCli(
-      ['create-resource', '--identifier', identifier, '--name', 'CLI MCP', '--scopes', 'read', '--jwt-access-tokens'],
+      [
+        'create-resource',
+        '--identifier',
+        identifier,
+        '--name',
+        'CLI MCP',
+        '--scopes',
+        'read',
+        '--jwt-access-tokens',
+      ],
       env,
     );
     expect(made.code, made.stderr).toBe(0);
@@ -499,7 +536,10 @@ describe('the /o/resources/ page (admins)', () => {
     expect(again.text).toMatch(/id="name-error"/);
     expect(again.text).toContain('value="https://page.example/#frag"');
 
-    const noCsrf = await admin.post('/o/resources/', { identifier: 'https://page.example/api', name: 'Page API' });
+    const noCsrf = await admin.post('/o/resources/', {
+      identifier: 'https://page.example/api',
+      name: 'Page API',
+    });
     expect(noCsrf.status).toBe(403);
 
     const ok = await admin.submitForm(
@@ -533,7 +573,9 @@ describe('the /o/resources/ page (admins)', () => {
     });
     expect(create.status).toBe(403);
     expect((await cc({ resource: 'https://rita.example/' })).json.error).toBe('invalid_target');
-    const del = await agent.post('/o/resources/00000000-0000-7000-8000-000000000000/delete/', { csrf_token: csrf });
+    const del = await agent.post('/o/resources/00000000-0000-7000-8000-000000000000/delete/', {
+      csrf_token: csrf,
+    });
     expect(del.status).toBe(403);
     const anon = await new Agent(server.url).get('/o/resources/');
     expect(anon.status).toBe(303);

@@ -268,7 +268,10 @@ beforeAll(async () => {
     `insert into grants (id, user_id, application_id, scopes) values ($1, $2, $3, '{read}')`,
     [randomUUID(), alice.id, created.application.id],
   );
-  const resource = await resources.createResource(env.ctx(), { identifier: 'https://api.example/', name: 'API' });
+  const resource = await resources.createResource(env.ctx(), {
+    identifier: 'https://api.example/',
+    name: 'API',
+  });
   f = { alice, app: created.application, tokenId, resourceId: resource.id };
 });
 afterAll(() => env.close());

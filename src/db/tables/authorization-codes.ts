@@ -166,7 +166,14 @@ const REDEMPTION_RULES = {
 export type RedemptionRule = keyof typeof REDEMPTION_RULES;
 export const REDEMPTION_RULE_NAMES = Object.keys(REDEMPTION_RULES) as RedemptionRule[];
 
-const REDEMPTION_PARAMS = ['code_digest', 'application_id', 'redirect_uri', 's256', 'plain', 'audience'] as const;
+const REDEMPTION_PARAMS = [
+  'code_digest',
+  'application_id',
+  'redirect_uri',
+  's256',
+  'plain',
+  'audience',
+] as const;
 
 /** What the token request presents against the code. */
 export interface Redemption {

@@ -8,8 +8,8 @@ import {
   updateResource,
 } from '../../services/resources.js';
 import type { GqlContext } from '../context.js';
-import { CreateResourceInput, ResourceType, UpdateResourceInput } from '../types/resource.js';
 import type { AccessTokenFormatValue } from '../types/enums.js';
+import { CreateResourceInput, ResourceType, UpdateResourceInput } from '../types/resource.js';
 
 function toResource(r: Resource): ResourceType {
   return {

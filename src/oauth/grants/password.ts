@@ -23,7 +23,11 @@ export const passwordGrant: GrantHandler = {
     // RFC 8707: any registered resource, as for client_credentials; the grant records it.
     const resource = await tokenResource(ctx.runtime.resources, params);
     const resources = resource ? [resource] : [];
-    const scopes = resolveScopesFor((r) => resolveScopes(r, client, ctx.config), scopeParam(params), resources);
+    const scopes = resolveScopesFor(
+      (r) => resolveScopes(r, client, ctx.config),
+      scopeParam(params),
+      resources,
+    );
     const result = await authenticate(ctx, username, password);
     if (!result.ok) {
       if (result.reason === 'blocked') throw tooManyAttempts('invalid_grant', result.retryAfter);
@@ -32,7 +36,14 @@ export const passwordGrant: GrantHandler = {
     }
     const identifiers = resources.map((r) => r.identifier);
     const grant = await upsertGrant(ctx.sql, result.user.id, client.id, scopes, identifiers);
-    const subject = { client, userId: result.user.id, grantId: grant.id, familyId: newId(), scopes, resource };
+    const subject = {
+      client,
+      userId: result.user.id,
+      grantId: grant.id,
+      familyId: newId(),
+      scopes,
+      resource,
+    };
     const access = await mintAccessToken(ctx, subject);
     const refresh = mintRefreshIfAllowed(client);
     await insertTokenPair(ctx.sql, access, refresh, subject, ctx.config.ttl.refreshToken, {

@@ -296,6 +296,97 @@ describe('code flow with resources (RFC 8707 §2.1, §2.2)', () => {
   });
 });
 
+describe('a token for a resource is for it alone (RFC 8707 §1: audience restriction)', () => {
+  it("RFC 8707 §2 / RFC 9068 §4: Latchkey's own APIs (GraphQL, userinfo) refuse a token minted for a resource; the same token without resource works", async () => {
+    const app = await makeClient(server, {
+      grantTypes: ['authorization_code'],
+      scopes: ['read', 'openid', 'graphql'],
+    });
+    await createResource(server.cli(), { identifier: 'https://any-scope.example/', name: 'Any scope' });
+    const flow = async (resources: string[]) => {
+      const { verifier, challenge } = pkce();
+      const q = new URLSearchParams([
+        ['response_type', 'code'],
+        ['client_id', app.clientId],
+        ['redirect_uri', app.redirectUri],
+        ['scope', 'openid graphql'],
+        ['code_challenge', challenge],
+        ['code_challenge_method', 'S256'],
+        ...resources.map((r) => ['resource', r] as [string, string]),
+      ]);
+      const page = await agent.get(`/o/authorize/?${q.toString()}`);
+      const res =
+        page.status === 302
+          ? page
+          : await agent.post('/o/authorize/', {
+              ...hiddenInputs(page.text, '/o/authorize/'),
+              allow: 'Allow',
+            });
+      const code = new URL(res.location!, server.url).searchParams.get('code')!;
+      const token = await postForm(
+        server,
+        '/o/token/',
+        {
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: app.redirectUri,
+          code_verifier: verifier,
+          ...(resources[0] ? { resource: resources[0] } : {}),
+        },
+        app,
+      );
+      expect(token.status, token.text).toBe(200);
+      return String(token.json.access_token);
+    };
+    const userinfo = (t: string) =>
+      fetch(new URL('/o/userinfo/', server.url), { headers: { Authorization: `Bearer ${t}` } });
+    const forResource = await flow(['https://any-scope.example/']);
+    expect(codeOf(await gql(server, { bearer: forResource }, '{ viewer { username } }'))).toBe(
+      'UNAUTHENTICATED',
+    );
+    expect((await userinfo(forResource)).status).toBe(401);
+    const plain = await flow([]);
+    expect((await gql(server, { bearer: plain }, '{ viewer { username } }')).data).toEqual({
+      viewer: { username: 'rita' },
+    });
+    expect((await userinfo(plain)).status).toBe(200);
+  });
+
+  it('RFC 9068 §3: a code redeemed for a JWT resource gives a JWT with aud = the resource even for an opaque-token application', async () => {
+    const { verifier, challenge } = pkce();
+    const page = await agent.get(authorizeUrl([RJ], challenge));
+    const res =
+      page.status === 302
+        ? page
+        : await agent.post('/o/authorize/', { ...hiddenInputs(page.text, '/o/authorize/'), allow: 'Allow' });
+    const code = new URL(res.location!, server.url).searchParams.get('code')!;
+    const token = await postForm(
+      server,
+      '/o/token/',
+      {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: web.redirectUri,
+        code_verifier: verifier,
+        resource: RJ,
+      },
+      web,
+    );
+    expect(token.status, token.text).toBe(200);
+    const claims = jwtPayload(String(token.json.access_token));
+    expect(claims).toMatchObject({ aud: RJ, scope: 'read', client_id: web.clientId });
+    expect(token.json.expires_in).toBe(120);
+    const refreshed = await postForm(
+      server,
+      '/o/token/',
+      { grant_type: 'refresh_token', refresh_token: String(token.json.refresh_token), resource: RJ },
+      web,
+    );
+    expect(refreshed.status, refreshed.text).toBe(200);
+    expect(jwtPayload(String(refreshed.json.access_token)).aud).toBe(RJ);
+  });
+});
+
 describe('the hot path with resource (statement counts)', () => {
   it('RFC 8707 / Issue 15: client_credentials with a cached resource is still one statement (the INSERT)', async () => {
     const form = { resource: R1, scope: 'read' };

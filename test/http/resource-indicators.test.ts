@@ -140,6 +140,24 @@ describe('client_credentials with resource (RFC 8707 §2)', () => {
     expect(narrowed.json.scope).toBe('write');
   });
 
+  it('RFC 8707: parallel requests for a resource not yet cached all get tokens for it (and malformed ones all invalid_target, never a 500)', async () => {
+    const id = 'https://parallel.example.com/';
+    await createResource(server.cli(), { identifier: id, name: 'Parallel', scopes: ['read'] });
+    const results = await Promise.all(Array.from({ length: 20 }, () => cc({ resource: id })));
+    for (const r of results) expect(r.status, r.text).toBe(200);
+    const infos = await Promise.all(results.map((r) => introspect(String(r.json.access_token))));
+    for (const info of infos) expect(info.aud).toBe(id);
+    const hostile = await Promise.all(
+      ['%00', 'javascript:alert(1)#x', 'https://x/\u0007', `${id}#`, ' ', 'x'.repeat(3000)].map((resource) =>
+        cc({ resource }),
+      ),
+    );
+    for (const r of hostile) {
+      expect(r.status).toBeLessThan(500);
+      expect(['invalid_target', 'invalid_request']).toContain(r.json.error);
+    }
+  });
+
   it('RFC 8707: a resource registered after a miss is found at once (the cache drops the miss)', async () => {
     const id = 'https://late.example.com/';
     expect((await cc({ resource: id })).json.error).toBe('invalid_target');

@@ -14,7 +14,7 @@ export function bearerToken(authorization: string | undefined, formToken?: strin
  * for that resource alone, so a resource server cannot replay a user's token here.
  */
 export function usableHere(info: AccessTokenRecord | null): info is AccessTokenRecord {
-  return info !== null && info.active && info.audience === null;
+  return info?.active === true && info.audience === null;
 }
 
 /**

@@ -4,12 +4,14 @@ import { Migration20261128002501 as M0 } from './Migration20261128002501.js';
 import { Migration20261128004211 as M1 } from './Migration20261128004211.js';
 import { Migration20261128011538 as M2 } from './Migration20261128011538.js';
 import { Migration20261203140351 as M3 } from './Migration20261203140351.js';
-import { Migration20261203152817 as M4 } from './Migration20261203152817.js';
+import { Migration20261203152806 as M4 } from './Migration20261203152806.js';
+import { Migration20261203152817 as M5 } from './Migration20261203152817.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128002501', class: M0 },
   { name: 'Migration20261128004211', class: M1 },
   { name: 'Migration20261128011538', class: M2 },
   { name: 'Migration20261203140351', class: M3 },
-  { name: 'Migration20261203152817', class: M4 },
+  { name: 'Migration20261203152806', class: M4 },
+  { name: 'Migration20261203152817', class: M5 },
 ];

@@ -15,6 +15,7 @@ import type { BaseRuntime, Runtime } from './services/context.js';
 import { encryptAtRest } from './services/encrypt-at-rest.js';
 import { KEYS_CHANNEL, KeyStore } from './services/keys.js';
 import { HotPathLimiter } from './services/limits.js';
+import { RESOURCE_CHANNEL, ResourceCache } from './services/resources.js';
 import { loadServerKeys } from './services/server-secrets.js';
 import { AccessTokenStore } from './services/tokens.js';
 import { hstsHeader } from './web/security-headers.js';
@@ -44,7 +45,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       if (applied.length) log.info({ applied }, 'migrations applied');
     }
     const clients = new ClientCache(db.sql, config.clientCacheTtl);
-    const runtime = await prepareRuntime({ config, db, log }, clients);
+    const resources = new ResourceCache(db.sql, config.clientCacheTtl);
+    const runtime = await prepareRuntime({ config, db, log }, clients, resources);
     if (config.database.url) {
       // Other instances announce client changes and key rotations; act on them at once.
       const reloadKeys = () => {
@@ -58,6 +60,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           [CLIENT_CHANNEL]: {
             onMessage: (clientId) => clients.invalidate(clientId),
             onGap: () => clients.invalidate(),
+          },
+          [RESOURCE_CHANNEL]: {
+            onMessage: (identifier) => resources.invalidate(identifier),
+            onGap: () => resources.invalidate(),
           },
           [KEYS_CHANNEL]: { onMessage: reloadKeys, onGap: reloadKeys },
         },
@@ -129,7 +135,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
  * Work every instance does before serving: stored secrets are encrypted when a key is set, and
  * server secrets and signing keys exist. Returns the runtime with every store request code needs.
  */
-async function prepareRuntime(base: BaseRuntime, clients: ClientCache): Promise<Runtime> {
+async function prepareRuntime(
+  base: BaseRuntime,
+  clients: ClientCache,
+  resources: ResourceCache,
+): Promise<Runtime> {
   const { db, config, log } = base;
   if (config.keyEncryptionKey) await encryptAtRest(db.sql, config.keyEncryptionKey, log);
   const keys = await loadServerKeys(db.sql, config.keyEncryptionKey);
@@ -138,6 +148,7 @@ async function prepareRuntime(base: BaseRuntime, clients: ClientCache): Promise<
   return {
     ...base,
     clients,
+    resources,
     keys,
     keyStore,
     clientAuthLimiter: new HotPathLimiter(db.sql, config.limits.loginWindow),

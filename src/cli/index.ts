@@ -10,6 +10,7 @@ import { clearTokensCommand } from './clear-tokens.js';
 import { type Command, type Terminal, UsageError, type Values } from './command.js';
 import { createApplicationCommand } from './create-application.js';
 import { createInitialAccessTokenCommand } from './create-initial-access-token.js';
+import { createResourceCommand } from './create-resource.js';
 import { createUserCommand } from './create-user.js';
 import { migrateCommand } from './migrate.js';
 import { sendToServer } from './remote.js';
@@ -21,6 +22,7 @@ export const commands: Command[] = [
   createUserCommand,
   createApplicationCommand,
   createInitialAccessTokenCommand,
+  createResourceCommand,
   clearTokensCommand,
   rotateKeysCommand,
 ];

@@ -62,6 +62,10 @@ export class AccessToken {
   @Property({ type: ArrayType, columnType: 'text[]' })
   scopes: string[] = [];
 
+  /** The resource (RFC 8707) the token was requested for; null: the default audience. */
+  @Property({ type: 'text', nullable: true })
+  audience?: string | null;
+
   @Property({ type: 'string', length: 8, default: 'opaque' })
   format: Opt<AccessTokenFormat> = 'opaque';
 

@@ -43,6 +43,10 @@ export class AuthorizationCode {
   @Property({ type: ArrayType, columnType: 'text[]' })
   scopes: string[] = [];
 
+  /** The resources (RFC 8707) the authorization request named; a token is for one of them. */
+  @Property({ type: ArrayType, columnType: 'text[]', defaultRaw: "'{}'" })
+  resources: Opt<string[]> = [];
+
   @Property({ type: 'string', length: 128, nullable: true })
   codeChallenge?: string | null;
 

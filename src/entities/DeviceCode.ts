@@ -41,6 +41,10 @@ export class DeviceCode {
   @Property({ type: ArrayType, columnType: 'text[]' })
   scopes: string[] = [];
 
+  /** The resources (RFC 8707) the device authorization request named. */
+  @Property({ type: ArrayType, columnType: 'text[]', defaultRaw: "'{}'" })
+  resources: Opt<string[]> = [];
+
   @Property({ type: 'string', length: 16, default: 'pending' })
   status: Opt<DeviceCodeStatus> = 'pending';
 

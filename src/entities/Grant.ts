@@ -37,6 +37,10 @@ export class Grant {
   @Property({ type: ArrayType, columnType: 'text[]' })
   scopes: string[] = [];
 
+  /** The resources (RFC 8707) the user consented to for this application. */
+  @Property({ type: ArrayType, columnType: 'text[]', defaultRaw: "'{}'" })
+  resources: Opt<string[]> = [];
+
   @Property({ ...timestamptz, defaultRaw: 'now()' })
   createdAt: Opt<Date> = new Date();
 

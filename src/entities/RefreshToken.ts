@@ -49,6 +49,10 @@ export class RefreshToken {
   @Property({ type: ArrayType, columnType: 'text[]' })
   scopes: string[] = [];
 
+  /** The resources (RFC 8707) of the grant: a refresh may ask for any one of them, never another. */
+  @Property({ type: ArrayType, columnType: 'text[]', defaultRaw: "'{}'" })
+  resources: Opt<string[]> = [];
+
   /** When the user authenticated (OIDC auth_time for refreshed id_tokens). */
   @Property({ ...timestamptz, nullable: true })
   authTime?: Date | null;

@@ -7,6 +7,7 @@ import { Grant } from './Grant.js';
 import { InitialAccessToken } from './InitialAccessToken.js';
 import { RateLimitCounter } from './RateLimitCounter.js';
 import { RefreshToken } from './RefreshToken.js';
+import { Resource } from './Resource.js';
 import { ServerSecret } from './ServerSecret.js';
 import { Session } from './Session.js';
 import { SigningKey } from './SigningKey.js';
@@ -23,6 +24,7 @@ export {
   InitialAccessToken,
   RateLimitCounter,
   RefreshToken,
+  Resource,
   ServerSecret,
   Session,
   SigningKey,
@@ -43,4 +45,5 @@ export const entities = [
   RateLimitCounter,
   ServerSecret,
   InitialAccessToken,
+  Resource,
 ];

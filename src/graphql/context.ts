@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { GraphQLError } from 'graphql';
 import { temporaryUnavailability } from '../http/errors.js';
-import { bearerToken } from '../oauth/bearer.js';
+import { bearerToken, usableHere } from '../oauth/bearer.js';
 import type { ServerCtx } from '../services/context.js';
 import { findSession } from '../services/sessions.js';
 import { findAccessToken } from '../services/tokens.js';
@@ -54,7 +54,7 @@ async function authenticate(req: Request): Promise<GqlContext> {
   const token = bearerToken(req.get('authorization'));
   if (token) {
     const info = await findAccessToken(ctx, token);
-    if (!info?.active) throw unauthenticated('The access token is invalid, expired or revoked.');
+    if (!usableHere(info)) throw unauthenticated('The access token is invalid, expired or revoked.');
     if (!info.scopes.includes('graphql')) throw unauthenticated('The access token lacks the graphql scope.');
     if (info.userId && info.user) {
       // The lookup already joined the user (and `active` means the user is enabled).

@@ -5,6 +5,7 @@ import { AdminResolver } from './resolvers/admin.js';
 import { ApplicationResolver } from './resolvers/applications.js';
 import { AuthorizationResolver } from './resolvers/authorizations.js';
 import { InitialAccessTokenResolver } from './resolvers/initial-access-tokens.js';
+import { ResourceResolver } from './resolvers/resources.js';
 import { TokenResolver } from './resolvers/tokens.js';
 import { UserResolver } from './resolvers/users.js';
 import { ViewerResolver } from './resolvers/viewer.js';
@@ -22,6 +23,7 @@ export function getSchema(): GraphQLSchema {
       UserResolver,
       AdminResolver,
       InitialAccessTokenResolver,
+      ResourceResolver,
     ],
     validate: false,
   });

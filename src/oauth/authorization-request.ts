@@ -1,10 +1,12 @@
 import type { Config } from '../config/index.js';
 import type { ClientCache, ClientRecord } from '../services/client-cache.js';
+import type { ResourceCache, ResourceRecord } from '../services/resources.js';
 import { invalidRequest, OAuthError, unauthorizedClient, unsupportedResponseType } from './errors.js';
 import type { Params } from './params.js';
 import { scopeParam } from './params.js';
 import { type ChallengeMethod, checkChallenge } from './pkce.js';
 import { matchRedirectUri } from './redirect-uris.js';
+import { knownResources, lookUpResources, resolveScopesFor } from './resource-indicators.js';
 import { resolveScopes } from './scopes.js';
 
 /**
@@ -48,6 +50,8 @@ export interface AuthorizationRequest {
   redirectUriSent: string | null;
   responseType: 'code' | 'token';
   scopes: string[];
+  /** The resources (RFC 8707 §2) the request names; the grant and the code cover them all. */
+  resources: ResourceRecord[];
   nonce?: string;
   pkce: { challenge: string; method: ChallengeMethod } | null;
   prompt: Set<Prompt>;
@@ -57,15 +61,19 @@ export interface AuthorizationRequest {
   params: Params;
 }
 
-/** Looks up the client an authorization request names, then validates the request against it. */
+/**
+ * Looks up the client and the resources an authorization request names (both cached), then
+ * validates the request against them.
+ */
 export async function parseAuthorizationRequest(
   params: Params,
-  clients: ClientCache,
+  stores: { clients: ClientCache; resources: ResourceCache },
   config: Config,
 ): Promise<AuthorizationRequest> {
   const clientId = params.get('client_id');
-  const client = clientId ? await clients.get(clientId) : null;
-  return checkAuthorizationRequest(params, client, config);
+  const client = clientId ? await stores.clients.get(clientId) : null;
+  const resources = await lookUpResources(stores.resources, params);
+  return checkAuthorizationRequest(params, client, config, resources);
 }
 
 /**
@@ -78,6 +86,7 @@ export function checkAuthorizationRequest(
   params: Params,
   client: ClientRecord | null,
   config: Config,
+  lookedUp: ReadonlyMap<string, ResourceRecord | null> = new Map(),
 ): AuthorizationRequest {
   if (!params.get('client_id'))
     throw new AuthorizationPageError(
@@ -149,8 +158,14 @@ export function checkAuthorizationRequest(
       fail(unauthorizedClient('This application may not use the implicit grant.'));
     }
     let scopes: string[] = [];
+    let resources: ResourceRecord[] = [];
     try {
-      scopes = resolveScopes(scopeParam(params), client, config);
+      resources = knownResources(params, lookedUp);
+      // Implicit tokens are issued here, and one access token has one audience.
+      if (responseType === 'token' && resources.length > 1) {
+        fail(new OAuthError('invalid_target', 'The implicit grant issues a token for one resource at most.'));
+      }
+      scopes = resolveScopesFor((r) => resolveScopes(r, client, config), scopeParam(params), resources);
     } catch (err) {
       if (err instanceof OAuthError) fail(err);
       throw err;
@@ -196,6 +211,7 @@ export function checkAuthorizationRequest(
       redirectUriSent: sent,
       responseType,
       scopes,
+      resources,
       nonce,
       pkce,
       prompt,

@@ -26,7 +26,7 @@ export const quickAuthorize: ProtocolHandler = async (req, res) => {
   if (!cookie || cookie.length > 100) return 'pass';
   let request: Awaited<ReturnType<typeof parseAuthorizationRequest>>;
   try {
-    request = await parseAuthorizationRequest(parseParams(req.query), ctx.runtime.clients, ctx.config);
+    request = await parseAuthorizationRequest(parseParams(req.query), ctx.runtime, ctx.config);
   } catch {
     return 'pass';
   }
@@ -37,6 +37,7 @@ export const quickAuthorize: ProtocolHandler = async (req, res) => {
     applicationId: request.client.id,
     redirectUri: request.redirectUriSent,
     scopes: request.scopes,
+    resources: request.resources.map((r) => r.identifier),
     codeChallenge: request.pkce?.challenge ?? null,
     codeChallengeMethod: request.pkce?.method ?? null,
     nonce: request.nonce ?? null,

@@ -59,7 +59,7 @@ function parseForPage(parse: () => Params): Params {
 async function run(req: Request, res: Response, parse: () => Params): Promise<void> {
   const params = parseForPage(parse);
   await answer(req, res, async () => {
-    const request = await parseAuthorizationRequest(params, req.ctx.runtime.clients, req.ctx.config);
+    const request = await parseAuthorizationRequest(params, req.ctx.runtime, req.ctx.config);
     const session = req.browserSession;
     if (!session || needsLogin(request, session)) {
       if (request.prompt.has('none')) {
@@ -73,7 +73,13 @@ async function run(req: Request, res: Response, parse: () => Params): Promise<vo
     }
     if (!request.client.skipAuthorization) {
       // `covers` is the SQL condition the fast path and code creation use: one consent rule.
-      const grant = await findActiveGrant(req.ctx.sql, session.user.id, request.client.id, request.scopes);
+      const grant = await findActiveGrant(
+        req.ctx.sql,
+        session.user.id,
+        request.client.id,
+        request.scopes,
+        identifiers(request),
+      );
       if (request.prompt.has('consent') || !grant?.covers) {
         if (request.prompt.has('none')) {
           throw new AuthorizationRedirectError(
@@ -104,7 +110,7 @@ async function consent(req: Request, res: Response, body: Params): Promise<void>
     );
   }
   await answer(req, res, async () => {
-    const request = await parseAuthorizationRequest(params, req.ctx.runtime.clients, req.ctx.config);
+    const request = await parseAuthorizationRequest(params, req.ctx.runtime, req.ctx.config);
     if (!body.get('allow')) {
       throw new AuthorizationRedirectError(
         request.target,
@@ -153,6 +159,10 @@ function redirectToLogin(res: Response, request: AuthorizationRequest, forced: b
   res.redirect(302, `/accounts/login/?${login.toString()}`);
 }
 
+function identifiers(request: AuthorizationRequest): string[] {
+  return request.resources.map((r) => r.identifier);
+}
+
 /** Issues the code (or implicit token) and redirects back to the client. */
 async function respond(
   req: Request,
@@ -168,6 +178,7 @@ async function respond(
       userId: session.user.id,
       redirectUri: request.redirectUriSent,
       scopes: request.scopes,
+      resources: identifiers(request),
       codeChallenge: request.pkce?.challenge ?? null,
       codeChallengeMethod: request.pkce?.method ?? null,
       nonce: request.nonce ?? null,
@@ -179,13 +190,20 @@ async function respond(
     return;
   }
   // Implicit (legacy, opt-in): the token travels in the fragment; no refresh token.
-  const grant = await upsertGrant(ctx.sql, session.user.id, request.client.id, request.scopes);
+  const grant = await upsertGrant(
+    ctx.sql,
+    session.user.id,
+    request.client.id,
+    request.scopes,
+    identifiers(request),
+  );
   const subject = {
     client: request.client,
     userId: session.user.id,
     grantId: grant.id,
     familyId: newId(),
     scopes: request.scopes,
+    resource: request.resources[0] ?? null,
   };
   const access = await mintAccessToken(ctx, subject);
   await insertAccessToken(ctx, access, subject);

@@ -9,6 +9,15 @@ export function bearerToken(authorization: string | undefined, formToken?: strin
 }
 
 /**
+ * An access token Latchkey's own APIs (GraphQL, userinfo, Bearer-authenticated introspection)
+ * accept: active, and issued for the default audience. A token for a resource (RFC 8707) is
+ * for that resource alone, so a resource server cannot replay a user's token here.
+ */
+export function usableHere(info: AccessTokenRecord | null): info is AccessTokenRecord {
+  return info?.active === true && info.audience === null;
+}
+
+/**
  * Validates a Bearer access token issued by this server: active (not expired, not revoked,
  * user enabled) and, when `scope` is given, carrying it. RFC 6750 §3.1 errors otherwise.
  */
@@ -19,7 +28,7 @@ export async function requireBearer(
 ): Promise<AccessTokenRecord> {
   if (!token) throw invalidToken('An access token is required.');
   const info = await findAccessToken(ctx, token);
-  if (!info?.active) throw invalidToken('The access token is invalid, expired or revoked.');
+  if (!usableHere(info)) throw invalidToken('The access token is invalid, expired or revoked.');
   if (scope && !info.scopes.includes(scope)) {
     throw insufficientScope(`The access token lacks the "${scope}" scope.`, scope);
   }

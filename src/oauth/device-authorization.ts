@@ -5,6 +5,7 @@ import { allowClientOrigin } from './cors.js';
 import { unauthorizedClient } from './errors.js';
 import { scopeParam } from './params.js';
 import type { ProtocolRequest, ProtocolResponse } from './protocol-io.js';
+import { knownResources, lookUpResources, resolveScopesFor } from './resource-indicators.js';
 import { resolveScopes } from './scopes.js';
 
 /**
@@ -23,10 +24,13 @@ export async function deviceAuthorizationEndpoint(
     throw unauthorizedClient('This client is not allowed to use the device authorization grant.');
   }
   const { config } = req.ctx;
-  const scopes = resolveScopes(scopeParam(params), client, config);
+  // RFC 8707 §2 as at the authorization endpoint: several resources, each registered.
+  const resources = knownResources(params, await lookUpResources(req.ctx.runtime.resources, params));
+  const scopes = resolveScopesFor((r) => resolveScopes(r, client, config), scopeParam(params), resources);
   const { deviceCode, userCode } = await createDeviceCode(req.ctx.sql, {
     applicationId: client.id,
     scopes,
+    resources: resources.map((r) => r.identifier),
     ttlSeconds: config.ttl.deviceCode,
     interval: config.deviceCodeInterval,
   });

@@ -51,6 +51,8 @@ export async function introspectEndpoint(req: ProtocolRequest, res: ProtocolResp
       iat: seconds(access.issuedAt),
       iss: issuer,
       jti: access.id,
+      // RFC 7662 §2.2: whom the token is for, so a resource server can refuse another's token.
+      ...(access.audience ? { aud: access.audience } : {}),
     });
     return;
   }

@@ -1,9 +1,25 @@
 import { invalidRequest, OAuthError } from './errors.js';
 
-/** Request parameters after strict parsing: each name at most once, empty values omitted. */
+/**
+ * Request parameters after strict parsing: each name at most once (except `resource`, see
+ * REPEATABLE), empty values omitted.
+ */
 export type Params = ReadonlyMap<string, string>;
 
 const MAX_PARAMS = 100;
+
+/** RFC 8707 §2: `resource` may be sent several times; every other parameter at most once. */
+const REPEATABLE: ReadonlySet<string> = new Set(['resource']);
+
+/** The parameters as name/value pairs again, a repeated `resource` as several pairs. */
+export function paramPairs(params: Params): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [name, value] of params) {
+    if (REPEATABLE.has(name)) for (const v of value.split('\0')) out.push([name, v]);
+    else out.push([name, value]);
+  }
+  return out;
+}
 
 /**
  * Parses application/x-www-form-urlencoded text the way RFC 6749 wants it read: a parameter
@@ -23,6 +39,12 @@ export function parseParams(text: string): Params {
     if (name.includes('\0') || value.includes('\0'))
       throw invalidRequest('Parameters must not contain NUL characters.');
     if (value === '') continue;
+    const earlier = params.get(name);
+    if (earlier !== undefined && REPEATABLE.has(name)) {
+      // Kept joined by NUL, which no value may contain (resource-indicators.ts splits them).
+      params.set(name, `${earlier}\0${value}`);
+      continue;
+    }
     if (params.has(name)) throw invalidRequest(`Parameter "${clip(name)}" is included more than once.`);
     params.set(name, value);
   }

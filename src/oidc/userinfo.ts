@@ -1,4 +1,4 @@
-import { bearerToken } from '../oauth/bearer.js';
+import { bearerToken, usableHere } from '../oauth/bearer.js';
 import { allowClientOrigin } from '../oauth/cors.js';
 import { insufficientScope, invalidToken, OAuthError } from '../oauth/errors.js';
 import type { ProtocolRequest, ProtocolResponse } from '../oauth/protocol-io.js';
@@ -18,7 +18,7 @@ export async function userinfoEndpoint(req: ProtocolRequest, res: ProtocolRespon
     });
   }
   const info = await findAccessToken(req.ctx, token);
-  if (!info?.active || !info.user) throw invalidToken('The access token is invalid, expired or revoked.');
+  if (!usableHere(info) || !info.user) throw invalidToken('The access token is invalid, expired or revoked.');
   const client = await req.ctx.runtime.clients.get(info.clientId);
   if (client) allowClientOrigin(req, res, client);
   if (!info.scopes.includes('openid'))

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { ClientCache } from './client-cache.js';
 import type { KeyStore } from './keys.js';
 import type { HotPathLimiter } from './limits.js';
+import type { ResourceCache } from './resources.js';
 import type { ServerKeys } from './server-secrets.js';
 import type { AccessTokenStore } from './tokens.js';
 
@@ -44,6 +45,8 @@ export interface BaseRuntime {
  */
 export interface Runtime extends BaseRuntime {
   clients: ClientCache;
+  /** Registered resources (RFC 8707), cached like clients. */
+  resources: ResourceCache;
   keys: ServerKeys;
   clientAuthLimiter: HotPathLimiter;
   keyStore: KeyStore;

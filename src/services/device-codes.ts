@@ -45,7 +45,7 @@ export interface IssuedDeviceCode {
 /** Stores a new device authorization; retries on the rare user-code collision. */
 export async function createDeviceCode(
   sql: Sql,
-  p: { applicationId: string; scopes: string[]; ttlSeconds: number; interval: number },
+  p: { applicationId: string; scopes: string[]; resources: string[]; ttlSeconds: number; interval: number },
 ): Promise<IssuedDeviceCode> {
   for (let attempt = 0; ; attempt++) {
     const deviceCode = newCredential('deviceCode');

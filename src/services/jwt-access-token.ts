@@ -17,7 +17,8 @@ export async function signJwtAccessToken(
   return signJws(ctx.runtime.keyStore.signer('RS256'), 'at+jwt', {
     iss: ctx.config.issuer,
     sub: subject.userId ?? subject.client.clientId,
-    aud: ctx.config.accessTokenAudience,
+    // RFC 8707 §2 / RFC 9068 §3: the resource the token was requested for, else the default.
+    aud: subject.resource?.identifier ?? ctx.config.accessTokenAudience,
     client_id: subject.client.clientId,
     scope: subject.scopes.join(' '),
     jti,

@@ -15,6 +15,7 @@ import { newId } from '../entities/base.js';
 import type { ClientRecord } from './client-cache.js';
 import type { ServerCtx } from './context.js';
 import { signJwtAccessToken } from './jwt-access-token.js';
+import type { ResourceRecord } from './resources.js';
 import { digest, newCredential } from './secrets.js';
 
 /** Who and what a token is for. */
@@ -26,6 +27,8 @@ export interface TokenSubject {
   /** Tokens from one code and its refresh chain share a family (the code's id). */
   familyId: string | null;
   scopes: string[];
+  /** The resource (RFC 8707) the token is for; absent or null: the default audience. */
+  resource?: ResourceRecord | null;
 }
 
 export interface MintedAccessToken {
@@ -34,6 +37,8 @@ export interface MintedAccessToken {
   digest: Buffer;
   expiresIn: number;
   format: 'opaque' | 'jwt';
+  /** The resource identifier (RFC 8707), or null for the default audience. */
+  audience: string | null;
 }
 
 export { revokeFamily, revokePresentedToken } from '../db/tables/refresh-tokens.js';
@@ -45,14 +50,24 @@ export interface MintedRefreshToken {
   digest: Buffer;
 }
 
-/** An opaque random value, or an RFC 9068 JWT for applications that chose that format. */
+/**
+ * An opaque random value, or an RFC 9068 JWT. A token for a resource (RFC 8707) takes the
+ * resource's format and lifetime (the resource server is who reads it); otherwise the
+ * application's format and ACCESS_TOKEN_TTL.
+ */
 export async function mintAccessToken(ctx: ServerCtx, subject: TokenSubject): Promise<MintedAccessToken> {
   const id = newId();
-  const expiresIn = ctx.config.ttl.accessToken;
-  const format = subject.client.accessTokenFormat;
+  const resource = subject.resource ?? null;
+  const expiresIn = resource?.accessTokenTtl ?? ctx.config.ttl.accessToken;
+  const format = resource ? resource.accessTokenFormat : subject.client.accessTokenFormat;
   const value =
     format === 'jwt' ? await signJwtAccessToken(ctx, subject, id, expiresIn) : newCredential('accessToken');
-  return { id, value, digest: digest(value), expiresIn, format };
+  return { id, value, digest: digest(value), expiresIn, format, audience: resource?.identifier ?? null };
+}
+
+/** Will a token for this client and resource be a JWT (which needs its subject before signing)? */
+export function issuesJwt(client: ClientRecord, resource: ResourceRecord | null): boolean {
+  return (resource ? resource.accessTokenFormat : client.accessTokenFormat) === 'jwt';
 }
 
 export function mintRefreshToken(): MintedRefreshToken {
@@ -139,6 +154,7 @@ export async function insertTokenPair(
     grantId: subject.grantId,
     familyId: subject.familyId,
     scopes: subject.scopes,
+    resources: subject.resource ? [subject.resource.identifier] : [],
     authTime: session.authTime,
     sid: session.sid,
   });

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { AuthorizationRequest } from '../oauth/authorization-request.js';
-import { type Params, parseParams } from '../oauth/params.js';
+import { type Params, paramPairs, parseParams } from '../oauth/params.js';
 import { constantTimeEqual } from '../services/secrets.js';
 import { csrfToken } from './csrf.js';
 
@@ -41,10 +41,13 @@ function mac(req: Request, payload: string): string {
 }
 
 export function serialise(params: Params): string {
-  return new URLSearchParams([...params]).toString();
+  return new URLSearchParams(paramPairs(params)).toString();
 }
 
-/** Shows the consent page: the application, who registered it, each scope with its description. */
+/**
+ * Shows the consent page: the application, who registered it, each scope with its description,
+ * and the resources (RFC 8707) the access is for.
+ */
 export function renderConsent(req: Request, res: Response, request: AuthorizationRequest): void {
   const { client } = request;
   const scopes = request.scopes.map((name) => ({ name, description: req.ctx.config.scopes[name] ?? name }));
@@ -60,6 +63,7 @@ export function renderConsent(req: Request, res: Response, request: Authorizatio
       initial: client.name.trim().charAt(0).toUpperCase() || '?',
     },
     scopes,
+    resources: request.resources.map((r) => ({ name: r.name, identifier: r.identifier })),
     redirectHost: hostOf(request.target.redirectUri),
     consentRequest: signConsentRequest(req, request),
     csrfToken: csrfToken(req, res),

@@ -32,6 +32,13 @@ export function deviceRouter(): Router {
     const device = await lookup(req, res, typed);
     if (!device) return;
     const client = await req.ctx.runtime.clients.get(device.clientId);
+    // RFC 8707: name the services the access is for (registered when the request was made).
+    const resources = await Promise.all(
+      device.resources.map(async (identifier) => ({
+        identifier,
+        name: (await req.ctx.runtime.resources.get(identifier))?.name ?? identifier,
+      })),
+    );
     res.render('device/consent', {
       title: 'Connect a device',
       userCode: formatUserCode(device.userCode),
@@ -39,6 +46,7 @@ export function deviceRouter(): Router {
         ? { name: client.name, owner: client.ownerUsername }
         : { name: 'Unknown application', owner: '' },
       scopes: device.scopes.map((name) => ({ name, description: req.ctx.config.scopes[name] ?? name })),
+      resources,
       csrfToken: csrfToken(req, res),
     });
   });

@@ -10,6 +10,7 @@ import { authorizedTokensRouter } from './authorized-tokens.js';
 import { deviceRouter } from './device.js';
 import { WebError, webErrorHandler } from './errors.js';
 import { homeRouter } from './home.js';
+import { resourcesRouter } from './resources.js';
 import { securityHeaders } from './security-headers.js';
 import { loadBrowserSession } from './session.js';
 import { createViewEngine } from './view-engine.js';
@@ -62,6 +63,7 @@ export function webRouter(runtime: Runtime, extra: Router[] = []): Router {
   router.use(homeRouter());
   router.use(applicationsRouter());
   router.use(authorizedTokensRouter());
+  router.use(resourcesRouter());
   router.use(deviceRouter());
   for (const r of extra) router.use(r);
   return router;

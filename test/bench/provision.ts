@@ -221,6 +221,7 @@ async function provision(config: Config, db: Database, baseUrl: string): Promise
           digest: digest(accessValue),
           expiresIn: config.ttl.accessToken,
           format: 'opaque' as const,
+          audience: null,
         };
         const refresh = mintRefreshToken();
         values.push(refresh.value);

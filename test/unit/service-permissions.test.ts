@@ -11,6 +11,7 @@ import { Ctx, type ServerCtx } from '../../src/services/context.js';
 import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../../src/services/errors.js';
 import * as initialAccessTokens from '../../src/services/initial-access-tokens.js';
 import * as keyRotation from '../../src/services/key-rotation.js';
+import * as resources from '../../src/services/resources.js';
 import * as tokenManagement from '../../src/services/token-management.js';
 import * as users from '../../src/services/users.js';
 import { serviceRuntime } from '../helpers/services.js';
@@ -30,6 +31,7 @@ interface Fixture {
   alice: User; // owns the objects; not an admin
   app: Application;
   tokenId: string;
+  resourceId: string;
 }
 
 interface Row {
@@ -137,6 +139,17 @@ const ENTRY_POINTS: Record<string, Row> = {
     ...admin,
     call: (c) => initialAccessTokens.revokeInitialAccessToken(c, randomUUID()),
   },
+  'resources.listResources': { ...admin, call: (c) => resources.listResources(c) },
+  'resources.getResource': { ...admin, call: (c, f) => resources.getResource(c, f.resourceId) },
+  'resources.createResource': {
+    ...admin,
+    call: (c) => resources.createResource(c, { identifier: 'https://mallory.example/', name: 'Mallory' }),
+  },
+  'resources.updateResource': {
+    ...admin,
+    call: (c, f) => resources.updateResource(c, f.resourceId, { identifier: 'https://mallory.example/' }),
+  },
+  'resources.deleteResource': { ...admin, call: (c, f) => resources.deleteResource(c, f.resourceId) },
   'authorizations.listAuthorizations': {
     ...signedIn,
     stranger: empty,
@@ -188,6 +201,7 @@ const NOT_ENTRY_POINTS: Record<string, string> = {
   'applications.defaultApplicationScopes': 'pure: a list from the configured scopes',
   'device-codes.formatUserCode': 'pure',
   'device-codes.normaliseUserCode': 'pure',
+  'resources.ResourceCache': 'protocol: the token endpoint’s cache of registered resources (no actor)',
   // Establish who the actor is: anonymous by nature.
   'login.authenticate': 'authentication: the login form',
   'users.verifyCredentials': 'authentication: login form and password grant',
@@ -212,6 +226,7 @@ const ADMIN_MODULES: Record<string, Record<string, unknown>> = {
   authorizations,
   'key-rotation': keyRotation,
   'initial-access-tokens': initialAccessTokens,
+  resources,
   'token-management': tokenManagement,
 };
 
@@ -267,7 +282,11 @@ beforeAll(async () => {
     `insert into grants (id, user_id, application_id, scopes) values ($1, $2, $3, '{read}')`,
     [randomUUID(), alice.id, created.application.id],
   );
-  f = { alice, app: created.application, tokenId };
+  const resource = await resources.createResource(env.ctx(), {
+    identifier: 'https://api.example/',
+    name: 'API',
+  });
+  f = { alice, app: created.application, tokenId, resourceId: resource.id };
 });
 afterAll(() => env.close());
 
@@ -288,7 +307,15 @@ const callers = {
     }),
 };
 
-const OBJECT_TABLES = ['users', 'applications', 'access_tokens', 'refresh_tokens', 'grants', 'sessions'];
+const OBJECT_TABLES = [
+  'users',
+  'applications',
+  'access_tokens',
+  'refresh_tokens',
+  'grants',
+  'sessions',
+  'resources',
+];
 
 /** The rows of the given tables: a refusal leaves all of them (and the audit trail) as they were. */
 async function snapshot(tables: readonly string[]): Promise<string> {

@@ -4,7 +4,7 @@ import { userEnabled } from './users.js';
 
 /** The columns every access-token insert writes, in the order the insert fragments supply them. */
 export const ACCESS_TOKEN_COLUMNS =
-  'id, token_digest, application_id, user_id, grant_id, family_id, scopes, format, expires_at';
+  'id, token_digest, application_id, user_id, grant_id, family_id, scopes, format, expires_at, audience';
 
 /**
  * An access token is active while it is not revoked, not expired and, when it was issued to a
@@ -22,6 +22,8 @@ export interface AccessTokenToStore {
   digest: Buffer;
   format: 'opaque' | 'jwt';
   expiresIn: number;
+  /** The resource (RFC 8707) the token is for; null: the default audience. */
+  audience: string | null;
 }
 
 /** Whom an access token is for. */
@@ -34,7 +36,13 @@ export interface AccessTokenOwner {
 }
 
 /** The named parameters of accessTokenInsert. */
-export const ACCESS_TOKEN_PARAMS = ['access_id', 'access_digest', 'access_format', 'access_ttl'] as const;
+export const ACCESS_TOKEN_PARAMS = [
+  'access_id',
+  'access_digest',
+  'access_format',
+  'access_ttl',
+  'access_audience',
+] as const;
 type AccessTokenParam = (typeof ACCESS_TOKEN_PARAMS)[number];
 
 export function accessTokenValues(token: AccessTokenToStore): Record<AccessTokenParam, unknown> {
@@ -43,6 +51,7 @@ export function accessTokenValues(token: AccessTokenToStore): Record<AccessToken
     access_digest: token.digest,
     access_format: token.format,
     access_ttl: token.expiresIn,
+    access_audience: token.audience,
   };
 }
 
@@ -57,15 +66,15 @@ export function accessTokenInsert(
 ): string {
   return `insert into access_tokens (${ACCESS_TOKEN_COLUMNS})
        select :access_id, :access_digest, ${owner.application}, ${owner.user}, ${owner.grant}, ${owner.family},
-              ${owner.scopes}, :access_format, now() + make_interval(secs => :access_ttl)${from ? ` from ${from}` : ''}`;
+              ${owner.scopes}, :access_format, now() + make_interval(secs => :access_ttl), :access_audience::text${from ? ` from ${from}` : ''}`;
 }
 
 const INSERT_MANY = `
   insert into access_tokens (${ACCESS_TOKEN_COLUMNS})
   select u.id, u.digest, u.app, u.usr, u.grant_id, u.family, string_to_array(u.scopes, ' '), u.format,
-         now() + make_interval(secs => u.ttl)
-    from unnest($1::uuid[], $2::bytea[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::text[], $9::int[])
-      as u(id, digest, app, usr, grant_id, family, scopes, format, ttl)`;
+         now() + make_interval(secs => u.ttl), u.audience
+    from unnest($1::uuid[], $2::bytea[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::text[], $9::int[], $10::text[])
+      as u(id, digest, app, usr, grant_id, family, scopes, format, ttl, audience)`;
 
 /** Writes many access tokens in one statement (the batched issue path). */
 export async function insertAccessTokens(
@@ -82,6 +91,7 @@ export async function insertAccessTokens(
     rows.map((r) => r.subject.scopes.join(' ')),
     rows.map((r) => r.token.format),
     rows.map((r) => r.token.expiresIn),
+    rows.map((r) => r.token.audience),
   ]);
 }
 
@@ -95,6 +105,8 @@ export interface AccessTokenRecord {
   applicationId: string;
   userId: string | null;
   grantId: string | null;
+  /** The resource (RFC 8707) the token is for; null: the default audience. */
+  audience: string | null;
   issuedAt: Date;
   expiresAt: Date;
   user: {
@@ -114,6 +126,7 @@ export interface AccessTokenDbRow {
   application_id: string;
   user_id: string | null;
   grant_id: string | null;
+  audience: string | null;
   created_at: Date;
   expires_at: Date;
   active: boolean;
@@ -125,7 +138,7 @@ export interface AccessTokenDbRow {
 }
 
 const SELECT_BY_DIGESTS = `
-  select t.token_digest, t.id, t.scopes, a.client_id, t.application_id, t.user_id, t.grant_id, t.created_at, t.expires_at,
+  select t.token_digest, t.id, t.scopes, a.client_id, t.application_id, t.user_id, t.grant_id, t.audience, t.created_at, t.expires_at,
          ${accessTokenActive('t', 'u')} as active,
          u.username, u.email, u.email_verified, u.is_admin, u.updated_at as user_updated_at
     from access_tokens t
@@ -148,6 +161,7 @@ export function toAccessTokenRecord(r: AccessTokenDbRow | undefined): AccessToke
     applicationId: r.application_id,
     userId: r.user_id,
     grantId: r.grant_id,
+    audience: r.audience,
     issuedAt: r.created_at,
     expiresAt: r.expires_at,
     user:

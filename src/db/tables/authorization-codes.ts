@@ -1,7 +1,7 @@
 import { newId } from '../../entities/base.js';
 import type { Sql } from '../sql.js';
 import type { AccessTokenToStore } from './access-tokens.js';
-import { grantActive, grantCovers, MERGE_INTO_ACTIVE_GRANT, touchGrant } from './grants.js';
+import { grantActive, grantCovers, MERGE_INTO_ACTIVE_GRANT, resourceHeld, touchGrant } from './grants.js';
 import {
   type RefreshTokenToStore,
   TOKEN_PAIR_PARAMS,
@@ -13,13 +13,15 @@ import { statement } from './statement.js';
 import { userEnabled } from './users.js';
 
 const CODE_COLUMNS = `id, code_digest, application_id, user_id, grant_id, redirect_uri, scopes,
-       code_challenge, code_challenge_method, nonce, auth_time, sid, expires_at`;
+       code_challenge, code_challenge_method, nonce, auth_time, sid, expires_at, resources`;
 
 /** What the authorization request binds a new code to. */
 export interface CodeBinding {
   applicationId: string;
   redirectUri: string | null;
   scopes: string[];
+  /** The resources (RFC 8707) the request named; the grant records them too. */
+  resources: string[];
   codeChallenge: string | null;
   codeChallengeMethod: 'S256' | 'plain' | null;
   nonce: string | null;
@@ -33,6 +35,7 @@ const BINDING_PARAMS = [
   'application_id',
   'redirect_uri',
   'scopes',
+  'resources',
   'code_challenge',
   'code_challenge_method',
   'nonce',
@@ -47,6 +50,7 @@ function bindingValues(codeDigest: Buffer, b: CodeBinding) {
     application_id: b.applicationId,
     redirect_uri: b.redirectUri,
     scopes: b.scopes,
+    resources: b.resources,
     code_challenge: b.codeChallenge,
     code_challenge_method: b.codeChallengeMethod,
     nonce: b.nonce,
@@ -64,10 +68,10 @@ function grantForCode(user: string, from: string | null, mayRecord: string): str
      existing as (
        select g.id from grants g${from ? `, ${from}` : ''}
         where g.user_id = ${user} and g.application_id = :application_id
-          and ${grantActive('g')} and ${grantCovers('g', ':scopes')}),
+          and ${grantActive('g')} and ${grantCovers('g', ':scopes', ':resources')}),
      added as (
-       insert into grants as g (id, user_id, application_id, scopes, last_used_at)
-       select :grant_id, ${user}, :application_id, :scopes, now()${from ? ` from ${from}` : ''}
+       insert into grants as g (id, user_id, application_id, scopes, resources, last_used_at)
+       select :grant_id, ${user}, :application_id, :scopes, :resources, now()${from ? ` from ${from}` : ''}
         where ${mayRecord} and not exists (select 1 from existing)
        ${MERGE_INTO_ACTIVE_GRANT}
        returning id),
@@ -79,7 +83,7 @@ const CREATE = statement(
   `with ${grantForCode(':user_id::uuid', null, 'true')}
    insert into authorization_codes (${CODE_COLUMNS})
    select :id, :code_digest, :application_id, :user_id, grant_row.id, :redirect_uri, :scopes, :code_challenge,
-          :code_challenge_method, :nonce, :auth_time, :sid, now() + make_interval(secs => :ttl)
+          :code_challenge_method, :nonce, :auth_time, :sid, now() + make_interval(secs => :ttl), :resources
      from grant_row limit 1`,
 );
 
@@ -111,7 +115,7 @@ const CREATE_FOR_SESSION = statement(
    insert into authorization_codes (${CODE_COLUMNS})
    select :id, :code_digest, :application_id, live_session.user_id, grant_row.id, :redirect_uri, :scopes,
           :code_challenge, :code_challenge_method, :nonce, live_session.auth_time, live_session.id,
-          now() + make_interval(secs => :ttl)
+          now() + make_interval(secs => :ttl), :resources
      from live_session, grant_row limit 1
    returning id`,
 );
@@ -155,12 +159,21 @@ const REDEMPTION_RULES = {
        or ac.code_challenge = case ac.code_challenge_method when 'S256' then :s256::text else :plain::text end)`,
   grant_active: `exists (select 1 from grants g where g.id = ac.grant_id and ${grantActive('g')})`,
   user_enabled: `exists (select 1 from users u where u.id = ac.user_id and ${userEnabled('u')})`,
+  // RFC 8707: the token's resource is one the authorization request named.
+  resource_held: resourceHeld('ac.resources', ':audience'),
 } as const;
 
 export type RedemptionRule = keyof typeof REDEMPTION_RULES;
 export const REDEMPTION_RULE_NAMES = Object.keys(REDEMPTION_RULES) as RedemptionRule[];
 
-const REDEMPTION_PARAMS = ['code_digest', 'application_id', 'redirect_uri', 's256', 'plain'] as const;
+const REDEMPTION_PARAMS = [
+  'code_digest',
+  'application_id',
+  'redirect_uri',
+  's256',
+  'plain',
+  'audience',
+] as const;
 
 /** What the token request presents against the code. */
 export interface Redemption {
@@ -171,10 +184,13 @@ export interface Redemption {
   /** What the stored challenge must equal: S256(verifier) for S256 codes, the verifier for plain. */
   s256: string | null;
   plain: string | null;
+  /** The resource (RFC 8707) the token request names, or null. */
+  audience: string | null;
 }
 
 function redemptionValues(r: Redemption) {
   return {
+    audience: r.audience,
     code_digest: r.codeDigest,
     application_id: r.applicationId,
     redirect_uri: r.redirectUri,
@@ -188,6 +204,7 @@ export interface RedeemedCode {
   userId: string;
   grantId: string;
   scopes: string[];
+  resources: string[];
   nonce: string | null;
   authTime: Date;
   sid: string | null;
@@ -198,13 +215,14 @@ interface CodeDbRow {
   user_id: string;
   grant_id: string;
   scopes: string[];
+  resources: string[];
   nonce: string | null;
   auth_time: Date;
   sid: string | null;
 }
 
 const CODE_FIELDS =
-  'ac.id, ac.application_id, ac.user_id, ac.grant_id, ac.scopes, ac.nonce, ac.auth_time, ac.sid';
+  'ac.id, ac.application_id, ac.user_id, ac.grant_id, ac.scopes, ac.resources, ac.nonce, ac.auth_time, ac.sid';
 
 function toRedeemedCode(r: CodeDbRow): RedeemedCode {
   return {
@@ -212,6 +230,7 @@ function toRedeemedCode(r: CodeDbRow): RedeemedCode {
     userId: r.user_id,
     grantId: r.grant_id,
     scopes: r.scopes,
+    resources: r.resources,
     nonce: r.nonce,
     authTime: r.auth_time,
     sid: r.sid,

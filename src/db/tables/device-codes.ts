@@ -13,9 +13,9 @@ import { statement } from './statement.js';
 import { userEnabled } from './users.js';
 
 const INSERT = statement(
-  ['id', 'digest', 'user_code', 'application_id', 'scopes', 'interval', 'ttl'],
-  `insert into device_codes (id, device_code_digest, user_code, application_id, scopes, poll_interval, expires_at)
-   values (:id, :digest, :user_code, :application_id, :scopes, :interval, now() + make_interval(secs => :ttl))`,
+  ['id', 'digest', 'user_code', 'application_id', 'scopes', 'resources', 'interval', 'ttl'],
+  `insert into device_codes (id, device_code_digest, user_code, application_id, scopes, resources, poll_interval, expires_at)
+   values (:id, :digest, :user_code, :application_id, :scopes, :resources, :interval, now() + make_interval(secs => :ttl))`,
 );
 
 /** Stores a new device authorization (a unique violation means the user code collided). */
@@ -26,6 +26,8 @@ export async function insertDeviceCode(
     userCode: string;
     applicationId: string;
     scopes: string[];
+    /** The resources (RFC 8707) the device authorization request named. */
+    resources: string[];
     interval: number;
     ttlSeconds: number;
   },
@@ -38,6 +40,7 @@ export async function insertDeviceCode(
       user_code: p.userCode,
       application_id: p.applicationId,
       scopes: p.scopes,
+      resources: p.resources,
       interval: p.interval,
       ttl: p.ttlSeconds,
     }),
@@ -50,11 +53,12 @@ export interface PendingDevice {
   applicationId: string;
   clientId: string;
   scopes: string[];
+  resources: string[];
 }
 
 const FIND_PENDING = statement(
   ['user_code'],
-  `select d.id, d.user_code, d.application_id, a.client_id, d.scopes
+  `select d.id, d.user_code, d.application_id, a.client_id, d.scopes, d.resources
      from device_codes d join applications a on a.id = d.application_id
     where d.user_code = :user_code and d.status = 'pending' and d.expires_at > now()`,
 );
@@ -67,6 +71,7 @@ export async function findPendingByUserCode(sql: Sql, userCode: string): Promise
     application_id: string;
     client_id: string;
     scopes: string[];
+    resources: string[];
   }>(FIND_PENDING.text, FIND_PENDING.values({ user_code: userCode }));
   const r = rows[0];
   return r
@@ -76,6 +81,7 @@ export async function findPendingByUserCode(sql: Sql, userCode: string): Promise
         applicationId: r.application_id,
         clientId: r.client_id,
         scopes: r.scopes,
+        resources: r.resources,
       }
     : null;
 }
@@ -87,11 +93,11 @@ const DENY = statement(
 
 const APPROVE = statement(
   ['id', 'grant_id', 'user_id', 'auth_time'],
-  `with d as (select id, application_id, scopes from device_codes
+  `with d as (select id, application_id, scopes, resources from device_codes
                where id = :id and status = 'pending' and expires_at > now()),
    g as (
-     insert into grants as g (id, user_id, application_id, scopes, last_used_at)
-     select :grant_id, :user_id, d.application_id, d.scopes, now() from d
+     insert into grants as g (id, user_id, application_id, scopes, resources, last_used_at)
+     select :grant_id, :user_id, d.application_id, d.scopes, d.resources, now() from d
      ${MERGE_INTO_ACTIVE_GRANT}
      returning id)
    update device_codes set status = 'approved', user_id = :user_id, grant_id = (select id from g), auth_time = :auth_time
@@ -124,6 +130,7 @@ export interface PolledDevice {
   userId: string | null;
   grantId: string | null;
   scopes: string[];
+  resources: string[];
   authTime: Date | null;
 }
 
@@ -136,7 +143,8 @@ const POLL = statement(
       set last_polled_at = now(),
           poll_interval = case when p.too_fast then d.poll_interval + 5 else d.poll_interval end
      from p where d.id = p.id
-   returning d.id, d.status, d.expires_at <= now() as expired, p.too_fast, d.user_id, d.grant_id, d.scopes, d.auth_time`,
+   returning d.id, d.status, d.expires_at <= now() as expired, p.too_fast, d.user_id, d.grant_id, d.scopes, d.resources,
+             d.auth_time`,
 );
 
 /**
@@ -156,6 +164,7 @@ export async function pollDeviceCode(
     user_id: string | null;
     grant_id: string | null;
     scopes: string[];
+    resources: string[];
     auth_time: Date | null;
   }>(POLL.text, POLL.values({ digest, application_id: applicationId }));
   const r = rows[0];
@@ -168,6 +177,7 @@ export async function pollDeviceCode(
     userId: r.user_id,
     grantId: r.grant_id,
     scopes: r.scopes,
+    resources: r.resources,
     authTime: r.auth_time,
   };
 }
@@ -179,7 +189,7 @@ const CONSUME = statement(
       where dc.id = :id and dc.status = 'approved' and dc.expires_at > now()
         and exists (select 1 from grants g where g.id = dc.grant_id and ${grantActive('g')})
         and exists (select 1 from users u where u.id = dc.user_id and ${userEnabled('u')})
-     returning dc.id, dc.application_id, dc.user_id, dc.grant_id, dc.scopes, dc.auth_time, null::uuid as sid),
+     returning dc.id, dc.application_id, dc.user_id, dc.grant_id, dc.scopes, dc.resources, dc.auth_time, null::uuid as sid),
    ${tokenPairFrom('c')}
    select count(*)::int as n from c`,
 );

@@ -19,11 +19,22 @@ export function grantActive(grant: string): string {
 }
 
 /**
- * Consent is needed unless the grant holds every scope asked for. The one definition: the page
- * path reads it as a column, the fast path and code creation use it as a condition.
+ * Consent is needed unless the grant holds every scope and every resource (RFC 8707) asked for.
+ * The one definition: the page path reads it as a column, the fast path and code creation use
+ * it as a condition.
  */
-export function grantCovers(grant: string, scopes: string): string {
-  return `${grant}.scopes @> ${scopes}::text[]`;
+export function grantCovers(grant: string, scopes: string, resources: string): string {
+  return `(${grant}.scopes @> ${scopes}::text[] and ${grant}.resources @> ${resources}::text[])`;
+}
+
+/**
+ * RFC 8707 at the token endpoint: the token's audience `audience` (null: none asked for) must be
+ * one of the resources `resources` the code or refresh token holds; with none held, no resource
+ * may be asked for (a refresh narrows, never widens). The device grant applies the same rule in
+ * resource-indicators.ts (resourceHeld), after its poll has read the code.
+ */
+export function resourceHeld(resources: string, audience: string): string {
+  return `((${audience}::text is null and cardinality(${resources}) = 0) or coalesce(${audience}::text = any(${resources}), false))`;
 }
 
 /**
@@ -32,7 +43,9 @@ export function grantCovers(grant: string, scopes: string): string {
  * statement aliases grants as `g`.
  */
 export const MERGE_INTO_ACTIVE_GRANT = `on conflict (user_id, application_id) where revoked_at is null do update
-         set scopes = array(select distinct x from unnest(g.scopes || excluded.scopes) as x order by x), updated_at = now()`;
+         set scopes = array(select distinct x from unnest(g.scopes || excluded.scopes) as x order by x),
+             resources = array(select distinct x from unnest(g.resources || excluded.resources) as x order by x),
+             updated_at = now()`;
 
 /**
  * A CTE that records the use of the grant of CTE `source`, at most once a minute (a write per
@@ -44,29 +57,33 @@ export function touchGrant(source: string): string {
 }
 
 const FIND_ACTIVE = statement(
-  ['user_id', 'application_id', 'scopes'],
-  `select g.id, g.scopes, ${grantCovers('g', ':scopes')} as covers from grants g
+  ['user_id', 'application_id', 'scopes', 'resources'],
+  `select g.id, g.scopes, ${grantCovers('g', ':scopes', ':resources')} as covers from grants g
     where g.user_id = :user_id and g.application_id = :application_id and ${grantActive('g')}`,
 );
 
-/** The user's active consent to the application (if any), with whether it covers `scopes`. */
+/**
+ * The user's active consent to the application (if any), with whether it covers `scopes` and
+ * `resources`.
+ */
 export async function findActiveGrant(
   sql: Sql,
   userId: string,
   applicationId: string,
   scopes: readonly string[],
+  resources: readonly string[] = [],
 ): Promise<CoveringGrant | null> {
   const rows = await sql.query<CoveringGrant>(
     FIND_ACTIVE.text,
-    FIND_ACTIVE.values({ user_id: userId, application_id: applicationId, scopes }),
+    FIND_ACTIVE.values({ user_id: userId, application_id: applicationId, scopes, resources }),
   );
   return rows[0] ?? null;
 }
 
 const UPSERT = statement(
-  ['id', 'user_id', 'application_id', 'scopes'],
-  `insert into grants as g (id, user_id, application_id, scopes, last_used_at)
-   values (:id, :user_id, :application_id, :scopes, now())
+  ['id', 'user_id', 'application_id', 'scopes', 'resources'],
+  `insert into grants as g (id, user_id, application_id, scopes, resources, last_used_at)
+   values (:id, :user_id, :application_id, :scopes, :resources, now())
    ${MERGE_INTO_ACTIVE_GRANT}, last_used_at = now()
    returning id, scopes`,
 );
@@ -80,10 +97,11 @@ export async function upsertGrant(
   userId: string,
   applicationId: string,
   scopes: readonly string[],
+  resources: readonly string[] = [],
 ): Promise<GrantRow> {
   const rows = await sql.query<GrantRow>(
     UPSERT.text,
-    UPSERT.values({ id: newId(), user_id: userId, application_id: applicationId, scopes }),
+    UPSERT.values({ id: newId(), user_id: userId, application_id: applicationId, scopes, resources }),
   );
   return rows[0];
 }

@@ -5,13 +5,13 @@ import {
   accessTokenInsert,
   accessTokenValues,
 } from './access-tokens.js';
-import { touchGrant } from './grants.js';
+import { resourceHeld, touchGrant } from './grants.js';
 import { statement } from './statement.js';
 import { userEnabled } from './users.js';
 
 /** The columns every refresh-token insert writes, in the order refreshTokenInsert supplies them. */
 const REFRESH_TOKEN_COLUMNS =
-  'id, token_digest, application_id, user_id, grant_id, family_id, parent_id, scopes, auth_time, sid, expires_at';
+  'id, token_digest, application_id, user_id, grant_id, family_id, parent_id, scopes, auth_time, sid, expires_at, resources';
 
 /**
  * A refresh token is active while it is not revoked, not consumed (rotated), not expired, and its
@@ -52,12 +52,15 @@ export function refreshTokenInsert(
     scopes: string;
     authTime: string;
     sid: string;
+    /** The resources (RFC 8707) later refreshes may ask for. */
+    resources: string;
   },
   from: string | null,
 ): string {
   return `insert into refresh_tokens (${REFRESH_TOKEN_COLUMNS})
        select :refresh_id, :refresh_digest, ${owner.application}, ${owner.user}, ${owner.grant}, ${owner.family},
-              ${owner.parent}, ${owner.scopes}, ${owner.authTime}, ${owner.sid}, now() + make_interval(secs => :refresh_ttl)
+              ${owner.parent}, ${owner.scopes}, ${owner.authTime}, ${owner.sid}, now() + make_interval(secs => :refresh_ttl),
+              ${owner.resources}
          ${from ? `from ${from}` : ''} where :refresh_id::uuid is not null`;
 }
 
@@ -75,8 +78,8 @@ export function tokenPairValues(
 
 /**
  * Two CTEs (`a`, `r`) writing the tokens for a row just consumed by CTE `source` (an
- * authorization or device code with id, application_id, user_id, grant_id, scopes, auth_time,
- * sid): an access token, and a refresh token unless `:refresh_id` is null. The code's id becomes
+ * authorization or device code with id, application_id, user_id, grant_id, scopes, resources,
+ * auth_time, sid): an access token, and a refresh token unless `:refresh_id` is null. The code's id becomes
  * the family.
  */
 export function tokenPairFrom(source: string): string {
@@ -89,7 +92,16 @@ export function tokenPairFrom(source: string): string {
   };
   return `
      a as (${accessTokenInsert(owner, source)}),
-     r as (${refreshTokenInsert({ ...owner, parent: 'null::uuid', authTime: `${source}.auth_time`, sid: `${source}.sid` }, source)})`;
+     r as (${refreshTokenInsert(
+       {
+         ...owner,
+         parent: 'null::uuid',
+         authTime: `${source}.auth_time`,
+         sid: `${source}.sid`,
+         resources: `${source}.resources`,
+       },
+       source,
+     )})`;
 }
 
 /** Whom a token pair written outside a code is for (password grant, provisioning). */
@@ -101,6 +113,8 @@ export interface TokenPairOwner {
   scopes: string[];
   authTime: Date | null;
   sid: string | null;
+  /** The resources (RFC 8707) of the grant; absent: none. */
+  resources?: string[];
 }
 
 const OWNER_PARAMS = [
@@ -111,6 +125,7 @@ const OWNER_PARAMS = [
   'scopes',
   'auth_time',
   'sid',
+  'resources',
 ] as const;
 const LITERAL_OWNER = {
   application: ':application_id::uuid',
@@ -120,6 +135,7 @@ const LITERAL_OWNER = {
   scopes: ':scopes::text[]',
   authTime: ':auth_time::timestamptz',
   sid: ':sid::uuid',
+  resources: ':resources::text[]',
 };
 
 function ownerValues(o: TokenPairOwner) {
@@ -131,6 +147,7 @@ function ownerValues(o: TokenPairOwner) {
     scopes: o.scopes,
     auth_time: o.authTime,
     sid: o.sid,
+    resources: o.resources ?? [],
   };
 }
 
@@ -163,6 +180,8 @@ export interface RotatedFrom {
   scopes: string[];
   authTime: Date | null;
   sid: string | null;
+  /** The resources (RFC 8707) the successor keeps: each later refresh may name any of them. */
+  resources: string[];
 }
 
 interface RotatedDbRow {
@@ -171,19 +190,21 @@ interface RotatedDbRow {
   grant_id: string | null;
   family_id: string;
   scopes: string[];
+  resources: string[];
   auth_time: Date | null;
   sid: string | null;
 }
 
 const ROTATE = statement(
-  [...TOKEN_PAIR_PARAMS, 'token_digest', 'application_id', 'requested_scopes'],
+  [...TOKEN_PAIR_PARAMS, 'token_digest', 'application_id', 'requested_scopes', 'audience'],
   `with c as (
      update refresh_tokens t set consumed_at = now()
        from users u
       where t.token_digest = :token_digest and t.application_id = :application_id
         and u.id = t.user_id and ${refreshTokenActive('t', 'u')}
         and (:requested_scopes::text[] is null or t.scopes @> :requested_scopes::text[])
-     returning t.id, t.user_id, t.grant_id, t.family_id, t.scopes, t.auth_time, t.sid),
+        and ${resourceHeld('t.resources', ':audience')}
+     returning t.id, t.user_id, t.grant_id, t.family_id, t.scopes, t.resources, t.auth_time, t.sid),
    a as (${accessTokenInsert(
      {
        application: ':application_id',
@@ -204,6 +225,7 @@ const ROTATE = statement(
        scopes: 'c.scopes',
        authTime: 'c.auth_time',
        sid: 'c.sid',
+       resources: 'c.resources',
      },
      'c',
    )}),
@@ -222,6 +244,8 @@ export async function rotateRefreshToken(
     digest: Buffer;
     applicationId: string;
     requestedScopes: string[] | null;
+    /** The resource (RFC 8707) asked for; it must be one the token holds. */
+    audience: string | null;
     access: AccessTokenToStore;
     refresh: RefreshTokenToStore;
     refreshTtl: number;
@@ -234,6 +258,7 @@ export async function rotateRefreshToken(
       token_digest: p.digest,
       application_id: p.applicationId,
       requested_scopes: p.requestedScopes,
+      audience: p.audience,
     }),
   );
   const r = rows[0];
@@ -249,6 +274,7 @@ function toRotatedFrom(r: RotatedDbRow): RotatedFrom {
     scopes: r.scopes,
     authTime: r.auth_time,
     sid: r.sid,
+    resources: r.resources,
   };
 }
 
@@ -263,7 +289,7 @@ export interface RefreshDiagnosis extends RotatedFrom {
 
 const DIAGNOSE = statement(
   ['token_digest'],
-  `select t.id, t.application_id, t.user_id, t.grant_id, t.family_id, t.scopes, t.auth_time, t.sid,
+  `select t.id, t.application_id, t.user_id, t.grant_id, t.family_id, t.scopes, t.resources, t.auth_time, t.sid,
           t.revoked_at is not null as revoked, t.expires_at <= now() as expired,
           extract(epoch from now() - t.consumed_at)::float8 as consumed_ago, ${userEnabled('u')} as user_active
      from refresh_tokens t join users u on u.id = t.user_id

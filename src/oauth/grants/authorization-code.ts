@@ -1,10 +1,11 @@
 import { diagnoseCode, type RedeemedCode, type Redemption, redeemCode } from '../../services/codes.js';
 import type { ServerCtx } from '../../services/context.js';
 import { digest } from '../../services/secrets.js';
-import { mintAccessToken, revokeFamily } from '../../services/tokens.js';
+import { issuesJwt, mintAccessToken, revokeFamily } from '../../services/tokens.js';
 import { invalidGrant, invalidRequest } from '../errors.js';
 import { s256, VERIFIER } from '../pkce.js';
 import { matchRedirectUri } from '../redirect-uris.js';
+import { notHeld, tokenResource } from '../resource-indicators.js';
 import { idTokenFor, mintRefreshIfAllowed, tokenResponse } from './common.js';
 import type { GrantHandler } from './types.js';
 
@@ -16,6 +17,10 @@ import type { GrantHandler } from './types.js';
  * code and writing the tokens; only when it refuses is the code read, to say why (and to revoke
  * on replay). JWT access tokens need the code's user before they can be signed, so for those
  * the code is read first.
+ *
+ * RFC 8707: `resource` names one of the resources the authorization request named (one access
+ * token, one audience); a code bound to resources needs it, a code bound to none refuses it.
+ * The scopes were checked against every one of them at the authorization request.
  */
 export const authorizationCodeGrant: GrantHandler = {
   grantType: 'authorization_code',
@@ -35,6 +40,7 @@ export const authorizationCodeGrant: GrantHandler = {
     if (redirectUri !== null && !matchRedirectUri(redirectUri, client.redirectUris)) {
       throw invalidGrant('redirect_uri is not registered for this client.');
     }
+    const resource = await tokenResource(ctx.runtime.resources, params);
     const refresh = mintRefreshIfAllowed(client);
     const refreshTtl = ctx.config.ttl.refreshToken;
 
@@ -44,10 +50,11 @@ export const authorizationCodeGrant: GrantHandler = {
       redirectUri,
       s256: verifier === null ? null : s256(verifier),
       plain: verifier,
+      audience: resource?.identifier ?? null,
     };
 
     let access: Awaited<ReturnType<typeof mintAccessToken>>;
-    if (client.accessTokenFormat === 'jwt') {
+    if (issuesJwt(client, resource)) {
       // The diagnostic read evaluates the same rules the redemption statement requires.
       const code = await explainUnlessRedeemable(ctx, presented);
       access = await mintAccessToken(ctx, {
@@ -56,6 +63,7 @@ export const authorizationCodeGrant: GrantHandler = {
         grantId: code.grantId,
         familyId: code.id,
         scopes: code.scopes,
+        resource,
       });
     } else {
       access = await mintAccessToken(ctx, {
@@ -64,6 +72,7 @@ export const authorizationCodeGrant: GrantHandler = {
         grantId: null,
         familyId: null,
         scopes: [],
+        resource,
       });
     }
     const redeemed = await redeemCode(ctx.sql, presented, access, refresh, refreshTtl);
@@ -124,5 +133,7 @@ async function explainUnlessRedeemable(ctx: ServerCtx, presented: Redemption): P
       throw invalidGrant('The authorization has been revoked.');
     case 'user_enabled':
       throw invalidGrant('The user is disabled.');
+    case 'resource_held':
+      throw notHeld();
   }
 }

@@ -2,6 +2,7 @@ import { consumeDeviceCodeAndIssue, pollDeviceCode } from '../../services/device
 import { mintAccessToken } from '../../services/tokens.js';
 import { DEVICE_CODE_GRANT } from '../../vocabulary.js';
 import { invalidGrant, invalidRequest, OAuthError } from '../errors.js';
+import { notHeld, resourceHeld, tokenResource } from '../resource-indicators.js';
 import { idTokenFor, mintRefreshIfAllowed, tokenResponse } from './common.js';
 import type { GrantHandler } from './types.js';
 
@@ -15,6 +16,7 @@ export const deviceCodeGrant: GrantHandler = {
   async handle({ ctx, params, client }) {
     const deviceCode = params.get('device_code');
     if (!deviceCode) throw invalidRequest('The device_code parameter is required.');
+    const resource = await tokenResource(ctx.runtime.resources, params);
     const polled = await pollDeviceCode(ctx.sql, deviceCode, client.id);
     if (!polled) throw invalidGrant('The device code is invalid.');
     if (polled.expired) throw new OAuthError('expired_token', 'The device code has expired; start again.');
@@ -28,12 +30,15 @@ export const deviceCodeGrant: GrantHandler = {
       case 'consumed':
         throw invalidGrant('The device code has already been used.');
     }
+    // RFC 8707: one of the resources the device authorization request named (the user approved them).
+    if (!resourceHeld(polled.resources, resource?.identifier ?? null)) throw notHeld();
     const subject = {
       client,
       userId: polled.userId!,
       grantId: polled.grantId,
       familyId: polled.id,
       scopes: polled.scopes,
+      resource,
     };
     const access = await mintAccessToken(ctx, subject);
     const refresh = mintRefreshIfAllowed(client);

@@ -4,6 +4,7 @@ import { authenticate } from '../../services/login.js';
 import { insertTokenPair, mintAccessToken } from '../../services/tokens.js';
 import { invalidGrant, invalidRequest, temporarilyUnavailable, tooManyAttempts } from '../errors.js';
 import { scopeParam } from '../params.js';
+import { resolveScopesFor, tokenResource } from '../resource-indicators.js';
 import { resolveScopes } from '../scopes.js';
 import { mintRefreshIfAllowed, tokenResponse } from './common.js';
 import type { GrantHandler } from './types.js';
@@ -19,15 +20,30 @@ export const passwordGrant: GrantHandler = {
     const username = params.get('username');
     const password = params.get('password');
     if (!username || !password) throw invalidRequest('username and password are required.');
-    const scopes = resolveScopes(scopeParam(params), client, ctx.config);
+    // RFC 8707: any registered resource, as for client_credentials; the grant records it.
+    const resource = await tokenResource(ctx.runtime.resources, params);
+    const resources = resource ? [resource] : [];
+    const scopes = resolveScopesFor(
+      (r) => resolveScopes(r, client, ctx.config),
+      scopeParam(params),
+      resources,
+    );
     const result = await authenticate(ctx, username, password);
     if (!result.ok) {
       if (result.reason === 'blocked') throw tooManyAttempts('invalid_grant', result.retryAfter);
       if (result.reason === 'busy') throw temporarilyUnavailable(result.retryAfter);
       throw invalidGrant('Invalid username or password.');
     }
-    const grant = await upsertGrant(ctx.sql, result.user.id, client.id, scopes);
-    const subject = { client, userId: result.user.id, grantId: grant.id, familyId: newId(), scopes };
+    const identifiers = resources.map((r) => r.identifier);
+    const grant = await upsertGrant(ctx.sql, result.user.id, client.id, scopes, identifiers);
+    const subject = {
+      client,
+      userId: result.user.id,
+      grantId: grant.id,
+      familyId: newId(),
+      scopes,
+      resource,
+    };
     const access = await mintAccessToken(ctx, subject);
     const refresh = mintRefreshIfAllowed(client);
     await insertTokenPair(ctx.sql, access, refresh, subject, ctx.config.ttl.refreshToken, {

@@ -1,8 +1,9 @@
 import { diagnoseRefreshToken, reissueWithinGrace, rotateRefreshToken } from '../../services/refresh.js';
 import { digest } from '../../services/secrets.js';
-import { mintAccessToken, mintRefreshToken, revokeFamily } from '../../services/tokens.js';
+import { issuesJwt, mintAccessToken, mintRefreshToken, revokeFamily } from '../../services/tokens.js';
 import { invalidGrant, invalidRequest, invalidScope } from '../errors.js';
 import { scopeParam } from '../params.js';
+import { notHeld, resourceHeld, tokenResource } from '../resource-indicators.js';
 import { idTokenFor, tokenResponse } from './common.js';
 import type { GrantHandler } from './types.js';
 
@@ -12,6 +13,9 @@ import type { GrantHandler } from './types.js';
  * again within REFRESH_GRACE_SECONDS gets a fresh pair; within REFRESH_CONCURRENCY_WINDOW_SECONDS
  * it is refused without consequence (a concurrent duplicate); otherwise it is reuse, and the
  * whole family is revoked. Both windows are off by default (RFC 9700 §4.14.2).
+ *
+ * RFC 8707: `resource` narrows the new access token to one of the resources the grant holds
+ * (the successor refresh token keeps them all); another resource is invalid_target.
  */
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
@@ -20,21 +24,25 @@ export const refreshTokenGrant: GrantHandler = {
     if (!value) throw invalidRequest('The refresh_token parameter is required.');
     if (value.length > 512) throw invalidGrant('The refresh token is invalid.');
     const requested = scopeParam(params) ?? null;
+    const resource = await tokenResource(ctx.runtime.resources, params);
+    const audience = resource?.identifier ?? null;
     const tokenDigest = digest(value);
     const refresh = mintRefreshToken();
     // The access token's subject is known only after the rotation; JWT access tokens need it first.
-    const pre = client.accessTokenFormat === 'jwt' ? await diagnoseRefreshToken(ctx.sql, tokenDigest) : null;
+    const pre = issuesJwt(client, resource) ? await diagnoseRefreshToken(ctx.sql, tokenDigest) : null;
     const access = await mintAccessToken(ctx, {
       client,
       userId: pre?.userId ?? null,
       grantId: pre?.grantId ?? null,
       familyId: pre?.familyId ?? null,
       scopes: requested ?? pre?.scopes ?? [],
+      resource,
     });
     const rotated = await rotateRefreshToken(ctx.sql, {
       digest: tokenDigest,
       applicationId: client.id,
       requestedScopes: requested,
+      audience,
       access,
       refresh,
       refreshTtl: ctx.config.ttl.refreshToken,
@@ -62,6 +70,7 @@ export const refreshTokenGrant: GrantHandler = {
     if (requested && !requested.every((s) => why.scopes.includes(s))) {
       throw invalidScope('The requested scope exceeds the scope originally granted (RFC 6749 §6).');
     }
+    if (!resourceHeld(why.resources, audience)) throw notHeld();
     if (why.consumedAgo !== null) {
       const { graceSeconds, concurrencyWindowSeconds } = ctx.config.refresh;
       if (why.consumedAgo <= graceSeconds) {
@@ -72,6 +81,7 @@ export const refreshTokenGrant: GrantHandler = {
           grantId: why.grantId,
           familyId: why.familyId,
           scopes,
+          resource,
         });
         const fresh = mintRefreshToken();
         await reissueWithinGrace(ctx.sql, why, scopes, again, fresh, ctx.config.ttl.refreshToken);

@@ -100,6 +100,14 @@ afterAll(async () => {
   await Promise.all([open, tokenServer, limited, off].filter(Boolean).map((s) => s.stop()));
 });
 
+/** Alice logs in and runs a PKCE code flow with a registered public client (RFC 6749 §4.1). */
+async function aliceCodeFlow(clientId: string, redirectUri: string) {
+  const agent = new Agent(open.url);
+  await agent.login('alice', 'alice-password');
+  const tokens = await codeFlow(open, agent, { id: '', clientId, clientSecret: null, redirectUri });
+  return { agent, tokens };
+}
+
 describe('RFC 7591 dynamic registration, DYNAMIC_REGISTRATION=open', () => {
   it('RFC 8414 §2 / RFC 7591 §3: registration_endpoint is advertised; a public native client registers (RFC 7591 §3.2.1 response) and completes a PKCE code flow with a loopback redirect on another port (RFC 8252 §7.3)', async () => {
     const meta = (await (
@@ -124,14 +132,10 @@ describe('RFC 7591 dynamic registration, DYNAMIC_REGISTRATION=open', () => {
     // Privileged scopes are not given by default.
     expect(String(res.json.scope).split(' ')).not.toContain('graphql');
 
-    const agent = new Agent(open.url);
-    await agent.login('alice', 'alice-password');
-    const tokens = await codeFlow(open, agent, {
-      id: '',
-      clientId: res.json.client_id as string,
-      clientSecret: null,
-      redirectUri: 'http://127.0.0.1:54321/callback',
-    });
+    const { tokens } = await aliceCodeFlow(
+      res.json.client_id as string,
+      'http://127.0.0.1:54321/callback',
+    );
     expect(tokens.access_token).toBeTruthy();
     expect(tokens.refresh_token).toBeTruthy();
   });
@@ -352,14 +356,7 @@ describe('RFC 7591 dynamic registration, DYNAMIC_REGISTRATION=open', () => {
     expect(patch.status).toBe(405);
     expect(((await patch.json()) as Json).error).toBe('invalid_request');
     // Alice's own access token is not a registration access token.
-    const agent = new Agent(open.url);
-    await agent.login('alice', 'alice-password');
-    const tokens = await codeFlow(open, agent, {
-      id: '',
-      clientId: reg.json.client_id as string,
-      clientSecret: null,
-      redirectUri: 'http://127.0.0.1/callback',
-    });
+    const { agent, tokens } = await aliceCodeFlow(reg.json.client_id as string, 'http://127.0.0.1/callback');
     const withAccessToken = await manage(
       open,
       reg.json.registration_client_uri as string,

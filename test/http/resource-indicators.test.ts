@@ -78,6 +78,15 @@ async function introspect(token: string) {
   return (await postForm(server, '/o/introspect/', { token }, machine)).json;
 }
 
+/** RFC 8707 §2 at the token endpoint: a refresh of `refreshToken` asking for one `resource`. */
+const refreshFor = (refreshToken: unknown, resource: string) =>
+  postForm(
+    server,
+    '/o/token/',
+    { grant_type: 'refresh_token', refresh_token: String(refreshToken), resource },
+    web,
+  );
+
 describe('client_credentials with resource (RFC 8707 §2)', () => {
   it('RFC 8707 §2: an unregistered resource is invalid_target', async () => {
     const res = await cc({ resource: 'https://unknown.example.com/' });
@@ -243,30 +252,15 @@ describe('code flow with resources (RFC 8707 §2.1, §2.2)', () => {
     expect(token.status, token.text).toBe(200);
     expect((await introspect(String(token.json.access_token))).aud).toBe(R1);
 
-    const toR2 = await postForm(
-      server,
-      '/o/token/',
-      { grant_type: 'refresh_token', refresh_token: String(token.json.refresh_token), resource: R2 },
-      web,
-    );
+    const toR2 = await refreshFor(token.json.refresh_token, R2);
     expect(toR2.status, toR2.text).toBe(200);
     expect((await introspect(String(toR2.json.access_token))).aud).toBe(R2);
 
     // The successor still holds both: back to R1 works, R3 (registered, not granted) does not.
-    const widen = await postForm(
-      server,
-      '/o/token/',
-      { grant_type: 'refresh_token', refresh_token: String(toR2.json.refresh_token), resource: R3 },
-      web,
-    );
+    const widen = await refreshFor(toR2.json.refresh_token, R3);
     expect(widen.status).toBe(400);
     expect(widen.json.error).toBe('invalid_target');
-    const back = await postForm(
-      server,
-      '/o/token/',
-      { grant_type: 'refresh_token', refresh_token: String(toR2.json.refresh_token), resource: R1 },
-      web,
-    );
+    const back = await refreshFor(toR2.json.refresh_token, R1);
     expect(back.status, back.text).toBe(200);
     expect((await introspect(String(back.json.access_token))).aud).toBe(R1);
   });
@@ -304,12 +298,7 @@ describe('code flow with resources (RFC 8707 §2.1, §2.2)', () => {
     );
     expect(token.status).toBe(200);
     expect((await introspect(String(token.json.access_token))).aud).toBeUndefined();
-    const refused = await postForm(
-      server,
-      '/o/token/',
-      { grant_type: 'refresh_token', refresh_token: String(token.json.refresh_token), resource: R1 },
-      web,
-    );
+    const refused = await refreshFor(token.json.refresh_token, R1);
     expect(refused.json.error).toBe('invalid_target');
   });
 });
@@ -394,12 +383,7 @@ describe('a token for a resource is for it alone (RFC 8707 §1: audience restric
     const claims = jwtPayload(String(token.json.access_token));
     expect(claims).toMatchObject({ aud: RJ, scope: 'read', client_id: web.clientId });
     expect(token.json.expires_in).toBe(120);
-    const refreshed = await postForm(
-      server,
-      '/o/token/',
-      { grant_type: 'refresh_token', refresh_token: String(token.json.refresh_token), resource: RJ },
-      web,
-    );
+    const refreshed = await refreshFor(token.json.refresh_token, RJ);
     expect(refreshed.status, refreshed.text).toBe(200);
     expect(jwtPayload(String(refreshed.json.access_token)).aud).toBe(RJ);
   });

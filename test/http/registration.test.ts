@@ -132,10 +132,7 @@ describe('RFC 7591 dynamic registration, DYNAMIC_REGISTRATION=open', () => {
     // Privileged scopes are not given by default.
     expect(String(res.json.scope).split(' ')).not.toContain('graphql');
 
-    const { tokens } = await aliceCodeFlow(
-      res.json.client_id as string,
-      'http://127.0.0.1:54321/callback',
-    );
+    const { tokens } = await aliceCodeFlow(res.json.client_id as string, 'http://127.0.0.1:54321/callback');
     expect(tokens.access_token).toBeTruthy();
     expect(tokens.refresh_token).toBeTruthy();
   });

@@ -6,6 +6,7 @@ import { Migration20261128011538 as M2 } from './Migration20261128011538.js';
 import { Migration20261203140351 as M3 } from './Migration20261203140351.js';
 import { Migration20261203152806 as M4 } from './Migration20261203152806.js';
 import { Migration20261203152817 as M5 } from './Migration20261203152817.js';
+import { Migration20261203200159 as M6 } from './Migration20261203200159.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128002501', class: M0 },
@@ -14,4 +15,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203140351', class: M3 },
   { name: 'Migration20261203152806', class: M4 },
   { name: 'Migration20261203152817', class: M5 },
+  { name: 'Migration20261203200159', class: M6 },
 ];

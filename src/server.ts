@@ -6,11 +6,12 @@ import type { Config } from './config/index.js';
 import { listen } from './db/listen.js';
 import { type Database, migrate, openDatabase } from './db/orm.js';
 import { graphqlDoor } from './graphql/index.js';
-import { OutboundClient } from './http/outbound.js';
+import { OutboundClient, type OutboundOptions } from './http/outbound.js';
 import { createLogger, type Logger } from './log.js';
 import { protocolDoor } from './oauth/index.js';
 import { startCleanup } from './services/cleanup.js';
 import { CLIENT_CHANNEL, ClientCache } from './services/client-cache.js';
+import { resolveDocumentClient } from './services/client-metadata-documents.js';
 import type { BaseRuntime, Runtime } from './services/context.js';
 import { encryptAtRest } from './services/encrypt-at-rest.js';
 import { KEYS_CHANNEL, KeyStore } from './services/keys.js';
@@ -26,6 +27,8 @@ export interface StartOptions {
   inMemory?: boolean;
   /** The caller announces the start itself (a readable line at a terminal). */
   quietListening?: boolean;
+  /** Tests: how the outbound client resolves names and which CA it trusts (self-signed servers). */
+  outbound?: Pick<OutboundOptions, 'resolve' | 'ca'>;
 }
 
 export interface RunningServer {
@@ -44,9 +47,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       const applied = await migrate(db);
       if (applied.length) log.info({ applied }, 'migrations applied');
     }
-    const clients = new ClientCache(db.sql, config.clientCacheTtl);
+    const outbound = new OutboundClient({
+      ...opts.outbound,
+      allowPrivateNetwork: config.outbound.allowPrivateNetwork,
+    });
+    const documents = config.clientIdMetadataDocuments
+      ? (clientId: string) => resolveDocumentClient(db.sql, outbound, clientId, config.scopes)
+      : null;
+    const clients = new ClientCache(db.sql, config.clientCacheTtl, documents);
     const resources = new ResourceCache(db.sql, config.clientCacheTtl);
-    const runtime = await prepareRuntime({ config, db, log }, clients, resources);
+    const runtime = await prepareRuntime({ config, db, log }, { clients, resources, outbound });
     if (config.database.url) {
       // Other instances announce client changes and key rotations; act on them at once.
       const reloadKeys = () => {
@@ -137,8 +147,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
  */
 async function prepareRuntime(
   base: BaseRuntime,
-  clients: ClientCache,
-  resources: ResourceCache,
+  stores: Pick<Runtime, 'clients' | 'resources' | 'outbound'>,
 ): Promise<Runtime> {
   const { db, config, log } = base;
   if (config.keyEncryptionKey) await encryptAtRest(db.sql, config.keyEncryptionKey, log);
@@ -147,13 +156,11 @@ async function prepareRuntime(
   await keyStore.init();
   return {
     ...base,
-    clients,
-    resources,
+    ...stores,
     keys,
     keyStore,
     clientAuthLimiter: new HotPathLimiter(db.sql, config.limits.loginWindow),
     accessTokens: new AccessTokenStore(db.sql),
-    outbound: new OutboundClient({ allowPrivateNetwork: config.outbound.allowPrivateNetwork }),
   };
 }
 

@@ -181,6 +181,8 @@ const schema = z.object({
   GRAPHQL_MAX_ROUND_TRIPS: count(20, 1, 200),
   /** Development and tests only: the outbound client may reach loopback/private addresses, and http on loopback. */
   OUTBOUND_ALLOW_PRIVATE_NETWORK: bool(false),
+  /** Accept https-URL client ids, resolved by fetching their client ID metadata document. */
+  CLIENT_ID_METADATA_DOCUMENTS: bool(false),
   /** RFC 7591: off (no endpoint), open (anyone), token (an initial access token is required). */
   DYNAMIC_REGISTRATION: z.enum(['off', 'open', 'token']).default('off'),
   /** Dynamic registrations admitted per address (IPv6: per /64) per hour. */
@@ -290,6 +292,7 @@ function configFrom(e: Env) {
       maxRoundTrips: e.GRAPHQL_MAX_ROUND_TRIPS,
     },
     outbound: { allowPrivateNetwork: e.OUTBOUND_ALLOW_PRIVATE_NETWORK },
+    clientIdMetadataDocuments: e.CLIENT_ID_METADATA_DOCUMENTS,
   };
 }
 

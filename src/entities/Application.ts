@@ -27,8 +27,9 @@ export class Application {
   @PrimaryKey({ type: 'uuid' })
   id: string = newId();
 
+  /** Generated for registered applications; an https URL for client ID metadata documents. */
   @Unique({ name: 'applications_client_id_unique' })
-  @Property({ type: 'string', length: 64 })
+  @Property({ type: 'string', length: 2000 })
   clientId!: string;
 
   /** SHA-256 of the client secret; null for public clients. */
@@ -78,6 +79,24 @@ export class Application {
   /** Registered through RFC 7591 dynamic registration, by whoever could reach the endpoint. */
   @Property({ type: 'boolean', default: false })
   dynamicallyRegistered: Opt<boolean> = false;
+
+  /**
+   * Defined by the client ID metadata document at `clientId` (an https URL): the row mirrors the
+   * document as last fetched at an authorization request, gives grants and tokens their foreign
+   * key, and is changed only by the document.
+   */
+  @Property({ type: 'boolean', default: false })
+  metadataDocument: Opt<boolean> = false;
+
+  /** RFC 7591 §2 `client_uri`, `logo_uri`, `contacts`: self-asserted, shown as such. */
+  @Property({ type: 'string', length: 2000, nullable: true })
+  clientUri?: string | null;
+
+  @Property({ type: 'string', length: 2000, nullable: true })
+  logoUri?: string | null;
+
+  @Property({ type: ArrayType, columnType: 'text[]', default: '{}' })
+  contacts: Opt<string[]> = [];
 
   /** SHA-256 of the RFC 7592 registration access token; null for other applications. */
   @Unique({ name: 'applications_registration_token_digest_unique' })

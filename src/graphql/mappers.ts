@@ -40,6 +40,7 @@ export function toApplication(app: Application): ApplicationType {
     tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,
     ownerId: app.owner?.id ?? null,
     dynamicallyRegistered: app.dynamicallyRegistered,
+    clientIdMetadataDocument: app.metadataDocument,
     createdAt: app.createdAt,
     updatedAt: app.updatedAt,
   };

@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { ClientCache, ClientRecord } from '../services/client-cache.js';
+import { ClientMetadataDocumentError } from '../services/client-metadata-documents.js';
 import type { ResourceCache, ResourceRecord } from '../services/resources.js';
 import { invalidRequest, OAuthError, unauthorizedClient, unsupportedResponseType } from './errors.js';
 import type { Params } from './params.js';
@@ -71,9 +72,25 @@ export async function parseAuthorizationRequest(
   config: Config,
 ): Promise<AuthorizationRequest> {
   const clientId = params.get('client_id');
-  const client = clientId ? await stores.clients.get(clientId) : null;
+  const client = clientId ? await clientForAuthorization(stores.clients, clientId) : null;
   const resources = await lookUpResources(stores.resources, params);
   return checkAuthorizationRequest(params, client, config, resources);
+}
+
+/**
+ * A client identifier URL whose document cannot be used is a page, never a redirect: without a
+ * document there are no redirect URIs to trust (CIMD §4, RFC 6749 §4.1.2.1).
+ */
+async function clientForAuthorization(clients: ClientCache, clientId: string): Promise<ClientRecord | null> {
+  try {
+    return await clients.forAuthorization(clientId);
+  } catch (err) {
+    if (!(err instanceof ClientMetadataDocumentError)) throw err;
+    throw new AuthorizationPageError(
+      err.reason === 'fetch_failed' ? 'Application unavailable' : 'Invalid application',
+      err.message,
+    );
+  }
 }
 
 /**

@@ -19,6 +19,7 @@ export function serverMetadata(config: Config): Record<string, unknown> {
     jwks_uri: `${base}/o/jwks/`,
     end_session_endpoint: `${base}/o/logout/`,
     ...(config.dynamicRegistration.policy === 'off' ? {} : { registration_endpoint: `${base}/o/register/` }),
+    ...(config.clientIdMetadataDocuments ? { client_id_metadata_document_supported: true } : {}),
     scopes_supported: Object.keys(config.scopes),
     response_types_supported: ['code', 'token'],
     response_modes_supported: ['query', 'fragment'],

@@ -324,6 +324,12 @@ export async function updateApplication(
   update: ApplicationUpdate,
 ): Promise<Application> {
   const app = await getManagedApplication(ctx, id);
+  if (app.metadataDocument) {
+    // Its document is re-read at every authorization; an edit here would be silently undone.
+    throw new ForbiddenError(
+      'This application is defined by its client metadata document; change the document at its client_id URL instead.',
+    );
+  }
   const merged: ApplicationInput = {
     name: update.name ?? app.name,
     clientType: update.clientType ?? app.clientType,

@@ -1,37 +1,25 @@
 import type { Sql } from '../db/sql.js';
-import type {
-  AccessTokenFormat,
-  ClientType,
-  GrantType,
-  SigningAlg,
-  TokenEndpointAuthMethod,
-} from '../entities/Application.js';
+import { type ClientRecord, loadClient } from '../db/tables/applications.js';
+import { isClientIdUrl } from './client-metadata-documents.js';
 import { type Ctx, isServerRuntime } from './context.js';
 
-/** What the protocol endpoints need to know about a client, read with one indexed lookup. */
-export interface ClientRecord {
-  id: string;
-  clientId: string;
-  name: string;
-  clientType: ClientType;
-  secretDigest: Buffer | null;
-  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
-  grantTypes: GrantType[];
-  redirectUris: string[];
-  postLogoutRedirectUris: string[];
-  allowedOrigins: string[];
-  scopes: string[];
-  skipAuthorization: boolean;
-  accessTokenFormat: AccessTokenFormat;
-  idTokenSignedResponseAlg: SigningAlg;
-  /** Null for dynamically registered applications. */
-  ownerUsername: string | null;
-}
+export type { ClientRecord } from '../db/tables/applications.js';
+
+/**
+ * Turns a client identifier URL into its client record by fetching and validating the document
+ * and mirroring it into the applications table; throws ClientMetadataDocumentError.
+ */
+export type DocumentClientResolver = (clientId: string) => Promise<ClientRecord | null>;
 
 interface Entry {
   record: ClientRecord | null;
   expires: number;
+  /** Resolved from its metadata document (not only read from the table). */
+  fromDocument?: boolean;
 }
+
+/** How long a document that could not be used is not fetched again for the same client id. */
+export const DOCUMENT_FAILURE_SECONDS = 10;
 
 export const CLIENT_CHANNEL = 'latchkey_clients';
 
@@ -45,26 +33,79 @@ export class ClientCache {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries = 10_000;
 
+  private readonly failures = new Map<string, { error: unknown; expires: number }>();
+  private readonly resolving = new Map<string, Promise<ClientRecord | null>>();
+
+  /** `documents`: null when CLIENT_ID_METADATA_DOCUMENTS is off; their rows then count as unknown. */
   constructor(
     private readonly sql: Sql,
     private readonly ttlSeconds: number,
+    private readonly documents: DocumentClientResolver | null = null,
   ) {}
 
+  /** The client as stored (token, revocation, userinfo, logout): never a network fetch. */
   async get(clientId: string): Promise<ClientRecord | null> {
     const now = Date.now();
     const hit = this.entries.get(clientId);
     if (hit && hit.expires > now) return hit.record;
-    const record = await loadClient(this.sql, clientId);
-    if (this.ttlSeconds > 0) {
-      if (this.entries.size >= this.maxEntries) this.entries.clear();
-      this.entries.set(clientId, { record, expires: now + this.ttlSeconds * 1000 });
-    }
+    let record = await loadClient(this.sql, clientId);
+    if (record?.metadataDocument && !this.documents) record = null;
+    this.remember(clientId, { record, expires: now + this.ttlSeconds * 1000 });
     return record;
   }
 
+  /**
+   * The client an authorization request names. A client identifier URL is resolved from its
+   * document (the outbound client's HTTP cache applies) at most once per CLIENT_CACHE_TTL here:
+   * that is where the user decides to trust it, so that is where the document must be current.
+   * Parallel requests for one URL share one fetch; a failure is remembered for
+   * DOCUMENT_FAILURE_SECONDS, so a flood of requests cannot make Latchkey hammer a host.
+   */
+  async forAuthorization(clientId: string): Promise<ClientRecord | null> {
+    if (!this.documents || !isClientIdUrl(clientId)) return this.get(clientId);
+    const now = Date.now();
+    const hit = this.entries.get(clientId);
+    if (hit?.fromDocument && hit.expires > now) return hit.record;
+    const failed = this.failures.get(clientId);
+    if (failed && failed.expires > now) throw failed.error;
+    let pending = this.resolving.get(clientId);
+    if (!pending) {
+      const documents = this.documents;
+      pending = documents(clientId)
+        .then((record) => {
+          this.failures.delete(clientId);
+          this.remember(clientId, {
+            record,
+            expires: Date.now() + this.ttlSeconds * 1000,
+            fromDocument: true,
+          });
+          return record;
+        })
+        .catch((error: unknown) => {
+          if (this.failures.size >= this.maxEntries) this.failures.clear();
+          this.failures.set(clientId, { error, expires: Date.now() + DOCUMENT_FAILURE_SECONDS * 1000 });
+          throw error;
+        })
+        .finally(() => this.resolving.delete(clientId));
+      this.resolving.set(clientId, pending);
+    }
+    return pending;
+  }
+
+  private remember(clientId: string, entry: Entry): void {
+    if (this.ttlSeconds <= 0) return;
+    if (this.entries.size >= this.maxEntries) this.entries.clear();
+    this.entries.set(clientId, entry);
+  }
+
   invalidate(clientId?: string): void {
-    if (clientId === undefined) this.entries.clear();
-    else this.entries.delete(clientId);
+    if (clientId === undefined) {
+      this.entries.clear();
+      this.failures.clear();
+    } else {
+      this.entries.delete(clientId);
+      this.failures.delete(clientId);
+    }
     // Any client change may add or remove an allowed origin.
     this.origins.clear();
   }
@@ -88,55 +129,6 @@ export class ClientCache {
     }
     return allowed;
   }
-}
-
-/** The one statement that loads a client record (exported so tests can tell cache loads apart). */
-export const LOAD_CLIENT = `select a.id, a.client_id, a.name, a.client_type, a.client_secret_digest, a.token_endpoint_auth_method,
-            a.grant_types, a.redirect_uris, a.post_logout_redirect_uris, a.allowed_origins, a.scopes,
-            a.skip_authorization, a.access_token_format, a.id_token_signed_response_alg, u.username as owner_username
-       from applications a left join users u on u.id = a.owner_id
-      where a.client_id = $1`;
-
-export async function loadClient(sql: Sql, clientId: string): Promise<ClientRecord | null> {
-  if (clientId.length === 0 || clientId.length > 64) return null;
-  const rows = await sql.query<ClientRow>(LOAD_CLIENT, [clientId]);
-  const row = rows[0];
-  if (!row) return null;
-  return {
-    id: row.id,
-    clientId: row.client_id,
-    name: row.name,
-    clientType: row.client_type,
-    secretDigest: row.client_secret_digest ? Buffer.from(row.client_secret_digest) : null,
-    tokenEndpointAuthMethod: row.token_endpoint_auth_method,
-    grantTypes: row.grant_types,
-    redirectUris: row.redirect_uris,
-    postLogoutRedirectUris: row.post_logout_redirect_uris,
-    allowedOrigins: row.allowed_origins,
-    scopes: row.scopes,
-    skipAuthorization: row.skip_authorization,
-    accessTokenFormat: row.access_token_format,
-    idTokenSignedResponseAlg: row.id_token_signed_response_alg,
-    ownerUsername: row.owner_username,
-  };
-}
-
-interface ClientRow extends Record<string, unknown> {
-  id: string;
-  client_id: string;
-  name: string;
-  client_type: ClientType;
-  client_secret_digest: Uint8Array | null;
-  token_endpoint_auth_method: TokenEndpointAuthMethod;
-  grant_types: GrantType[];
-  redirect_uris: string[];
-  post_logout_redirect_uris: string[];
-  allowed_origins: string[];
-  scopes: string[];
-  skip_authorization: boolean;
-  access_token_format: AccessTokenFormat;
-  id_token_signed_response_alg: SigningAlg;
-  owner_username: string | null;
 }
 
 /** Drops the cached record here and on every other instance. */

@@ -1,7 +1,13 @@
+import type { Sql } from '../db/sql.js';
+import {
+  type ClientRecord,
+  type DocumentClientFields,
+  MAX_CLIENT_ID_LENGTH,
+  upsertDocumentClient,
+} from '../db/tables/applications.js';
 import type { FetchJsonOptions } from '../http/outbound.js';
 import { OutboundError } from '../http/outbound.js';
 import { type GrantType, PRIVILEGED_SCOPES } from '../vocabulary.js';
-import type { ClientRecord } from './client-cache.js';
 import { DomainError, IssueCollector, ValidationError } from './errors.js';
 import { checkList, checkName, checkRedirectUri } from './validators.js';
 
@@ -14,7 +20,6 @@ import { checkList, checkName, checkRedirectUri } from './validators.js';
 
 /** The draft's suggested bound (§4: "for example, 5 kilobytes"); real documents are far smaller. */
 export const CLIENT_METADATA_DOCUMENT_MAX_BYTES = 5 * 1024;
-const MAX_CLIENT_ID_LENGTH = 2000;
 
 /** What a document may ask for: a public client of the authorization code flow. */
 const DOCUMENT_GRANT_TYPES: readonly GrantType[] = ['authorization_code', 'refresh_token'];
@@ -202,27 +207,32 @@ export function validateClientMetadataDocument(
   };
 }
 
-/**
- * The client record a validated document stands for, but for what only an applications row can
- * give (`id`, the foreign key of grants and tokens, and its owner).
- */
-export function clientRecordFields(doc: ClientMetadataDocument): Omit<ClientRecord, 'id' | 'ownerUsername'> {
+/** What the document decides about its applications row (client type `none`/public is the table's rule). */
+export function documentClientFields(doc: ClientMetadataDocument): DocumentClientFields {
   return {
     clientId: doc.clientId,
     name: doc.clientName,
-    clientType: 'public',
-    secretDigest: null,
-    tokenEndpointAuthMethod: 'none',
     grantTypes: doc.grantTypes,
     redirectUris: doc.redirectUris,
-    postLogoutRedirectUris: [],
-    allowedOrigins: [],
     scopes: doc.scopes,
-    // The user always sees the consent page: nobody vouched for this client.
-    skipAuthorization: false,
-    accessTokenFormat: 'opaque',
-    idTokenSignedResponseAlg: 'RS256',
+    logoUri: doc.logoUri,
+    clientUri: doc.clientUri,
   };
+}
+
+/**
+ * The client an authorization request names by its client identifier URL: the document fetched
+ * and validated, then mirrored into its applications row (grants and tokens need its id).
+ * Throws ClientMetadataDocumentError when the document cannot be used.
+ */
+export async function resolveDocumentClient(
+  sql: Sql,
+  fetcher: JsonFetcher,
+  clientId: string,
+  knownScopes: Readonly<Record<string, string>>,
+): Promise<ClientRecord | null> {
+  const doc = await resolveClientMetadataDocument(fetcher, clientId, knownScopes);
+  return upsertDocumentClient(sql, documentClientFields(doc));
 }
 
 /**

@@ -163,6 +163,7 @@ function summary(app: Application) {
     tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,
     owner: app.owner?.username ?? null,
     dynamicallyRegistered: app.dynamicallyRegistered,
+    metadataDocument: app.metadataDocument,
     createdAt: app.createdAt,
     updatedAt: app.updatedAt,
   };

@@ -45,22 +45,30 @@ export function serialise(params: Params): string {
 }
 
 /**
- * Shows the consent page: the application, who registered it, each scope with its description,
- * and the resources (RFC 8707) the access is for.
+ * Shows the consent page: the application, who registered it (for a client ID metadata document:
+ * the host that publishes it, with its self-asserted name and logo marked unverified), each scope
+ * with its description, and the resources (RFC 8707) the access is for.
  */
 export function renderConsent(req: Request, res: Response, request: AuthorizationRequest): void {
   const { client } = request;
   const scopes = request.scopes.map((name) => ({ name, description: req.ctx.config.scopes[name] ?? name }));
+  // A metadata-document client is its host: the user trusts a domain, not the name it gives itself.
+  const documentHost = client.metadataDocument ? hostOf(client.clientId) : null;
+  const logoUri = client.metadataDocument ? client.logoUri : null;
   res.set(
     'Content-Security-Policy',
-    consentCsp(res.get('Content-Security-Policy') ?? '', request.target.redirectUri),
+    consentCsp(res.get('Content-Security-Policy') ?? '', request.target.redirectUri, logoUri),
   );
   res.render('consent', {
-    title: `Authorize ${client.name}`,
+    title: `Authorize ${documentHost ?? client.name}`,
     client: {
       name: client.name,
       owner: client.ownerUsername,
-      initial: client.name.trim().charAt(0).toUpperCase() || '?',
+      initial: (documentHost ?? client.name).trim().charAt(0).toUpperCase() || '?',
+      documentHost,
+      documentUrl: documentHost ? client.clientId : null,
+      nameAsserted: documentHost !== null && client.name !== documentHost,
+      logoUri,
     },
     scopes,
     resources: request.resources.map((r) => ({ name: r.name, identifier: r.identifier })),
@@ -74,7 +82,7 @@ export function renderConsent(req: Request, res: Response, request: Authorizatio
  * The consent form's POST answers with a redirect to the client; browsers apply CSP
  * form-action to that redirect, so the client's redirect target must be allowed.
  */
-function consentCsp(csp: string, redirectUri: string): string {
+function consentCsp(csp: string, redirectUri: string, logoUri: string | null): string {
   let source: string;
   try {
     const url = new URL(redirectUri);
@@ -82,7 +90,10 @@ function consentCsp(csp: string, redirectUri: string): string {
   } catch {
     return csp;
   }
-  return csp.replace("form-action 'self'", `form-action 'self' ${source}`);
+  let result = csp.replace("form-action 'self'", `form-action 'self' ${source}`);
+  // Only the origin: a path could carry ';' and end the directive. logo_uri is https (validated).
+  if (logoUri) result = result.replace("img-src 'self'", `img-src 'self' ${new URL(logoUri).origin}`);
+  return result;
 }
 
 function hostOf(uri: string): string {

@@ -22,6 +22,8 @@ export interface FlowOptions {
   scope: string;
   /** Send a nonce (OpenID Connect) and expect an id_token. */
   nonce: boolean;
+  /** RFC 8707: this `resource` at the authorization request and at the token request. */
+  resource?: string;
 }
 
 export interface TokenSet {
@@ -151,6 +153,7 @@ export class CodeFlow {
       scope: opts.scope,
     });
     if (opts.nonce) query.set('nonce', randomBytes(12).toString('base64url'));
+    if (opts.resource) query.set('resource', opts.resource);
     const authorize = `GET /o/authorize/?${query}`;
     const res = await this.send('GET', `/o/authorize/?${query}`, { Cookie: this.sessionCookie });
     if (res.status !== 302 || !res.location.startsWith(`${redirectUri}?`)) {
@@ -172,6 +175,7 @@ export class CodeFlow {
       redirect_uri: redirectUri,
       code_verifier: verifier,
     });
+    if (opts.resource) form.set('resource', opts.resource);
     const tokenRes = await this.send(
       'POST',
       '/o/token/',

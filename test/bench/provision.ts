@@ -5,12 +5,13 @@ import path from 'node:path';
 import { type Config, loadConfig } from '../../src/config/index.js';
 import { type Database, openDatabase } from '../../src/db/orm.js';
 import type { Sql } from '../../src/db/sql.js';
+import { loadClient } from '../../src/db/tables/applications.js';
 import { newId } from '../../src/entities/base.js';
 import { createLogger } from '../../src/log.js';
 import { createApplication } from '../../src/services/applications.js';
-import { loadClient } from '../../src/services/client-cache.js';
 import { Ctx } from '../../src/services/context.js';
 import { upsertGrant } from '../../src/services/grants.js';
+import { createResource, listResources } from '../../src/services/resources.js';
 import { digest, newCredential } from '../../src/services/secrets.js';
 import { insertTokenPair, mintRefreshToken } from '../../src/services/tokens.js';
 import { createUser, findUserByUsername } from '../../src/services/users.js';
@@ -23,6 +24,17 @@ import type { BenchEnv } from './scenarios.js';
 export const USERNAME = 'alice';
 export const PASSWORD = 'alice-pass';
 export const REDIRECT_URI = 'http://127.0.0.1:9999/cb';
+/** The registered resource (RFC 8707) of the `*-resource` scenarios; it accepts `read` and `write`. */
+export const RESOURCE = 'https://api.bench.example/';
+/**
+ * Dynamic registration is open on the bench server and its per-address limit is the highest
+ * the setting allows: every registration comes from 127.0.0.1, so the default (20 an hour)
+ * would turn the `register` scenario into 429s after its first 20 requests.
+ */
+export const REGISTRATION_SETTINGS = {
+  DYNAMIC_REGISTRATION: 'open',
+  DYNAMIC_REGISTRATION_MAX_PER_HOUR: '100000',
+} as const;
 const REFRESH_SCOPES = ['read'];
 
 export interface BenchOptions {
@@ -115,6 +127,7 @@ async function startServerProcess(databaseUrl: string, workers?: number): Promis
       ISSUER: baseUrl,
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
+      ...REGISTRATION_SETTINGS,
       ...(workers ? { WORKERS: String(workers) } : {}),
     },
     stdio: ['ignore', log, log],
@@ -167,7 +180,10 @@ async function healthy(baseUrl: string): Promise<boolean> {
   }
 }
 
-/** The user (reused when it exists), two fresh clients, a logged-in session, a refresh-token source. */
+/**
+ * The user and the resource (reused when they exist), two fresh clients, a logged-in session, a
+ * refresh-token source.
+ */
 async function provision(config: Config, db: Database, baseUrl: string): Promise<BenchEnv> {
   const ctx = new Ctx({ config, db, log: createLogger('warn') });
   ctx.actor = { kind: 'cli' };
@@ -188,6 +204,11 @@ async function provision(config: Config, db: Database, baseUrl: string): Promise
     skipAuthorization: true,
     scopes: wanted.filter((s) => s in config.scopes),
   });
+  // RFC 8707: any application may ask for any registered resource, within its scopes and the
+  // resource's (README, "Resource indicators"): registering it is all the clients need.
+  if (!(await listResources(ctx)).some((r) => r.identifier === RESOURCE)) {
+    await createResource(ctx, { identifier: RESOURCE, name: 'bench API', scopes: ['read', 'write'] });
+  }
   const session = await login(baseUrl, USERNAME, PASSWORD);
   const flowClient = {
     baseUrl,
@@ -242,6 +263,7 @@ async function provision(config: Config, db: Database, baseUrl: string): Promise
     baseUrl,
     cc: { clientId: cc.application.clientId, clientSecret: cc.clientSecret! },
     flow: new CodeFlow(flowClient, session),
+    resource: RESOURCE,
     user: { username: USERNAME, password: PASSWORD },
     seedRefreshTokens,
   };

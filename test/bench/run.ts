@@ -10,6 +10,9 @@
  *   --connections N     autocannon connections (default 32)
  *   --flow-workers N    concurrent flows in the flow scenarios (default 8, as the shared kit)
  *   --only a,b          scenarios to run (default all; see scenarios.ts)
+ *   --rounds N          rounds of each pair run together (default 3): a scenario and the one it
+ *                       is measured `against` (e.g. cc-resource against cc) run interleaved,
+ *                       A B A B A B, and their medians and the ratio of medians are printed
  *   --database-url URL  use this database (kept) instead of a fresh one (dropped at the end)
  *   --workers N         WORKERS for the server
  *   --compare           provision, write an env file for the shared kit's compare.sh, print the
@@ -20,14 +23,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../helpers/process.js';
-import { type Bench, startBench } from './provision.js';
-import { type Load, type Measurement, type Scenario, Skip, scenarios } from './scenarios.js';
+import { type Bench, REGISTRATION_SETTINGS, startBench } from './provision.js';
+import { type Driver, type Load, type Measurement, type Scenario, Skip, scenarios } from './scenarios.js';
 
 interface Options {
   duration: number;
   warmup: number;
   load: Load;
   only: Scenario[];
+  rounds: number;
   databaseUrl?: string;
   workers?: number;
   compare: boolean;
@@ -42,6 +46,7 @@ function options(argv: string[]): Options {
       connections: { type: 'string', default: '32' },
       'flow-workers': { type: 'string', default: '8' },
       only: { type: 'string' },
+      rounds: { type: 'string', default: '3' },
       'database-url': { type: 'string' },
       workers: { type: 'string' },
       compare: { type: 'boolean', default: false },
@@ -68,6 +73,7 @@ function options(argv: string[]): Options {
       flowWorkers: count('flow-workers', values['flow-workers'], 1),
     },
     only: scenarios.filter((s) => names.includes(s.name)),
+    rounds: count('rounds', values.rounds, 1),
     databaseUrl: values['database-url'],
     workers: values.workers === undefined ? undefined : count('workers', values.workers, 1),
     compare: values.compare,
@@ -75,32 +81,110 @@ function options(argv: string[]): Options {
 }
 
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
-const WIDTHS = [11, 10, 7, 8, 8, 7, 7];
+const WIDTHS = [22, 10, 7, 8, 8, 7, 7];
 /** A table row: name and unit left-aligned, numbers right-aligned. */
 const row = (...cells: string[]) =>
   cells.map((c, i) => (i === 0 || i === 2 ? c.padEnd(WIDTHS[i]) : c.padStart(WIDTHS[i]))).join(' ');
 
 type Outcome = { scenario: Scenario } & ({ result: Measurement } | { skipped: string });
 
-async function runScenario(bench: Bench, scenario: Scenario, opts: Options): Promise<Outcome> {
+function skipped(scenario: Scenario, err: unknown): Outcome {
+  if (err instanceof Skip) return { scenario, skipped: err.message };
+  return { scenario, skipped: `failed: ${(err as Error).message}` };
+}
+
+async function prepare(bench: Bench, scenario: Scenario, opts: Options): Promise<Driver | Outcome> {
   try {
     const driver = await scenario.prepare(bench.env);
     if (opts.warmup > 0) await driver.run(opts.warmup, opts.load);
-    return { scenario, result: await driver.run(opts.duration, opts.load) };
+    return driver;
   } catch (err) {
-    if (err instanceof Skip) return { scenario, skipped: err.message };
-    return { scenario, skipped: `failed: ${(err as Error).message}` };
+    return skipped(scenario, err);
   }
 }
 
-function printOutcome(o: Outcome): void {
+async function measure(scenario: Scenario, driver: Driver, opts: Options): Promise<Outcome> {
+  try {
+    return { scenario, result: await driver.run(opts.duration, opts.load) };
+  } catch (err) {
+    return skipped(scenario, err);
+  }
+}
+
+async function runScenario(bench: Bench, scenario: Scenario, opts: Options): Promise<Outcome> {
+  const driver = await prepare(bench, scenario, opts);
+  return 'run' in driver ? measure(scenario, driver, opts) : driver;
+}
+
+/** Each field's median over the rounds (failures summed); notes and samples of any round. */
+function medianOf(results: Measurement[]): Measurement {
+  const med = (pick: (m: Measurement) => number) => median(results.map(pick));
+  const sum = (pick: (m: Measurement) => number) => results.reduce((n, m) => n + pick(m), 0);
+  return {
+    rate: med((m) => m.rate),
+    p50: med((m) => m.p50),
+    p99: med((m) => m.p99),
+    non2xx: sum((m) => m.non2xx),
+    errors: sum((m) => m.errors),
+    seconds: sum((m) => m.seconds),
+    sample: results.find((m) => m.sample)?.sample,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * A scenario and the one it is measured against, interleaved for `rounds` rounds (base first in
+ * each), so that both see the same machine: on a shared 2-core box the load of other processes
+ * drifts by more than the differences measured. Prints each round, the medians and the ratio of
+ * medians (with each round's ratio in brackets); returns the medians.
+ */
+async function runPair(bench: Bench, base: Scenario, other: Scenario, opts: Options): Promise<Outcome[]> {
+  const drivers: Array<Driver | Outcome> = [];
+  for (const s of [base, other]) drivers.push(await prepare(bench, s, opts));
+  const [a, b] = drivers;
+  if (!('run' in a) || !('run' in b)) {
+    return [base, other].map((s, i) => {
+      const d = drivers[i];
+      return 'run' in d ? { scenario: s, skipped: `its pair ${[base, other][1 - i].name} was skipped` } : d;
+    });
+  }
+  const rounds: Measurement[][] = [[], []];
+  for (let r = 1; r <= opts.rounds; r++) {
+    for (const [i, s] of [base, other].entries()) {
+      const o = await measure(s, i === 0 ? a : b, opts);
+      if ('skipped' in o)
+        return [o, { scenario: [base, other][1 - i], skipped: `its pair ${s.name} failed` }];
+      printOutcome(o, `${s.name} ${r}/${opts.rounds}`);
+      rounds[i].push(o.result);
+    }
+  }
+  const medians = rounds.map(medianOf);
+  const outcomes: Outcome[] = [
+    { scenario: base, result: medians[0] },
+    { scenario: other, result: medians[1] },
+  ];
+  for (const o of outcomes) printOutcome(o, `${o.scenario.name} median`);
+  const each = rounds[0].map((m, i) => (rounds[1][i].rate / m.rate).toFixed(2)).join(' ');
+  console.log(
+    `  ratio ${other.name}/${base.name}: ${(medians[1].rate / medians[0].rate).toFixed(3)} ` +
+      `(median ${medians[1].rate.toFixed(1)} / ${medians[0].rate.toFixed(1)} ${base.unit}; rounds [${each}])`,
+  );
+  return outcomes;
+}
+
+function printOutcome(o: Outcome, label = o.scenario.name): void {
   if ('skipped' in o) {
-    console.log(`${o.scenario.name.padEnd(WIDTHS[0])} skipped: ${o.skipped}`);
+    console.log(`${label.padEnd(WIDTHS[0])} skipped: ${o.skipped}`);
     return;
   }
   const r = o.result;
-  const { name, unit } = o.scenario;
-  console.log(row(name, r.rate.toFixed(1), unit, ms(r.p50), ms(r.p99), String(r.non2xx), String(r.errors)));
+  const { unit } = o.scenario;
+  console.log(row(label, r.rate.toFixed(1), unit, ms(r.p50), ms(r.p99), String(r.non2xx), String(r.errors)));
   if (r.note) console.log(`  note: ${r.note}`);
   if (r.sample) console.log(`  first failure: ${r.sample}`);
 }
@@ -206,6 +290,11 @@ async function main(): Promise<void> {
       `PostgreSQL ${bench.postgresVersion} database ${name} (${dropped ? 'dropped at the end' : 'kept'}), ` +
       `log ${path.relative(ROOT, bench.logFile)}`,
   );
+  console.log(
+    `registration: ${Object.entries(REGISTRATION_SETTINGS)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')} (all load comes from 127.0.0.1, one address)`,
+  );
 
   if (opts.compare) {
     const file = writeCompareEnv(bench);
@@ -232,14 +321,29 @@ async function main(): Promise<void> {
     `load: ${opts.duration} s per scenario after ${opts.warmup} s warm-up, ` +
       `${opts.load.connections} connections (autocannon), ${opts.load.flowWorkers} flow workers (node:http)`,
   );
-  console.log(row('scenario', 'rate', 'unit', 'p50_ms', 'p99_ms', 'non2xx', 'errors'));
   const outcomes: Outcome[] = [];
   let serverGone = false;
   void bench.serverGone.then(() => {
     serverGone = true;
   });
+  const selected = (name: string | undefined) => opts.only.find((s) => s.name === name);
+  const paired = new Set(opts.only.filter((s) => selected(s.against)).flatMap((s) => [s.name, s.against]));
+  if (paired.size) {
+    console.log(`pairs: ${opts.rounds} interleaved round(s) each, then medians and the ratio of medians`);
+  }
+  console.log(row('scenario', 'rate', 'unit', 'p50_ms', 'p99_ms', 'non2xx', 'errors'));
+  const done = new Set<string>();
   for (const scenario of opts.only) {
     if (interrupted || serverGone) break;
+    if (done.has(scenario.name)) continue;
+    if (paired.has(scenario.name)) {
+      // A pair runs where its first member is listed.
+      const other = opts.only.find((s) => s.against === scenario.name) ?? scenario;
+      const base = selected(other.against)!;
+      outcomes.push(...(await runPair(bench, base, other, opts)));
+      done.add(base.name).add(other.name);
+      continue;
+    }
     const outcome = await runScenario(bench, scenario, opts);
     printOutcome(outcome);
     outcomes.push(outcome);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { basicAuth, type CodeFlow, type FlowOptions, runFlows } from './flow.js';
 
@@ -8,6 +9,8 @@ export interface BenchEnv {
   cc: { clientId: string; clientSecret: string };
   /** A logged-in authorization-code client (confidential, skips consent). */
   flow: CodeFlow;
+  /** A registered resource (RFC 8707) both clients may ask for; it accepts `read` and `write`. */
+  resource: string;
   user: { username: string; password: string };
   /** Fresh single-use refresh tokens of the flow client, scope `read`. */
   seedRefreshTokens(count: number): Promise<string[]>;
@@ -41,6 +44,11 @@ export interface Driver {
 export interface Scenario {
   name: string;
   unit: 'req/s' | 'flows/s';
+  /**
+   * The scenario this one is measured against (the same work without one feature): when both
+   * run, they run interleaved in rounds and the ratio of their medians is printed.
+   */
+  against?: string;
   /** Sends the precheck request(s); throws Skip when the server cannot run the scenario. */
   prepare(env: BenchEnv): Promise<Driver>;
 }
@@ -65,8 +73,32 @@ const form = (path: string, fields: Record<string, string>, authorization: strin
   body: new URLSearchParams(fields).toString(),
 });
 
-const ccRequest = (env: BenchEnv) =>
-  form('/o/token/', { grant_type: 'client_credentials' }, basicAuth(env.cc.clientId, env.cc.clientSecret));
+const ccRequest = (env: BenchEnv, fields: Record<string, string> = {}) =>
+  form(
+    '/o/token/',
+    { grant_type: 'client_credentials', ...fields },
+    basicAuth(env.cc.clientId, env.cc.clientSecret),
+  );
+
+/**
+ * RFC 7591 §3.1 registrations, each body different (its own name and loopback port): a public
+ * native client with PKCE, as an MCP client registers itself.
+ */
+const registrations = (count: number): HttpRequest[] => {
+  const run = randomBytes(4).toString('hex');
+  return Array.from({ length: count }, (_, i) => ({
+    method: 'POST' as const,
+    path: '/o/register/',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      client_name: `bench client ${run}-${i}`,
+      redirect_uris: [`http://127.0.0.1:${1024 + (i % 64_000)}/callback`],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    }),
+  }));
+};
 
 const refreshRequest = (env: BenchEnv, token: string) => {
   const { clientId, clientSecret } = env.flow.client;
@@ -79,6 +111,7 @@ const refreshRequest = (env: BenchEnv, token: string) => {
 
 const hasAccessToken: Check = (body) => body.includes('"access_token":"');
 const hasRefreshToken: Check = (body) => body.includes('"refresh_token":"');
+const isRegistered: Check = (body) => body.includes('"client_id":"');
 const isActive: Check = (body) => /"active"\s*:\s*true/.test(body);
 
 /**
@@ -101,6 +134,18 @@ export const scenarios: Scenario[] = [
     async prepare(env) {
       await precheck(env, ccRequest(env), hasAccessToken);
       return fixed(env, ccRequest(env), hasAccessToken);
+    },
+  },
+  {
+    // RFC 8707 §2: the same client_credentials request naming a registered resource.
+    name: 'cc-resource',
+    unit: 'req/s',
+    against: 'cc',
+    async prepare(env) {
+      const req = ccRequest(env, { resource: env.resource });
+      const check: Check = (body) => hasAccessToken(body) && body.includes('"scope":"read write"');
+      await precheck(env, req, check);
+      return fixed(env, req, check);
     },
   },
   {
@@ -127,6 +172,13 @@ export const scenarios: Scenario[] = [
     },
   },
   { name: 'flow', unit: 'flows/s', prepare: (env) => flows(env, { scope: 'read', nonce: false }) },
+  {
+    // RFC 8707 §2: `resource` at the authorization request and at the token request.
+    name: 'flow-resource',
+    unit: 'flows/s',
+    against: 'flow',
+    prepare: (env) => flows(env, { scope: 'read', nonce: false, resource: env.resource }),
+  },
   {
     name: 'flow-openid',
     unit: 'flows/s',
@@ -161,6 +213,15 @@ export const scenarios: Scenario[] = [
       const check: Check = (body) => body.includes(`"username":"${env.user.username}"`);
       await precheck(env, req, check);
       return fixed(env, req, check);
+    },
+  },
+  {
+    // RFC 7591 §3: open dynamic registration (the bench server's settings: provision.ts).
+    name: 'register',
+    unit: 'req/s',
+    async prepare(env) {
+      await precheck(env, registrations(1)[0], isRegistered);
+      return pooled(env, async (n) => registrations(n), isRegistered);
     },
   },
 ];
@@ -211,7 +272,7 @@ function fixed(env: BenchEnv, req: HttpRequest, check?: Check): Driver {
 }
 
 /**
- * Each request different and single-use (refresh tokens): a pool is issued before each run, sized
+ * Each request different and single-use (refresh tokens, registrations): a pool is issued before each run, sized
  * from the rate of the previous run (the warm-up), and autocannon sends exactly that many.
  */
 function pooled(env: BenchEnv, issue: (count: number) => Promise<HttpRequest[]>, check?: Check): Driver {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
-import { type RunningServer, startServer } from '../../src/server.js';
+import { type RunningServer, type StartOptions, startServer } from '../../src/server.js';
 import { Ctx } from '../../src/services/context.js';
 import { createTestDatabase, type TestDatabase } from './pg.js';
 import { freePort } from './ports.js';
@@ -25,7 +25,13 @@ export type Backend = 'postgresql' | 'pglite';
  * template) or PGlite in memory. Logs go to test-output/logs/, which the secrets test reads.
  */
 export async function startTestServer(
-  opts: { backend?: Backend; env?: Record<string, string>; databaseUrl?: string } = {},
+  opts: {
+    backend?: Backend;
+    env?: Record<string, string>;
+    databaseUrl?: string;
+    /** A test resolver and CA for the outbound client (servers with self-signed certificates). */
+    outbound?: StartOptions['outbound'];
+  } = {},
 ): Promise<TestServer> {
   const backend = opts.backend ?? 'postgresql';
   let database: TestDatabase | undefined;
@@ -48,7 +54,11 @@ export async function startTestServer(
   fs.mkdirSync('test-output/logs', { recursive: true });
   const logFile = path.join('test-output/logs', `${process.pid}-${Date.now()}-${++serverCount}.log`);
   const log = createLogger(config.logLevel, fs.createWriteStream(logFile, { flags: 'a' }));
-  const server = await startServer(config, { log, inMemory: backend === 'pglite' });
+  const server = await startServer(config, {
+    log,
+    inMemory: backend === 'pglite',
+    outbound: opts.outbound,
+  });
   return {
     ...server,
     database,

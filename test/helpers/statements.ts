@@ -1,4 +1,4 @@
-import { LOAD_CLIENT } from '../../src/services/client-cache.js';
+import { LOAD_CLIENT } from '../../src/db/tables/applications.js';
 import type { TestServer } from './server.js';
 
 /** The client cache's load (src/services/client-cache.ts): any request may run it after an invalidation. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_SCOPES } from '../../src/config/scopes.js';
 import {
   ClientMetadataDocumentError,
-  clientRecordFields,
+  documentClientFields,
   isClientIdUrl,
   validateClientMetadataDocument,
 } from '../../src/services/client-metadata-documents.js';
@@ -70,14 +70,14 @@ describe('client metadata documents', () => {
       grantTypes: ['authorization_code', 'refresh_token'],
       scopes: ['openid', 'profile', 'read'],
     });
-    expect(clientRecordFields(doc)).toMatchObject({
+    expect(documentClientFields(doc)).toEqual({
       clientId: ID,
-      clientType: 'public',
-      secretDigest: null,
-      tokenEndpointAuthMethod: 'none',
-      skipAuthorization: false,
-      postLogoutRedirectUris: [],
-      allowedOrigins: [],
+      name: 'Example Assistant',
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: good.redirect_uris,
+      scopes: ['openid', 'profile', 'read'],
+      logoUri: good.logo_uri,
+      clientUri: good.client_uri,
     });
   });
 

@@ -20,6 +20,8 @@ export function clientRecord(overrides: Partial<ClientRecord> = {}): ClientRecor
     accessTokenFormat: 'opaque',
     idTokenSignedResponseAlg: 'RS256',
     ownerUsername: 'alice',
+    metadataDocument: false,
+    logoUri: null,
     ...overrides,
   };
 }

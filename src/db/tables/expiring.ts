@@ -33,23 +33,32 @@ export function deleteExpiredBatch(sql: Sql, table: ExpiringTable, batchSize: nu
 }
 
 /**
- * Dynamically registered applications (RFC 7591) first seen in use (a grant, a code, a token):
- * marked once, so that their tokens expiring later does not make them look abandoned.
+ * Applications nobody vouched for: dynamically registered (RFC 7591) or mirrored from a client ID
+ * metadata document. Abandoned when unused for the configured time after registration — for a
+ * document's row, after its last resolution (each authorization request refreshes updated_at, so
+ * a row a cached record still points at is never the one deleted).
+ */
+const UNVOUCHED = 'a.dynamically_registered or a.metadata_document';
+const SINCE = 'case when a.metadata_document then a.updated_at else a.created_at end';
+
+/**
+ * Unvouched applications first seen in use (a grant, a code, a token): marked once, so that their
+ * tokens expiring later does not make them look abandoned.
  */
 const MARK_USED = `update applications a set first_used_at = now()
-  where a.dynamically_registered and a.first_used_at is null and (
+  where (${UNVOUCHED}) and a.first_used_at is null and (
     exists (select 1 from grants g where g.application_id = a.id)
     or exists (select 1 from authorization_codes c where c.application_id = a.id)
     or exists (select 1 from access_tokens t where t.application_id = a.id)
     or exists (select 1 from refresh_tokens r where r.application_id = a.id)
     or exists (select 1 from device_codes d where d.application_id = a.id))`;
 
-/** Up to `$2` dynamically registered applications never used within `$1` seconds of registering. */
+/** Up to `$2` unvouched applications never used within `$1` seconds. */
 const DELETE_ABANDONED = `delete from applications where id = any(array(
-    select id from applications
-     where dynamically_registered and first_used_at is null
-       and created_at < now() - make_interval(secs => $1)
-     order by created_at limit $2))`;
+    select a.id from applications a
+     where (${UNVOUCHED}) and a.first_used_at is null
+       and ${SINCE} < now() - make_interval(secs => $1)
+     order by a.created_at limit $2))`;
 
 /** Deletes abandoned dynamic registrations (after marking the used ones); returns how many. */
 export async function deleteAbandonedRegistrations(

@@ -53,6 +53,12 @@ export class ApplicationType {
   })
   dynamicallyRegistered!: boolean;
 
+  @Field(() => Boolean, {
+    description:
+      'Defined by the client ID metadata document at its clientId URL (no owner; changed only by the document).',
+  })
+  clientIdMetadataDocument!: boolean;
+
   @Field(() => Date)
   createdAt!: Date;
 

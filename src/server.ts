@@ -59,8 +59,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const runtime = await prepareRuntime({ config, db, log }, { clients, resources, outbound });
     if (config.database.url) {
       // Other instances announce client changes and key rotations; act on them at once.
+      // A reload still running at shutdown is awaited (and none starts after), so it never meets
+      // a closed pool.
+      let stopped = false;
+      let reloading: Promise<void> = Promise.resolve();
       const reloadKeys = () => {
-        runtime.keyStore
+        if (stopped) return;
+        reloading = runtime.keyStore
           .load()
           .catch((err) => log.warn({ err: (err as Error).message }, 'reloading keys failed'));
       };
@@ -79,7 +84,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         },
         log,
       );
-      stops.push(() => listener.close());
+      stops.push(async () => {
+        stopped = true;
+        await listener.close();
+        await reloading;
+      });
     }
     stops.push(startCleanup(runtime));
     if (db.kind === 'pglite' && !opts.inMemory) {

@@ -7,6 +7,7 @@ import { Migration20261203140351 as M3 } from './Migration20261203140351.js';
 import { Migration20261203152806 as M4 } from './Migration20261203152806.js';
 import { Migration20261203152817 as M5 } from './Migration20261203152817.js';
 import { Migration20261203200159 as M6 } from './Migration20261203200159.js';
+import { Migration20261204190945_used_jtis as M7 } from './Migration20261204190945_used_jtis.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128002501', class: M0 },
@@ -16,4 +17,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203152806', class: M4 },
   { name: 'Migration20261203152817', class: M5 },
   { name: 'Migration20261203200159', class: M6 },
+  { name: 'Migration20261204190945_used_jtis', class: M7 },
 ];

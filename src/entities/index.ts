@@ -11,6 +11,7 @@ import { Resource } from './Resource.js';
 import { ServerSecret } from './ServerSecret.js';
 import { Session } from './Session.js';
 import { SigningKey } from './SigningKey.js';
+import { UsedJti } from './UsedJti.js';
 import { User } from './User.js';
 
 export type * from './Application.js';
@@ -28,6 +29,7 @@ export {
   ServerSecret,
   Session,
   SigningKey,
+  UsedJti,
   User,
 };
 
@@ -46,4 +48,5 @@ export const entities = [
   ServerSecret,
   InitialAccessToken,
   Resource,
+  UsedJti,
 ];

@@ -10,6 +10,7 @@ export const EXPIRING_TABLES = [
   'rate_limit_counters',
   'signing_keys',
   'initial_access_tokens',
+  'used_jtis',
 ] as const;
 
 export type ExpiringTable = (typeof EXPIRING_TABLES)[number];

@@ -1,3 +1,5 @@
+import type { SigningAlg } from './entities/Application.js';
+
 /**
  * The protocol's words, each written once: grant types, token kinds, token endpoint
  * authentication methods, and what the built-in scopes mean to the server. The entity types,
@@ -184,3 +186,9 @@ export const PRIVILEGED_SCOPES: readonly string[] = SCOPE_ENTRIES.filter((s) => 
 export const ADMIN_ONLY_SCOPES: readonly string[] = SCOPE_ENTRIES.filter((s) => s.adminOnly).map(
   (s) => s.name,
 );
+
+/**
+ * The JWS algorithms Latchkey signs with, one active key each (id_tokens per application, JWT
+ * access tokens). PS256 and ES256 are the ones FAPI 2.0 Security Profile §5.4.1 allows.
+ */
+export const SIGNING_ALGS: readonly SigningAlg[] = ['RS256', 'ES256', 'PS256'];

@@ -16,7 +16,7 @@ import { User } from './User.js';
 export type { GrantType, TokenEndpointAuthMethod } from '../vocabulary.js';
 export type ClientType = 'confidential' | 'public';
 export type AccessTokenFormat = 'opaque' | 'jwt';
-export type SigningAlg = 'RS256' | 'ES256';
+export type SigningAlg = 'RS256' | 'ES256' | 'PS256';
 
 /**
  * A client application. Property names follow RFC 7591 client metadata

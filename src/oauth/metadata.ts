@@ -1,6 +1,10 @@
 import type { Config } from '../config/index.js';
-import { SIGNING_ALGS } from '../services/keys.js';
-import { GRANT_TYPES, SECRET_AUTH_METHODS, TOKEN_ENDPOINT_AUTH_METHODS } from '../vocabulary.js';
+import {
+  GRANT_TYPES,
+  SECRET_AUTH_METHODS,
+  SIGNING_ALGS,
+  TOKEN_ENDPOINT_AUTH_METHODS,
+} from '../vocabulary.js';
 
 /**
  * RFC 8414 authorization server metadata; the OpenID Connect Discovery document is the same

@@ -13,6 +13,7 @@ import {
   ADMIN_ONLY_SCOPES,
   GRANT_TYPES,
   PRIVILEGED_SCOPES,
+  SIGNING_ALGS,
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../vocabulary.js';
 import { canManage, isPrivileged, requireUser, requireUserOrCli } from './access.js';
@@ -153,8 +154,8 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
     issues.add('accessTokenFormat', 'Access token format must be opaque or jwt.');
   }
   const idTokenSignedResponseAlg = input.idTokenSignedResponseAlg ?? 'RS256';
-  if (idTokenSignedResponseAlg !== 'RS256' && idTokenSignedResponseAlg !== 'ES256') {
-    issues.add('idTokenSignedResponseAlg', 'id_token algorithm must be RS256 or ES256.');
+  if (!SIGNING_ALGS.includes(idTokenSignedResponseAlg)) {
+    issues.add('idTokenSignedResponseAlg', `id_token algorithm must be one of ${SIGNING_ALGS.join(', ')}.`);
   }
   let tokenEndpointAuthMethod = input.tokenEndpointAuthMethod;
   if (tokenEndpointAuthMethod != null && !TOKEN_ENDPOINT_AUTH_METHODS.includes(tokenEndpointAuthMethod)) {

@@ -4,10 +4,10 @@ import type { Config } from '../config/index.js';
 import type { Sql } from '../db/sql.js';
 import type { SigningAlg } from '../entities/Application.js';
 import type { Logger } from '../log.js';
+import { SIGNING_ALGS } from '../vocabulary.js';
 import type { SigningKeyPair } from './jws.js';
 import { openAtRest, sealAtRest } from './key-crypto.js';
 
-export const SIGNING_ALGS: readonly SigningAlg[] = ['RS256', 'ES256'];
 export const KEYS_CHANNEL = 'latchkey_keys';
 
 export interface PublishedKey {

@@ -7,6 +7,7 @@ import {
   ADMIN_ONLY_SCOPES,
   GRANT_TYPE_ENTRIES,
   type GrantType,
+  SIGNING_ALGS,
   TOKEN_ENDPOINT_AUTH_METHOD_ENTRIES,
 } from '../vocabulary.js';
 import { field, fields, listField } from './forms.js';
@@ -106,7 +107,7 @@ export function applicationFormView(
       label: m.label,
       selected: (values.tokenEndpointAuthMethod ?? 'client_secret_basic') === m.name,
     })),
-    algs: ['RS256', 'ES256'].map((a) => ({
+    algs: SIGNING_ALGS.map((a) => ({
       value: a,
       selected: (values.idTokenSignedResponseAlg ?? 'RS256') === a,
     })),

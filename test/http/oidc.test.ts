@@ -76,16 +76,20 @@ describe('id_token (OIDC Core §2, §3.1.3.6)', () => {
     expect(payload.at_hash).toBe(atHash(refreshed.json.access_token as string));
   });
 
-  it('ES256 is selectable per application', async () => {
-    const es = await makeClient(server, {
-      skipAuthorization: true,
-      scopes: ['openid'],
-      idTokenSignedResponseAlg: 'ES256',
-    });
-    const body = await codeFlow(server, alice, es, { scope: 'openid', nonce: 'x' });
-    expect(decodeProtectedHeader(body.id_token as string).alg).toBe('ES256');
-    await jwtVerify(body.id_token as string, jwks(), { audience: es.clientId });
-  });
+  it.each(['ES256', 'PS256'] as const)(
+    'OIDC Core §2 / RFC 7518 §3.4–3.5: %s is selectable per application and verifies with the JWKS key of its kid',
+    async (alg) => {
+      const app = await makeClient(server, {
+        skipAuthorization: true,
+        scopes: ['openid'],
+        idTokenSignedResponseAlg: alg,
+      });
+      const body = await codeFlow(server, alice, app, { scope: 'openid', nonce: 'x' });
+      expect(decodeProtectedHeader(body.id_token as string).alg).toBe(alg);
+      // jose checks the key's alg against the header: a PS256 token must meet a PS256 key.
+      await jwtVerify(body.id_token as string, jwks(), { audience: app.clientId, algorithms: [alg] });
+    },
+  );
 });
 
 describe('userinfo (OIDC Core §5.3)', () => {
@@ -157,7 +161,7 @@ describe('discovery and JWKS', () => {
       expect.arrayContaining(['authorization_code', 'refresh_token', 'client_credentials']),
     );
     expect(doc.code_challenge_methods_supported).toEqual(['S256']);
-    expect(doc.id_token_signing_alg_values_supported).toEqual(['RS256', 'ES256']);
+    expect(doc.id_token_signing_alg_values_supported).toEqual(['RS256', 'ES256', 'PS256']);
     expect(doc.subject_types_supported).toEqual(['public']);
   });
 
@@ -169,7 +173,7 @@ describe('discovery and JWKS', () => {
     for (const key of keys) {
       expect(key.kid).toBeTruthy();
       expect(key.use).toBe('sig');
-      expect(['RS256', 'ES256']).toContain(key.alg);
+      expect(['RS256', 'ES256', 'PS256']).toContain(key.alg);
       for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(key).not.toHaveProperty(secret);
     }
   });
@@ -299,7 +303,7 @@ describe('signing key rotation', () => {
       const rows = await encrypted.runtime.db.sql.query<{ private_key: string; encrypted: boolean }>(
         'select private_key, encrypted from signing_keys',
       );
-      expect(rows.length).toBe(2);
+      expect(rows.length).toBe(3); // RS256, ES256, PS256
       for (const r of rows) {
         expect(r.encrypted).toBe(true);
         expect(r.private_key.startsWith('v1.')).toBe(true);

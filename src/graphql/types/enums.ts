@@ -32,6 +32,7 @@ export enum AccessTokenFormatValue {
 export enum SigningAlgorithmValue {
   RS256 = 'RS256',
   ES256 = 'ES256',
+  PS256 = 'PS256',
 }
 
 export const TokenEndpointAuthMethodValue = graphqlEnum(TOKEN_ENDPOINT_AUTH_METHOD_ENTRIES);

@@ -72,7 +72,7 @@ describe('KEY_ENCRYPTION_KEY set on a database that already has keys', () => {
     const plainJwks = await jwks(plain);
     await plain.stop();
     const before = await stored(db.url);
-    expect(before.keys.length).toBe(2);
+    expect(before.keys.length).toBe(3);
     expect(before.keys.every((k) => !k.encrypted && k.private_key.includes('"d":'))).toBe(true);
     expect(before.secrets.map((s) => s.encrypted)).toEqual([false]);
 
@@ -88,7 +88,7 @@ describe('KEY_ENCRYPTION_KEY set on a database that already has keys', () => {
     }
     expect(after.secrets[0].encrypted).toBe(true);
     expect(after.secrets[0].value).not.toContain(before.secrets[0].value);
-    expect(await logOf(encrypted)).toContain('encrypted 2 signing keys and 1 server secret at rest');
+    expect(await logOf(encrypted)).toContain('encrypted 3 signing keys and 1 server secret at rest');
 
     // The same keys sign: an id_token from this server verifies with the JWKS published before.
     expect((await jwks(encrypted)).keys.map((k) => k.kid).sort()).toEqual(
@@ -163,7 +163,7 @@ describe('KEY_ENCRYPTION_KEY with two instances starting at once', () => {
         .flatMap((l) => l.split('\n'))
         .filter((l) => l.includes('at rest'))
         .map((l) => JSON.parse(l) as { signingKeys: number; serverSecrets: number });
-      expect(counted.reduce((n, c) => n + c.signingKeys, 0)).toBe(2);
+      expect(counted.reduce((n, c) => n + c.signingKeys, 0)).toBe(3);
       expect(counted.reduce((n, c) => n + c.serverSecrets, 0)).toBe(1);
       const rows = await stored(db.url);
       expect([...rows.keys, ...rows.secrets].every((r) => r.encrypted)).toBe(true);

@@ -4,8 +4,16 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Resolver } from '../../src/http/outbound.js';
 import { deleteExpired } from '../../src/services/cleanup.js';
-import { DOCUMENT_FAILURE_SECONDS } from '../../src/services/client-cache.js';
-import { CLIENT_METADATA_DOCUMENT_MAX_BYTES } from '../../src/services/client-metadata-documents.js';
+import {
+  ClientCache,
+  type ClientRecord,
+  DOCUMENT_FAILURE_SECONDS,
+  type DocumentRequester,
+} from '../../src/services/client-cache.js';
+import {
+  CLIENT_METADATA_DOCUMENT_MAX_BYTES,
+  ClientMetadataDocumentError,
+} from '../../src/services/client-metadata-documents.js';
 import { createUser } from '../../src/services/users.js';
 import { Agent, hiddenInputs } from '../helpers/http.js';
 import { authorizePath, pkce, postForm } from '../helpers/oauth.js';
@@ -200,6 +208,32 @@ describe('CIMD: a flood of client_id URLs from one address', () => {
     expect(fetchesOf(refusedPath)).toBe(1);
   });
 
+  it('CIMD §6 (security): a request that joined a resolution refused for another, over-limit address is resolved on its own budget, and the refusal is not remembered for the client id', async () => {
+    const calls: string[] = [];
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const record = { clientId: id('/joined.json') } as ClientRecord;
+    const resolver = async (_clientId: string, who: DocumentRequester) => {
+      calls.push(who.ip ?? '');
+      if (who.ip === 'flooder') {
+        await gate;
+        throw new ClientMetadataDocumentError('rate_limited', 'Too many.', { retryAfter: 60 });
+      }
+      return record;
+    };
+    const cache = new ClientCache(server.runtime.db.sql, 5, resolver);
+    const flooder = cache.forAuthorization(id('/joined.json'), { ip: 'flooder' });
+    const honest = cache.forAuthorization(id('/joined.json'), { ip: 'honest' });
+    release();
+    await expect(flooder).rejects.toThrow('Too many.');
+    expect(await honest).toBe(record);
+    expect(calls).toEqual(['flooder', 'honest']);
+    // The flooder's refusal is not a verdict on the document: served from the cache now.
+    expect(await cache.forAuthorization(id('/joined.json'), { ip: 'flooder' })).toBe(record);
+  });
+
   it('CIMD §6 (security): outbound fetches in progress are bounded per process — beyond the bound a request is a readable 503 page with Retry-After and causes no fetch; it is not remembered as a document failure', async () => {
     const from = address();
     const held: Array<() => void> = [];
@@ -300,16 +334,17 @@ describe('CIMD: documents that cannot be used, through the authorization endpoin
 
   it('CIMD §4.1: a document whose client_id is not the URL it was fetched from is refused readably, no row, remembered', async () => {
     routes.set('/impostor.json', (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
       res.end(JSON.stringify({ client_id: id('/someone-else.json'), redirect_uris: [REDIRECT] }));
     });
     await refusedAndRemembered('/impostor.json', 'client_id does not equal the URL');
   });
 
   it('CIMD §4 / RFC 7591 §2: a document asking for token_endpoint_auth_method other than none (client_secret_basic, private_key_jwt), or carrying a client_secret, is refused readably, no row, remembered', async () => {
-    serve('/basic.json', { token_endpoint_auth_method: 'client_secret_basic' });
-    serve('/pkjwt.json', { token_endpoint_auth_method: 'private_key_jwt' });
-    serve('/secret.json', { client_secret: 'hunter2' });
+    // no-cache: the HTTP cache does not answer the second request, the remembered failure must.
+    serve('/basic.json', { token_endpoint_auth_method: 'client_secret_basic' }, 'no-cache');
+    serve('/pkjwt.json', { token_endpoint_auth_method: 'private_key_jwt' }, 'no-cache');
+    serve('/secret.json', { client_secret: 'hunter2' }, 'no-cache');
     await refusedAndRemembered('/basic.json', /token_endpoint_auth_method must be (&quot;|")none(&quot;|")/);
     await refusedAndRemembered('/pkjwt.json', /token_endpoint_auth_method must be (&quot;|")none(&quot;|")/);
     await refusedAndRemembered('/secret.json', 'must not contain a client secret');

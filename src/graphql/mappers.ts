@@ -41,6 +41,9 @@ export function toApplication(app: Application): ApplicationType {
     ownerId: app.owner?.id ?? null,
     dynamicallyRegistered: app.dynamicallyRegistered,
     clientIdMetadataDocument: app.metadataDocument,
+    clientUri: app.clientUri ?? null,
+    logoUri: app.logoUri ?? null,
+    contacts: app.contacts,
     createdAt: app.createdAt,
     updatedAt: app.updatedAt,
   };

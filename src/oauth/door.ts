@@ -23,12 +23,22 @@ export interface ProtocolRoute {
   cors?: string;
   /** Answers CORS preflights (unauthenticated: any origin some application registered). */
   preflight?: ProtocolHandler;
+  /**
+   * Any origin may call it, preflights included (`Access-Control-Allow-Origin: *`, never
+   * credentials): for endpoints a client reaches before it has an identity (registration), which
+   * rely on no cookie or ambient authority, only on what the request itself carries.
+   */
+  anyOrigin?: string;
   /** GET only: leave the query unparsed (the handler parses it, or passes). */
   rawQuery?: boolean;
   /** Where a handler's 'pass' sends the request (the Express app). */
   fallback?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
+const ANY_ORIGIN = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'WWW-Authenticate, Retry-After',
+};
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
 const EMPTY: Params = new Map();
 
@@ -90,6 +100,7 @@ export class ProtocolDoor {
     const out = new ProtocolResponse();
     out.setAll({ 'X-Request-Id': id, 'X-Content-Type-Options': 'nosniff' });
     if (route.cors) out.set('Vary', 'Origin');
+    if (route.anyOrigin) out.setAll(ANY_ORIGIN);
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     try {
       const handler = this.handlerFor(route, method);
@@ -126,9 +137,23 @@ export class ProtocolDoor {
 
   private handlerFor(route: ProtocolRoute, method: string): ProtocolHandler {
     if (method === 'OPTIONS' && route.preflight) return route.preflight;
+    if (method === 'OPTIONS' && route.anyOrigin) {
+      const methods = route.anyOrigin;
+      return (_req, res) => {
+        res.setAll({
+          'Access-Control-Allow-Methods': methods,
+          'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+          'Access-Control-Max-Age': '600',
+        });
+        res.empty(204);
+      };
+    }
     const handler = route.methods[method as Method];
     if (handler) return handler;
-    const allowed = [...Object.keys(route.methods), ...(route.preflight ? ['OPTIONS'] : [])].join(', ');
+    const allowed = [
+      ...Object.keys(route.methods),
+      ...(route.preflight || route.anyOrigin ? ['OPTIONS'] : []),
+    ].join(', ');
     throw new OAuthError('invalid_request', `This endpoint accepts ${allowed}.`, 405, { Allow: allowed });
   }
 

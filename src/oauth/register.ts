@@ -77,14 +77,34 @@ function parseMetadata(body: Buffer | undefined): ApplicationInput {
     );
   }
   const scope = string('scope');
+  const redirectUris = strings('redirect_uris') ?? [];
   return {
     name: string('client_name') ?? 'Unnamed client',
     clientType: method === 'none' ? 'public' : 'confidential',
     tokenEndpointAuthMethod: method,
     grantTypes,
-    redirectUris: strings('redirect_uris') ?? [],
+    redirectUris,
+    allowedOrigins: browserOrigins(redirectUris),
     scopes: scope === undefined ? undefined : scope.split(' ').filter(Boolean),
+    // Left out means cleared: RFC 7592 §2.2 replaces the whole metadata.
+    clientUri: string('client_uri') ?? null,
+    logoUri: string('logo_uri') ?? null,
+    contacts: strings('contacts') ?? [],
   };
+}
+
+/**
+ * RFC 7591 has no CORS metadata. A browser-based client (an in-browser MCP inspector, a single-page
+ * app) is served from the origin it redirects back to, so those origins may call the token,
+ * revocation and userinfo endpoints for this client, and no others.
+ */
+function browserOrigins(redirectUris: readonly string[]): string[] {
+  const origins = new Set<string>();
+  for (const uri of redirectUris) {
+    const url = URL.canParse(uri) ? new URL(uri) : null;
+    if (url && (url.protocol === 'https:' || url.protocol === 'http:')) origins.add(url.origin);
+  }
+  return [...origins];
 }
 
 /** The one mapping of the service's field names to RFC 7591 §3.2.2 errors. */
@@ -105,6 +125,9 @@ function clientInformation(ctx: ServerCtx, app: Application): Record<string, unk
     response_types: app.grantTypes.includes('authorization_code') ? ['code'] : [],
     token_endpoint_auth_method: app.tokenEndpointAuthMethod,
     scope: app.scopes.join(' '),
+    ...(app.clientUri ? { client_uri: app.clientUri } : {}),
+    ...(app.logoUri ? { logo_uri: app.logoUri } : {}),
+    ...(app.contacts.length > 0 ? { contacts: app.contacts } : {}),
     registration_client_uri: `${ctx.config.issuer}${REGISTER_PATH}${app.clientId}`,
   };
 }
@@ -227,4 +250,6 @@ export const registrationRoute = {
     DELETE: deleteRegistrationEndpoint,
   },
   body: 'json' as const,
+  // Browser-based clients register from origins nobody has seen yet; the endpoint takes no cookie.
+  anyOrigin: 'GET, POST, PUT, DELETE',
 };

@@ -102,6 +102,7 @@ function clip(s: string): string {
 /** The stores resources are looked up in (the server runtime's cache). */
 interface Resources {
   get(identifier: string): Promise<ResourceRecord | null>;
+  cached(identifier: string): ResourceRecord | null | undefined;
 }
 
 /**
@@ -109,6 +110,12 @@ interface Resources {
  * without `resource` costs nothing), else the registered resource from the cache.
  */
 export async function tokenResource(resources: Resources, params: Params): Promise<ResourceRecord | null> {
+  const raw = params.get('resource');
+  if (raw === undefined) return null;
+  // The common case, one value naming a cached registered resource, needs no parsing: its form
+  // was checked when it was registered, and repeated values (joined by NUL) never match one.
+  const hit = resources.cached(raw);
+  if (hit) return hit;
   const identifier = tokenResourceParam(params);
   if (identifier === null) return null;
   return requireKnown(await resources.get(identifier), identifier);

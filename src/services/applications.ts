@@ -30,7 +30,9 @@ import {
 import { findPage, ilikeContains, type Page, type PageArgs } from './pagination.js';
 import { digest, newClientId, newCredential } from './secrets.js';
 import {
+  checkContact,
   checkGrantTypes,
+  checkHttpsUri,
   checkList,
   checkName,
   checkOrigin,
@@ -50,6 +52,10 @@ export interface ApplicationInput {
   accessTokenFormat?: AccessTokenFormat;
   idTokenSignedResponseAlg?: SigningAlg;
   tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** RFC 7591 §2 presentation metadata, self-asserted by a registering client (null clears). */
+  clientUri?: string | null;
+  logoUri?: string | null;
+  contacts?: string[];
 }
 
 export type ApplicationUpdate = Partial<ApplicationInput>;
@@ -77,6 +83,9 @@ interface Normalised {
   accessTokenFormat: AccessTokenFormat;
   idTokenSignedResponseAlg: SigningAlg;
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  clientUri: string | null;
+  logoUri: string | null;
+  contacts: string[];
 }
 
 /**
@@ -165,8 +174,19 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
     }
     tokenEndpointAuthMethod ??= 'client_secret_basic';
   }
+  const optionalUri = (value: string | null | undefined, field: string) =>
+    value == null ? null : issues.check(() => checkHttpsUri(value, field), null);
+  const clientUri = optionalUri(input.clientUri, 'clientUri');
+  const logoUri = optionalUri(input.logoUri, 'logoUri');
+  const contacts = issues.check(
+    () => checkList(input.contacts ?? [], 'contacts', checkContact, 'contacts'),
+    [],
+  );
   issues.throwIfAny();
   return {
+    clientUri,
+    logoUri,
+    contacts,
     name,
     clientType,
     grantTypes,
@@ -344,6 +364,9 @@ export async function updateApplication(
     tokenEndpointAuthMethod:
       update.tokenEndpointAuthMethod ??
       (update.clientType && update.clientType !== app.clientType ? undefined : app.tokenEndpointAuthMethod),
+    clientUri: update.clientUri === undefined ? app.clientUri : update.clientUri,
+    logoUri: update.logoUri === undefined ? app.logoUri : update.logoUri,
+    contacts: update.contacts ?? app.contacts,
   };
   const values = normalise(ctx, merged, app);
   // skipAuthorization = true always means an admin (or the CLI) approved the current values.

@@ -10,7 +10,7 @@ import { OutboundError } from '../http/outbound.js';
 import { type GrantType, PRIVILEGED_SCOPES } from '../vocabulary.js';
 import { BusyError, DomainError, IssueCollector, ValidationError } from './errors.js';
 import { countAttempt, limitAddress } from './limits.js';
-import { checkList, checkName, checkRedirectUri } from './validators.js';
+import { checkHttpsUri, checkList, checkName, checkRedirectUri } from './validators.js';
 
 /**
  * Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document): a client whose
@@ -325,11 +325,5 @@ function stringField(value: unknown, field: string): string {
 }
 
 function optionalHttpsUri(value: unknown, field: string): string | null {
-  if (value === undefined) return null;
-  const uri = stringField(value, field);
-  const url = URL.canParse(uri) ? new URL(uri) : null;
-  if (url?.protocol !== 'https:' || url.username || url.password || uri.length > 2000) {
-    throw new ValidationError(field, `${field} must be an https URL without credentials.`);
-  }
-  return uri;
+  return value === undefined ? null : checkHttpsUri(stringField(value, field), field);
 }

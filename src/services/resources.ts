@@ -40,10 +40,16 @@ export class ResourceCache {
     private readonly ttlSeconds: number,
   ) {}
 
-  async get(identifier: string): Promise<ResourceRecord | null> {
-    const now = Date.now();
+  /** The fresh cached answer without I/O: a record, null (known to be unregistered), or undefined (not cached). */
+  cached(identifier: string): ResourceRecord | null | undefined {
     const hit = this.entries.get(identifier);
-    if (hit && hit.expires > now) return hit.record;
+    return hit && hit.expires > Date.now() ? hit.record : undefined;
+  }
+
+  async get(identifier: string): Promise<ResourceRecord | null> {
+    const hit = this.cached(identifier);
+    if (hit !== undefined) return hit;
+    const now = Date.now();
     const record = await loadResource(this.sql, identifier);
     if (this.ttlSeconds > 0) {
       if (this.entries.size >= this.maxEntries) this.entries.clear();

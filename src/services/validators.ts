@@ -16,6 +16,7 @@ export const LIMITS = {
   postLogoutRedirectUris: 20,
   allowedOrigins: 20,
   scopes: 50,
+  contacts: 5,
 } as const;
 
 /**
@@ -105,6 +106,29 @@ export function checkOrigin(value: string, field = 'allowedOrigins'): string {
     );
   }
   return url.origin;
+}
+
+/**
+ * A self-asserted presentation URL (RFC 7591 §2 `client_uri`, `logo_uri`): https, no
+ * credentials, bounded. Only ever shown, and marked unverified where it is.
+ */
+export function checkHttpsUri(value: string, field: string): string {
+  const uri = value.trim();
+  const url = URL.canParse(uri) ? new URL(uri) : null;
+  if (url?.protocol !== 'https:' || url.username || url.password || uri.length > MAX_URI_LENGTH) {
+    throw new ValidationError(field, `${field} must be an https URL without credentials.`);
+  }
+  return uri;
+}
+
+/** A contact (RFC 7591 §2 `contacts`, typically an e-mail address): printable, bounded. */
+export function checkContact(value: string, field = 'contacts'): string {
+  const contact = value.trim();
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (contact.length === 0 || contact.length > 254 || /[\u0000-\u001f\u007f]/.test(contact)) {
+    throw new ValidationError(field, 'Each contact must be 1–254 printable characters.');
+  }
+  return contact;
 }
 
 /** A list field: at most `max` entries, each checked; every bad entry is reported. */

@@ -54,7 +54,8 @@ export function renderConsent(req: Request, res: Response, request: Authorizatio
   const scopes = request.scopes.map((name) => ({ name, description: req.ctx.config.scopes[name] ?? name }));
   // A metadata-document client is its host: the user trusts a domain, not the name it gives itself.
   const documentHost = client.metadataDocument ? hostOf(client.clientId) : null;
-  const logoUri = client.metadataDocument ? client.logoUri : null;
+  // Only self-registered clients carry a logo (a document's or RFC 7591's); it is marked unverified.
+  const logoUri = client.logoUri;
   res.set(
     'Content-Security-Policy',
     consentCsp(res.get('Content-Security-Policy') ?? '', request.target.redirectUri, logoUri),

@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../helpers/process.js';
+import { cpuSeconds } from './cpu.js';
 import { type Bench, REGISTRATION_SETTINGS, startBench } from './provision.js';
 import { type Driver, type Load, type Measurement, type Scenario, Skip, scenarios } from './scenarios.js';
 
@@ -103,9 +104,14 @@ async function prepare(bench: Bench, scenario: Scenario, opts: Options): Promise
   }
 }
 
-async function measure(scenario: Scenario, driver: Driver, opts: Options): Promise<Outcome> {
+async function measure(bench: Bench, scenario: Scenario, driver: Driver, opts: Options): Promise<Outcome> {
   try {
-    return { scenario, result: await driver.run(opts.duration, opts.load) };
+    const before = cpuSeconds(bench.serverPid);
+    const result = await driver.run(opts.duration, opts.load);
+    const after = cpuSeconds(bench.serverPid);
+    const served = result.rate * result.seconds;
+    if (before !== null && after !== null && served > 0) result.cpuUs = ((after - before) * 1e6) / served;
+    return { scenario, result };
   } catch (err) {
     return skipped(scenario, err);
   }
@@ -113,7 +119,7 @@ async function measure(scenario: Scenario, driver: Driver, opts: Options): Promi
 
 async function runScenario(bench: Bench, scenario: Scenario, opts: Options): Promise<Outcome> {
   const driver = await prepare(bench, scenario, opts);
-  return 'run' in driver ? measure(scenario, driver, opts) : driver;
+  return 'run' in driver ? measure(bench, scenario, driver, opts) : driver;
 }
 
 /** Each field's median over the rounds (failures summed); notes and samples of any round. */
@@ -128,6 +134,7 @@ function medianOf(results: Measurement[]): Measurement {
     errors: sum((m) => m.errors),
     seconds: sum((m) => m.seconds),
     sample: results.find((m) => m.sample)?.sample,
+    cpuUs: results.every((m) => m.cpuUs !== undefined) ? med((m) => m.cpuUs ?? 0) : undefined,
   };
 }
 
@@ -156,7 +163,7 @@ async function runPair(bench: Bench, base: Scenario, other: Scenario, opts: Opti
   const rounds: Measurement[][] = [[], []];
   for (let r = 1; r <= opts.rounds; r++) {
     for (const [i, s] of [base, other].entries()) {
-      const o = await measure(s, i === 0 ? a : b, opts);
+      const o = await measure(bench, s, i === 0 ? a : b, opts);
       if ('skipped' in o)
         return [o, { scenario: [base, other][1 - i], skipped: `its pair ${s.name} failed` }];
       printOutcome(o, `${s.name} ${r}/${opts.rounds}`);
@@ -174,6 +181,12 @@ async function runPair(bench: Bench, base: Scenario, other: Scenario, opts: Opti
     `  ratio ${other.name}/${base.name}: ${(medians[1].rate / medians[0].rate).toFixed(3)} ` +
       `(median ${medians[1].rate.toFixed(1)} / ${medians[0].rate.toFixed(1)} ${base.unit}; rounds [${each}])`,
   );
+  const [ca, cb] = [medians[0].cpuUs, medians[1].cpuUs];
+  if (ca !== undefined && cb !== undefined) {
+    console.log(
+      `  server CPU per ${base.unit === 'flows/s' ? 'flow' : 'request'}: ${cb.toFixed(0)} / ${ca.toFixed(0)} µs, ratio ${(cb / ca).toFixed(3)}`,
+    );
+  }
   return outcomes;
 }
 
@@ -184,7 +197,10 @@ function printOutcome(o: Outcome, label = o.scenario.name): void {
   }
   const r = o.result;
   const { unit } = o.scenario;
-  console.log(row(label, r.rate.toFixed(1), unit, ms(r.p50), ms(r.p99), String(r.non2xx), String(r.errors)));
+  console.log(
+    row(label, r.rate.toFixed(1), unit, ms(r.p50), ms(r.p99), String(r.non2xx), String(r.errors)) +
+      (r.cpuUs === undefined ? '' : ` ${r.cpuUs.toFixed(0).padStart(7)}`),
+  );
   if (r.note) console.log(`  note: ${r.note}`);
   if (r.sample) console.log(`  first failure: ${r.sample}`);
 }
@@ -331,7 +347,8 @@ async function main(): Promise<void> {
   if (paired.size) {
     console.log(`pairs: ${opts.rounds} interleaved round(s) each, then medians and the ratio of medians`);
   }
-  console.log(row('scenario', 'rate', 'unit', 'p50_ms', 'p99_ms', 'non2xx', 'errors'));
+  // cpu_us: the server process's CPU per request (the primary only: with --workers it is partial).
+  console.log(`${row('scenario', 'rate', 'unit', 'p50_ms', 'p99_ms', 'non2xx', 'errors')}  cpu_us`);
   const done = new Set<string>();
   for (const scenario of opts.only) {
     if (interrupted || serverGone) break;

@@ -35,6 +35,8 @@ export interface Measurement {
   /** The first failure, with the request that caused it. */
   sample?: string;
   note?: string;
+  /** The server process's CPU microseconds per request or flow (from /proc; absent elsewhere). */
+  cpuUs?: number;
 }
 
 export interface Driver {

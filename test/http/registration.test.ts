@@ -335,6 +335,123 @@ describe('RFC 7591 dynamic registration, DYNAMIC_REGISTRATION=open', () => {
     expect(detail.text).toContain('dynamically registered');
   });
 
+  it('RFC 7591 §2 / §3.2.1: client_uri, logo_uri and contacts are stored and returned (and by RFC 7592 §2.1 reads); the consent page shows the logo marked unverified; bad values are invalid_client_metadata; a replacement without them clears them (RFC 7592 §2.2); admins see them in GraphQL', async () => {
+    const presented = {
+      ...publicClient,
+      client_name: 'Presentation metadata',
+      client_uri: 'https://agent.example/',
+      logo_uri: 'https://cdn.agent.example/logo.png',
+      contacts: ['ops@agent.example', 'security@agent.example'],
+    };
+    const res = await register(open, presented);
+    expect(res.status).toBe(201);
+    expect(res.json).toMatchObject({
+      client_uri: presented.client_uri,
+      logo_uri: presented.logo_uri,
+      contacts: presented.contacts,
+    });
+    const token = res.json.registration_access_token as string;
+    const uri = res.json.registration_client_uri as string;
+    const read = await manage(open, uri, 'GET', token);
+    expect(read.json).toMatchObject({ logo_uri: presented.logo_uri, contacts: presented.contacts });
+
+    const agent = new Agent(open.url);
+    await agent.login('alice', 'alice-password');
+    const consent = await agent.get(
+      `/o/authorize/?response_type=code&client_id=${res.json.client_id}&redirect_uri=${encodeURIComponent('http://127.0.0.1/callback')}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256&state=s`,
+    );
+    expect(consent.status).toBe(200);
+    expect(consent.text).toContain('src="https://cdn.agent.example/logo.png"');
+    expect(consent.text).toMatch(
+      /Its logo comes from the application itself <span class="tag">unverified<\/span>/,
+    );
+    expect(consent.headers.get('content-security-policy')).toContain(
+      "img-src 'self' https://cdn.agent.example",
+    );
+
+    const listed = await gql(
+      open,
+      admin,
+      '{ applications(first: 10, filter: { name: "Presentation metadata" }) { edges { node { clientId clientUri logoUri contacts } } } }',
+    );
+    expect(listed.errors).toBeUndefined();
+    const nodes = (listed.data!.applications as { edges: { node: Json }[] }).edges.map((e) => e.node);
+    expect(nodes.find((a) => a.clientId === res.json.client_id)).toEqual({
+      clientId: res.json.client_id,
+      clientUri: presented.client_uri,
+      logoUri: presented.logo_uri,
+      contacts: presented.contacts,
+    });
+
+    for (const bad of [
+      { logo_uri: 'javascript:alert(1)' },
+      { logo_uri: 'http://agent.example/logo.png' },
+      { client_uri: 'https://user:pw@agent.example/' },
+      { contacts: ['a@x', 'b@x', 'c@x', 'd@x', 'e@x', 'f@x'] },
+      { contacts: ['line\nbreak@agent.example'] },
+      { contacts: 'ops@agent.example' },
+    ]) {
+      const refused = await register(open, { ...publicClient, ...bad });
+      expect(refused.status, JSON.stringify(bad)).toBe(400);
+      expect(refused.json.error).toBe('invalid_client_metadata');
+    }
+
+    const { client_uri: _c, logo_uri: _l, contacts: _k, ...without } = presented;
+    const replaced = await manage(open, uri, 'PUT', token, { ...without, client_id: res.json.client_id });
+    expect(replaced.status).toBe(200);
+    expect(replaced.json).not.toHaveProperty('logo_uri');
+    expect(replaced.json).not.toHaveProperty('contacts');
+    expect(replaced.json).not.toHaveProperty('client_uri');
+  });
+
+  it('Fetch Standard CORS: /o/register/ answers any origin without credentials (preflight and responses, errors included), since a browser-based client registers before any origin is known; the registered redirect origins may then call the token endpoint for that client, and no other origin may', async () => {
+    const origin = 'https://inspector.example';
+    const preflight = await fetch(new URL('/o/register/', open.url), {
+      method: 'OPTIONS',
+      headers: {
+        Origin: origin,
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'content-type',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Content-Type/i);
+    expect(preflight.headers.get('access-control-allow-credentials')).toBeNull();
+
+    const ok = await register(open, confidentialClient, { Origin: origin });
+    expect(ok.status).toBe(201);
+    expect(ok.headers.get('access-control-allow-origin')).toBe('*');
+    expect(ok.headers.get('access-control-allow-credentials')).toBeNull();
+    const refused = await register(open, '[]', { Origin: origin });
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get('access-control-allow-origin')).toBe('*');
+    const read = await fetch(new URL(ok.json.registration_client_uri as string), {
+      headers: { Origin: origin, Authorization: `Bearer ${ok.json.registration_access_token}` },
+    });
+    expect(read.status).toBe(200);
+    expect(read.headers.get('access-control-allow-origin')).toBe('*');
+
+    const client = { clientId: ok.json.client_id as string, clientSecret: ok.json.client_secret as string };
+    const fromRedirectOrigin = await fetch(new URL('/o/token/', open.url), {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Origin: new URL(CALLBACK).origin,
+        Authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`,
+      },
+      body: 'grant_type=client_credentials&scope=read',
+    });
+    expect(fromRedirectOrigin.status).toBe(200);
+    expect(fromRedirectOrigin.headers.get('access-control-allow-origin')).toBe(new URL(CALLBACK).origin);
+    const fromElsewhere = await postForm(open, '/o/token/', { grant_type: 'client_credentials' }, client, {
+      Origin: origin,
+    });
+    expect(fromElsewhere.status).toBe(200);
+    expect(fromElsewhere.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('Hostile input at RFC 7592 paths: malformed percent-encoding, other methods, a user’s access token or session instead of the registration access token — RFC errors, never a 500', async () => {
     const reg = await register(open, publicClient);
     const token = reg.json.registration_access_token as string;

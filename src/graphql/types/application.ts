@@ -59,6 +59,21 @@ export class ApplicationType {
   })
   clientIdMetadataDocument!: boolean;
 
+  @Field(() => String, {
+    nullable: true,
+    description: 'RFC 7591 client_uri, as the client asserted it (unverified).',
+  })
+  clientUri!: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'RFC 7591 logo_uri, as the client asserted it (unverified).',
+  })
+  logoUri!: string | null;
+
+  @Field(() => [String], { description: 'RFC 7591 contacts, as the client asserted them (unverified).' })
+  contacts!: string[];
+
   @Field(() => Date)
   createdAt!: Date;
 

@@ -10,7 +10,7 @@ import { OutboundClient, type OutboundOptions } from './http/outbound.js';
 import { createLogger, type Logger } from './log.js';
 import { protocolDoor } from './oauth/index.js';
 import { startCleanup } from './services/cleanup.js';
-import { CLIENT_CHANNEL, ClientCache } from './services/client-cache.js';
+import { CLIENT_CHANNEL, ClientCache, type DocumentRequester } from './services/client-cache.js';
 import { resolveDocumentClient } from './services/client-metadata-documents.js';
 import type { BaseRuntime, Runtime } from './services/context.js';
 import { encryptAtRest } from './services/encrypt-at-rest.js';
@@ -28,7 +28,7 @@ export interface StartOptions {
   /** The caller announces the start itself (a readable line at a terminal). */
   quietListening?: boolean;
   /** Tests: how the outbound client resolves names and which CA it trusts (self-signed servers). */
-  outbound?: Pick<OutboundOptions, 'resolve' | 'ca'>;
+  outbound?: Pick<OutboundOptions, 'resolve' | 'ca' | 'timeoutMs' | 'maxConcurrent'>;
 }
 
 export interface RunningServer {
@@ -51,8 +51,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       ...opts.outbound,
       allowPrivateNetwork: config.outbound.allowPrivateNetwork,
     });
+    const documentPolicy = {
+      knownScopes: config.scopes,
+      maxFetchesPerHour: config.clientIdMetadataDocumentsMaxPerHour,
+    };
     const documents = config.clientIdMetadataDocuments
-      ? (clientId: string) => resolveDocumentClient(db.sql, outbound, clientId, config.scopes)
+      ? (clientId: string, requester: DocumentRequester) =>
+          resolveDocumentClient(db.sql, outbound, clientId, documentPolicy, requester.ip)
       : null;
     const clients = new ClientCache(db.sql, config.clientCacheTtl, documents);
     const resources = new ResourceCache(db.sql, config.clientCacheTtl);

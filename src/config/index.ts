@@ -183,6 +183,8 @@ const schema = z.object({
   OUTBOUND_ALLOW_PRIVATE_NETWORK: bool(false),
   /** Accept https-URL client ids, resolved by fetching their client ID metadata document. */
   CLIENT_ID_METADATA_DOCUMENTS: bool(false),
+  /** Client metadata document fetches one address (IPv6: one /64) may cause per hour. */
+  CLIENT_ID_METADATA_DOCUMENTS_MAX_PER_HOUR: count(60, 1, 100_000),
   /** RFC 7591: off (no endpoint), open (anyone), token (an initial access token is required). */
   DYNAMIC_REGISTRATION: z.enum(['off', 'open', 'token']).default('off'),
   /** Dynamic registrations admitted per address (IPv6: per /64) per hour. */
@@ -293,6 +295,7 @@ function configFrom(e: Env) {
     },
     outbound: { allowPrivateNetwork: e.OUTBOUND_ALLOW_PRIVATE_NETWORK },
     clientIdMetadataDocuments: e.CLIENT_ID_METADATA_DOCUMENTS,
+    clientIdMetadataDocumentsMaxPerHour: e.CLIENT_ID_METADATA_DOCUMENTS_MAX_PER_HOUR,
   };
 }
 

@@ -30,6 +30,11 @@ export const MAX_CACHE_SECONDS = 86_400;
 /** How long past its freshness a cached value may stand in for a failed refetch. */
 export const MAX_STALE_SECONDS = 3600;
 export const CACHE_ENTRIES = 1000;
+/**
+ * Network exchanges in progress at once per process, whoever asked: beyond it a fetch fails at
+ * once ('busy') instead of queueing, so a flood of URLs costs bounded sockets and memory.
+ */
+export const OUTBOUND_MAX_CONCURRENT = 32;
 const MAX_URL_LENGTH = 2048;
 
 export type OutboundReason =
@@ -44,7 +49,8 @@ export type OutboundReason =
   | 'too_many_redirects'
   | 'http_status'
   | 'content_type'
-  | 'invalid_json';
+  | 'invalid_json'
+  | 'busy';
 
 const DESCRIPTIONS: Record<OutboundReason, string> = {
   invalid_url: 'the URL is not an absolute URL without credentials',
@@ -59,10 +65,11 @@ const DESCRIPTIONS: Record<OutboundReason, string> = {
   http_status: 'the server did not answer 200 OK',
   content_type: 'the response is not JSON',
   invalid_json: 'the response is not valid JSON',
+  busy: 'too many fetches are in progress; try again shortly',
 };
 
 /** Failures a later attempt may not repeat: the cached value may stand in for them. */
-const TRANSIENT: ReadonlySet<OutboundReason> = new Set(['dns_failure', 'network', 'timeout']);
+const TRANSIENT: ReadonlySet<OutboundReason> = new Set(['dns_failure', 'network', 'timeout', 'busy']);
 
 /**
  * A refused or failed fetch. The message names the host and the reason only, never a resolved
@@ -99,12 +106,20 @@ export interface OutboundOptions {
   now?: () => number;
   /** Trust anchors instead of the system store: tests' self-signed https servers only. */
   ca?: string;
+  /** OUTBOUND_MAX_CONCURRENT unless a test says otherwise. */
+  maxConcurrent?: number;
 }
 
 export interface FetchJsonOptions {
   maxBytes?: number;
   /** 0 (default): a redirect is an error. At most MAX_REDIRECTS. */
   maxRedirects?: number;
+  /**
+   * Awaited right before a network exchange starts — never for an answer from the cache or one
+   * shared with a fetch already in progress; if it throws, nothing is fetched and the error
+   * propagates. Per-requester limits count here, so only real fetches cost a requester.
+   */
+  beforeFetch?: () => Promise<void>;
 }
 
 const PRIVATE_RANGES_WHEN_ALLOWED = new Set(['loopback', 'private', 'uniqueLocal']);
@@ -155,8 +170,11 @@ export class OutboundClient {
   private readonly timeoutMs: number;
   private readonly cacheEntries: number;
   private readonly now: () => number;
+  private readonly maxConcurrent: number;
+  private outstanding = 0;
 
   constructor(private readonly options: OutboundOptions) {
+    this.maxConcurrent = options.maxConcurrent ?? OUTBOUND_MAX_CONCURRENT;
     this.resolve = options.resolve ?? systemResolver;
     this.timeoutMs = options.timeoutMs ?? OUTBOUND_TIMEOUT_MS;
     this.cacheEntries = options.cacheEntries ?? CACHE_ENTRIES;
@@ -186,7 +204,7 @@ export class OutboundClient {
 
   private async refresh(key: string, url: string, opts: FetchJsonOptions, stale?: CacheEntry) {
     try {
-      const { value, maxAge } = await this.fetchFollowing(url, opts);
+      const { value, maxAge } = await this.gated(url, opts);
       const at = this.now();
       this.cache.delete(key);
       if (maxAge !== null) {
@@ -204,6 +222,21 @@ export class OutboundClient {
         return stale.value;
       }
       throw err;
+    }
+  }
+
+  /**
+   * One network exchange (with its redirects) within OUTBOUND_MAX_CONCURRENT: the slot is taken
+   * synchronously, before any await, so parallel callers cannot all pass the check.
+   */
+  private async gated(url: string, opts: FetchJsonOptions) {
+    if (this.outstanding >= this.maxConcurrent) throw new OutboundError('busy', hostOf(url));
+    this.outstanding++;
+    try {
+      await opts.beforeFetch?.();
+      return await this.fetchFollowing(url, opts);
+    } finally {
+      this.outstanding--;
     }
   }
 

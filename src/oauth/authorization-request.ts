@@ -19,6 +19,9 @@ export class AuthorizationPageError extends Error {
   constructor(
     readonly title: string,
     readonly detail: string,
+    /** 400 unless the request may succeed later (429 with Retry-After). */
+    readonly status = 400,
+    readonly headers: Record<string, string> = {},
   ) {
     super(title);
   }
@@ -64,15 +67,17 @@ export interface AuthorizationRequest {
 
 /**
  * Looks up the client and the resources an authorization request names (both cached), then
- * validates the request against them.
+ * validates the request against them. `clientIp`: who sent it (a client ID metadata document
+ * fetch it causes is counted against that address).
  */
 export async function parseAuthorizationRequest(
   params: Params,
   stores: { clients: ClientCache; resources: ResourceCache },
   config: Config,
+  clientIp: string | undefined,
 ): Promise<AuthorizationRequest> {
   const clientId = params.get('client_id');
-  const client = clientId ? await clientForAuthorization(stores.clients, clientId) : null;
+  const client = clientId ? await clientForAuthorization(stores.clients, clientId, clientIp) : null;
   const resources = await lookUpResources(stores.resources, params);
   return checkAuthorizationRequest(params, client, config, resources);
 }
@@ -81,11 +86,20 @@ export async function parseAuthorizationRequest(
  * A client identifier URL whose document cannot be used is a page, never a redirect: without a
  * document there are no redirect URIs to trust (CIMD §4, RFC 6749 §4.1.2.1).
  */
-async function clientForAuthorization(clients: ClientCache, clientId: string): Promise<ClientRecord | null> {
+async function clientForAuthorization(
+  clients: ClientCache,
+  clientId: string,
+  ip: string | undefined,
+): Promise<ClientRecord | null> {
   try {
-    return await clients.forAuthorization(clientId);
+    return await clients.forAuthorization(clientId, { ip });
   } catch (err) {
     if (!(err instanceof ClientMetadataDocumentError)) throw err;
+    if (err.reason === 'rate_limited') {
+      throw new AuthorizationPageError('Too many requests', err.message, 429, {
+        'Retry-After': String(err.retryAfter),
+      });
+    }
     throw new AuthorizationPageError(
       err.reason === 'fetch_failed' ? 'Application unavailable' : 'Invalid application',
       err.message,

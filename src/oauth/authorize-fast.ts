@@ -26,7 +26,7 @@ export const quickAuthorize: ProtocolHandler = async (req, res) => {
   if (!cookie || cookie.length > 100) return 'pass';
   let request: Awaited<ReturnType<typeof parseAuthorizationRequest>>;
   try {
-    request = await parseAuthorizationRequest(parseParams(req.query), ctx.runtime, ctx.config);
+    request = await parseAuthorizationRequest(parseParams(req.query), ctx.runtime, ctx.config, ctx.ip);
   } catch {
     return 'pass';
   }

@@ -59,7 +59,7 @@ function parseForPage(parse: () => Params): Params {
 async function run(req: Request, res: Response, parse: () => Params): Promise<void> {
   const params = parseForPage(parse);
   await answer(req, res, async () => {
-    const request = await parseAuthorizationRequest(params, req.ctx.runtime, req.ctx.config);
+    const request = await parseAuthorizationRequest(params, req.ctx.runtime, req.ctx.config, req.ctx.ip);
     const session = req.browserSession;
     if (!session || needsLogin(request, session)) {
       if (request.prompt.has('none')) {
@@ -110,7 +110,7 @@ async function consent(req: Request, res: Response, body: Params): Promise<void>
     );
   }
   await answer(req, res, async () => {
-    const request = await parseAuthorizationRequest(params, req.ctx.runtime, req.ctx.config);
+    const request = await parseAuthorizationRequest(params, req.ctx.runtime, req.ctx.config, req.ctx.ip);
     if (!body.get('allow')) {
       throw new AuthorizationRedirectError(
         request.target,
@@ -126,7 +126,8 @@ async function answer(req: Request, res: Response, step: () => Promise<void>): P
   try {
     await step();
   } catch (err) {
-    if (err instanceof AuthorizationPageError) throw new WebError(400, err.title, err.detail);
+    if (err instanceof AuthorizationPageError)
+      throw new WebError(err.status, err.title, err.detail, err.headers);
     if (err instanceof AuthorizationRedirectError) {
       res.redirect(302, redirectWith(err.target, err.reason.body(), req.ctx.config.issuer));
       return;

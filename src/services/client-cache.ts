@@ -1,15 +1,23 @@
 import type { Sql } from '../db/sql.js';
 import { type ClientRecord, loadClient } from '../db/tables/applications.js';
-import { isClientIdUrl } from './client-metadata-documents.js';
+import { ClientMetadataDocumentError, isClientIdUrl } from './client-metadata-documents.js';
 import { type Ctx, isServerRuntime } from './context.js';
 
 export type { ClientRecord } from '../db/tables/applications.js';
+
+/** Who caused a document resolution: the address a fetch is counted against. */
+export interface DocumentRequester {
+  ip: string | undefined;
+}
 
 /**
  * Turns a client identifier URL into its client record by fetching and validating the document
  * and mirroring it into the applications table; throws ClientMetadataDocumentError.
  */
-export type DocumentClientResolver = (clientId: string) => Promise<ClientRecord | null>;
+export type DocumentClientResolver = (
+  clientId: string,
+  requester: DocumentRequester,
+) => Promise<ClientRecord | null>;
 
 interface Entry {
   record: ClientRecord | null;
@@ -58,37 +66,55 @@ export class ClientCache {
    * The client an authorization request names. A client identifier URL is resolved from its
    * document (the outbound client's HTTP cache applies) at most once per CLIENT_CACHE_TTL here:
    * that is where the user decides to trust it, so that is where the document must be current.
-   * Parallel requests for one URL share one fetch; a failure is remembered for
-   * DOCUMENT_FAILURE_SECONDS, so a flood of requests cannot make Latchkey hammer a host.
+   * Parallel requests for one URL share one fetch; a document that could not be used is
+   * remembered for DOCUMENT_FAILURE_SECONDS, so a flood of requests cannot make Latchkey hammer
+   * a host. A refusal about the requester (its address is over its fetch limit) or about this
+   * server's load is not remembered: it says nothing about the document.
    */
-  async forAuthorization(clientId: string): Promise<ClientRecord | null> {
+  async forAuthorization(clientId: string, requester: DocumentRequester): Promise<ClientRecord | null> {
     if (!this.documents || !isClientIdUrl(clientId)) return this.get(clientId);
     const now = Date.now();
     const hit = this.entries.get(clientId);
     if (hit?.fromDocument && hit.expires > now) return hit.record;
     const failed = this.failures.get(clientId);
     if (failed && failed.expires > now) throw failed.error;
-    let pending = this.resolving.get(clientId);
-    if (!pending) {
-      const documents = this.documents;
-      pending = documents(clientId)
-        .then((record) => {
-          this.failures.delete(clientId);
-          this.remember(clientId, {
-            record,
-            expires: Date.now() + this.ttlSeconds * 1000,
-            fromDocument: true,
-          });
-          return record;
-        })
-        .catch((error: unknown) => {
+    const joined = this.resolving.get(clientId);
+    if (!joined) return this.resolve(this.documents, clientId, requester);
+    try {
+      return await joined;
+    } catch (err) {
+      // The fetch this request joined was refused for whoever started it; it may cause its own.
+      if (err instanceof ClientMetadataDocumentError && err.reason === 'rate_limited') {
+        return this.resolving.get(clientId) ?? this.resolve(this.documents, clientId, requester);
+      }
+      throw err;
+    }
+  }
+
+  private resolve(
+    documents: DocumentClientResolver,
+    clientId: string,
+    requester: DocumentRequester,
+  ): Promise<ClientRecord | null> {
+    const pending = documents(clientId, requester)
+      .then((record) => {
+        this.failures.delete(clientId);
+        this.remember(clientId, {
+          record,
+          expires: Date.now() + this.ttlSeconds * 1000,
+          fromDocument: true,
+        });
+        return record;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof ClientMetadataDocumentError && error.aboutDocument) {
           if (this.failures.size >= this.maxEntries) this.failures.clear();
           this.failures.set(clientId, { error, expires: Date.now() + DOCUMENT_FAILURE_SECONDS * 1000 });
-          throw error;
-        })
-        .finally(() => this.resolving.delete(clientId));
-      this.resolving.set(clientId, pending);
-    }
+        }
+        throw error;
+      })
+      .finally(() => this.resolving.delete(clientId));
+    this.resolving.set(clientId, pending);
     return pending;
   }
 

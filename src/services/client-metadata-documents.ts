@@ -8,7 +8,8 @@ import {
 import type { FetchJsonOptions } from '../http/outbound.js';
 import { OutboundError } from '../http/outbound.js';
 import { type GrantType, PRIVILEGED_SCOPES } from '../vocabulary.js';
-import { DomainError, IssueCollector, ValidationError } from './errors.js';
+import { BusyError, DomainError, IssueCollector, ValidationError } from './errors.js';
+import { countAttempt, limitAddress } from './limits.js';
 import { checkHttpsUri, checkList, checkName, checkRedirectUri } from './validators.js';
 
 /**
@@ -24,18 +25,65 @@ export const CLIENT_METADATA_DOCUMENT_MAX_BYTES = 5 * 1024;
 /** What a document may ask for: a public client of the authorization code flow. */
 const DOCUMENT_GRANT_TYPES: readonly GrantType[] = ['authorization_code', 'refresh_token'];
 
-export type ClientMetadataDocumentReason = 'invalid_client_id_url' | 'fetch_failed' | 'invalid_document';
+export type ClientMetadataDocumentReason =
+  | 'invalid_client_id_url'
+  | 'fetch_failed'
+  | 'invalid_document'
+  /** The requester's address caused too many document fetches (nothing was fetched). */
+  | 'rate_limited';
 
 /** Why a URL client id cannot be used; the message names the host at most, never an address. */
 export class ClientMetadataDocumentError extends DomainError {
   override name = 'ClientMetadataDocumentError';
+  /** Seconds until the requester may cause a fetch again (rate_limited only). */
+  readonly retryAfter: number;
+
   constructor(
     readonly reason: ClientMetadataDocumentReason,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfter?: number },
   ) {
-    super(message, options);
+    super(message, { cause: options?.cause });
+    this.retryAfter = options?.retryAfter ?? 0;
   }
+
+  /**
+   * A verdict about the document (remembered for a while, for every requester), not about who
+   * asked: a rate-limited requester must not make the client unusable for everyone else.
+   */
+  get aboutDocument(): boolean {
+    return this.reason !== 'rate_limited';
+  }
+}
+
+/** The window of CLIENT_ID_METADATA_DOCUMENTS_MAX_PER_HOUR. */
+const FETCH_WINDOW_SECONDS = 3600;
+
+/**
+ * The per-address bound on document fetches (CLIENT_ID_METADATA_DOCUMENTS_MAX_PER_HOUR): counted
+ * in one atomic statement before the fetch, so a flood of distinct client_id URLs from one
+ * address (IPv6: one /64) can neither make Latchkey a fetch amplifier nor fill the applications
+ * table. Only fetches that reach the network are counted (a cached document costs nothing).
+ */
+export function documentFetchAdmission(
+  sql: Sql,
+  requesterIp: string | undefined,
+  maxPerHour: number,
+): () => Promise<void> {
+  return async () => {
+    const state = await countAttempt(
+      sql,
+      [{ key: `cimd:ip:${limitAddress(requesterIp)}`, max: maxPerHour }],
+      FETCH_WINDOW_SECONDS,
+    );
+    if (state.blocked) {
+      throw new ClientMetadataDocumentError(
+        'rate_limited',
+        `Too many client metadata documents were requested from your network; try again in ${state.retryAfter} seconds.`,
+        { retryAfter: state.retryAfter },
+      );
+    }
+  };
 }
 
 /** A validated document: what the authorization server will hold the client to. */
@@ -102,6 +150,7 @@ export async function resolveClientMetadataDocument(
   fetcher: JsonFetcher,
   clientId: string,
   knownScopes: Readonly<Record<string, string>>,
+  beforeFetch?: () => Promise<void>,
 ): Promise<ClientMetadataDocument> {
   const problem = clientIdUrlProblem(clientId);
   if (problem)
@@ -111,8 +160,11 @@ export async function resolveClientMetadataDocument(
     document = await fetcher.fetchJson(clientId, {
       maxBytes: CLIENT_METADATA_DOCUMENT_MAX_BYTES,
       maxRedirects: 0,
+      beforeFetch,
     });
   } catch (err) {
+    // Latchkey's own load, not the document's fault: a 503 page, and nothing remembered.
+    if (err instanceof OutboundError && err.reason === 'busy') throw new BusyError(1);
     if (err instanceof OutboundError) {
       throw new ClientMetadataDocumentError(
         'fetch_failed',
@@ -220,18 +272,28 @@ export function documentClientFields(doc: ClientMetadataDocument): DocumentClien
   };
 }
 
+/** What the server's settings decide about document clients. */
+export interface DocumentPolicy {
+  knownScopes: Readonly<Record<string, string>>;
+  /** CLIENT_ID_METADATA_DOCUMENTS_MAX_PER_HOUR. */
+  maxFetchesPerHour: number;
+}
+
 /**
  * The client an authorization request names by its client identifier URL: the document fetched
- * and validated, then mirrored into its applications row (grants and tokens need its id).
- * Throws ClientMetadataDocumentError when the document cannot be used.
+ * (a fetch counted against the requester's address first) and validated, then mirrored into its
+ * applications row (grants and tokens need its id). Nothing is written unless the document is
+ * valid. Throws ClientMetadataDocumentError when the document cannot be used.
  */
 export async function resolveDocumentClient(
   sql: Sql,
   fetcher: JsonFetcher,
   clientId: string,
-  knownScopes: Readonly<Record<string, string>>,
+  policy: DocumentPolicy,
+  requesterIp: string | undefined,
 ): Promise<ClientRecord | null> {
-  const doc = await resolveClientMetadataDocument(fetcher, clientId, knownScopes);
+  const admit = documentFetchAdmission(sql, requesterIp, policy.maxFetchesPerHour);
+  const doc = await resolveClientMetadataDocument(fetcher, clientId, policy.knownScopes, admit);
   return upsertDocumentClient(sql, documentClientFields(doc));
 }
 

@@ -189,8 +189,12 @@ const schema = z.object({
   DYNAMIC_REGISTRATION: z.enum(['off', 'open', 'token']).default('off'),
   /** Dynamic registrations admitted per address (IPv6: per /64) per hour. */
   DYNAMIC_REGISTRATION_MAX_PER_HOUR: count(20, 1, 100_000),
-  /** A dynamically registered application never used within this many seconds is deleted. */
-  DYNAMIC_REGISTRATION_ABANDONED_AFTER: seconds(86_400, 60),
+  /**
+   * A dynamically registered application never used within this many seconds is deleted. At least
+   * 600: longer than any CLIENT_CACHE_TTL (≤ 300), so no instance still holds a cached record of a
+   * metadata-document client the cleanup deletes.
+   */
+  DYNAMIC_REGISTRATION_ABANDONED_AFTER: seconds(86_400, 600),
 });
 
 type Env = z.infer<typeof schema>;

@@ -1,0 +1,161 @@
+/**
+ * `npm run bench:resource-server [-- --rounds N --seconds S --connections C]`: what
+ * requireToken costs a route. One resource server process (test/bench/resource-server-app.ts)
+ * serves the same trivial route unprotected and protected in each mode; Latchkey runs compiled
+ * in its own process on PostgreSQL (test/bench/provision.ts); autocannon loads each route in
+ * turn, the order rotating every round. Prints each route's median rate and its ratio to the
+ * unprotected route (issue 16's target: JWT mode costs under 15 %).
+ */
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { loadConfig } from '../../src/config/index.js';
+import { openDatabase } from '../../src/db/orm.js';
+import { createLogger } from '../../src/log.js';
+import { createApplication } from '../../src/services/applications.js';
+import { Ctx } from '../../src/services/context.js';
+import { createResource } from '../../src/services/resources.js';
+import { findUserByUsername } from '../../src/services/users.js';
+import { urlFor } from '../helpers/pg.js';
+import { freePort } from '../helpers/ports.js';
+import { ROOT } from '../helpers/process.js';
+import { basicAuth } from './flow.js';
+import { startBench, USERNAME } from './provision.js';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '32' },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const JWT_RESOURCE = 'https://notes.bench.example/jwt';
+const OPAQUE_RESOURCE = 'https://notes.bench.example/opaque';
+
+const ROUTES = [
+  { path: '/open', label: 'unprotected (baseline)', token: 'none' },
+  { path: '/jwt', label: 'JWT (verified-token cache)', token: 'jwt' },
+  { path: '/jwt-uncached', label: 'JWT, signature checked every request', token: 'jwt' },
+  { path: '/introspection', label: 'introspection, cache hit', token: 'opaque' },
+  { path: '/introspection-uncached', label: 'introspection, cache off (miss)', token: 'opaque' },
+] as const;
+
+function load(url: string, headers: Record<string, string>) {
+  return new Promise<{ rate: number; failed: number; p99: number }>((resolve, reject) => {
+    autocannon(
+      { url, connections: CONNECTIONS, duration: SECONDS, requests: [{ method: 'GET', headers }] },
+      (err, r) => {
+        if (err) return reject(err);
+        resolve({
+          rate: r.requests.total / r.duration,
+          failed: r.non2xx + r.errors + r.timeouts,
+          p99: r.latency.p99,
+        });
+      },
+    );
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const bench = await startBench({});
+const config = loadConfig({
+  ...process.env,
+  NODE_ENV: 'production',
+  DATABASE_URL: urlFor(bench.database.name),
+});
+const db = await openDatabase(config);
+let app: ReturnType<typeof spawn> | undefined;
+try {
+  const ctx = new Ctx({ config, db, log: createLogger('warn') });
+  ctx.actor = { kind: 'cli' };
+  await createResource(ctx, {
+    identifier: JWT_RESOURCE,
+    name: 'bench JWT',
+    scopes: ['read'],
+    accessTokenFormat: 'jwt',
+  });
+  await createResource(ctx, { identifier: OPAQUE_RESOURCE, name: 'bench opaque', scopes: ['read'] });
+  const owner = (await findUserByUsername(ctx, USERNAME))!;
+  const introspector = await createApplication(ctx, owner, {
+    name: 'bench introspector',
+    clientType: 'confidential',
+    grantTypes: ['client_credentials'],
+    scopes: ['introspection'],
+  });
+  const token = async (resource: string) => {
+    const res = await fetch(`${bench.env.baseUrl}/o/token/`, {
+      method: 'POST',
+      headers: {
+        Authorization: basicAuth(bench.env.cc.clientId, bench.env.cc.clientSecret),
+        'Content-Type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'read', resource }),
+    });
+    const json = (await res.json()) as { access_token?: string };
+    if (!json.access_token) throw new Error(`token for ${resource}: ${res.status} ${JSON.stringify(json)}`);
+    return json.access_token;
+  };
+  const tokens = { none: '', jwt: await token(JWT_RESOURCE), opaque: await token(OPAQUE_RESOURCE) };
+
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  app = spawn(process.execPath, ['--import', 'tsx', 'test/bench/resource-server-app.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      ISSUER: bench.env.baseUrl,
+      JWT_RESOURCE,
+      OPAQUE_RESOURCE,
+      INTROSPECTION_CLIENT_ID: introspector.application.clientId,
+      INTROSPECTION_CLIENT_SECRET: introspector.clientSecret!,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    app!.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    app!.once('exit', (code) => reject(new Error(`the resource server exited (${code})`)));
+  });
+  const headersFor = (kind: keyof typeof tokens): Record<string, string> =>
+    kind === 'none' ? {} : { Authorization: `Bearer ${tokens[kind]}` };
+  for (const r of ROUTES) {
+    const res = await fetch(`${base}${r.path}`, { headers: headersFor(r.token) });
+    if (res.status !== 200) throw new Error(`precheck ${r.path}: ${res.status} ${await res.text()}`);
+  }
+
+  console.log(`resource-server bench: ${ROUNDS} rounds × ${SECONDS} s per route, ${CONNECTIONS} connections`);
+  const rates = new Map<string, number[]>(ROUTES.map((r) => [r.path, []]));
+  let failed = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = ROUTES.map((_, i) => ROUTES[(i + round) % ROUTES.length]);
+    for (const r of order) {
+      const m = await load(`${base}${r.path}`, headersFor(r.token));
+      rates.get(r.path)!.push(m.rate);
+      failed += m.failed;
+    }
+    console.log(
+      `round ${round + 1}: ${ROUTES.map((r) => `${r.path} ${rates.get(r.path)!.at(-1)!.toFixed(0)}/s`).join(', ')}`,
+    );
+  }
+  const baseline = median(rates.get('/open')!);
+  console.log('');
+  console.log(`| route | median req/s | rounds | vs unprotected | cost |`);
+  console.log(`|---|---|---|---|---|`);
+  for (const r of ROUTES) {
+    const xs = rates.get(r.path)!;
+    const m = median(xs);
+    console.log(
+      `| ${r.label} | ${m.toFixed(0)} | ${xs.map((x) => x.toFixed(0)).join(' ')} | ${(m / baseline).toFixed(2)}× | ${((1 - m / baseline) * 100).toFixed(0)} % |`,
+    );
+  }
+  console.log(`failed requests: ${failed}`);
+} finally {
+  app?.kill('SIGTERM');
+  await db.close();
+  await bench.close();
+}

@@ -33,6 +33,12 @@ const opaque: RequireTokenOptions = {
 const app = express();
 const answer = (req: express.Request, res: express.Response) => void res.json({ sub: authOf(req).subject });
 app.get('/open', (_req, res) => void res.json({ sub: 'anonymous' }));
+// The bench reads this process's CPU time around each load: CPU per request is what a route
+// costs at its own speed, and drifts far less than req/s when other processes share the machine.
+app.get('/cpu', (_req, res) => {
+  const { user, system } = process.cpuUsage();
+  res.json({ micros: user + system });
+});
 app.get('/jwt', requireToken(jwt), requireScopes('read'), answer);
 app.get('/jwt-uncached', requireToken({ ...jwt, jwtCacheSeconds: 0 }), requireScopes('read'), answer);
 app.get('/introspection', requireToken(opaque), requireScopes('read'), answer);

@@ -38,12 +38,18 @@ export function presentedToken(req: Request, schemes: ReadonlySet<string>): Pres
     );
 
   let count = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2)
-    if (req.rawHeaders[i].toLowerCase() === 'authorization') count++;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i].length === 13 && raw[i].toLowerCase() === 'authorization') count++;
   if (count > 1) throw invalidRequest('The request has more than one Authorization header.');
   const header = req.headers.authorization;
   if (header === undefined) throw missingToken();
 
+  // The common case, without the general parse.
+  if (header.startsWith('Bearer ') && header.length <= MAX_TOKEN_LENGTH + 7) {
+    const token = header.slice(7);
+    if (B64TOKEN.test(token)) return { scheme: 'Bearer', token };
+  }
   const m = CREDENTIALS.exec(header);
   if (!m) throw invalidRequest('The Authorization header is malformed.');
   const scheme = m[1];

@@ -52,10 +52,12 @@ export interface RequireTokenOptions extends VerifierOptions {
 export interface Responder {
   refuse(res: Response, err: unknown): void;
 }
-const responders = new WeakMap<Request, Responder>();
+/** Kept on the request under a private symbol (a WeakMap entry per request costs GC work). */
+const RESPONDER = Symbol('latchkey.responder');
+type WithResponder = Request & { [RESPONDER]?: Responder };
 
 /** The responder of the requireToken that ran for `req`, if one did. */
-export const responderOf = (req: Request): Responder | undefined => responders.get(req);
+export const responderOf = (req: Request): Responder | undefined => (req as WithResponder)[RESPONDER];
 
 /**
  * Express middleware: the request must carry a valid access token for this resource (see
@@ -132,7 +134,7 @@ export function requireToken(options: RequireTokenOptions): RequestHandler {
   }
 
   return (req: Request, res: Response, next: NextFunction) => {
-    responders.set(req, responder);
+    (req as WithResponder)[RESPONDER] = responder;
     check(req).then(
       (auth) => {
         attach(req, auth);

@@ -183,6 +183,10 @@ const schema = z.object({
   OUTBOUND_ALLOW_PRIVATE_NETWORK: bool(false),
   /** Accept https-URL client ids, resolved by fetching their client ID metadata document. */
   CLIENT_ID_METADATA_DOCUMENTS: bool(false),
+  /** RFC 9126: how long a pushed authorization request's request_uri may be used (seconds). */
+  PAR_TTL: seconds(60, 1, 60),
+  /** RFC 9126 §5/§6: every authorization request must be pushed. */
+  REQUIRE_PAR: bool(false),
   /** RFC 7591: off (no endpoint), open (anyone), token (an initial access token is required). */
   DYNAMIC_REGISTRATION: z.enum(['off', 'open', 'token']).default('off'),
   /** Dynamic registrations admitted per address (IPv6: per /64) per hour. */
@@ -255,7 +259,9 @@ function configFrom(e: Env) {
       refreshToken: e.REFRESH_TOKEN_TTL,
       idToken: e.ID_TOKEN_TTL,
       deviceCode: e.DEVICE_CODE_TTL,
+      pushedRequest: e.PAR_TTL,
     },
+    requirePar: e.REQUIRE_PAR,
     deviceCodeInterval: e.DEVICE_CODE_INTERVAL,
     refresh: {
       graceSeconds: e.REFRESH_GRACE_SECONDS,

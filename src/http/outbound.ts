@@ -105,6 +105,11 @@ export interface FetchJsonOptions {
   maxBytes?: number;
   /** 0 (default): a redirect is an error. At most MAX_REDIRECTS. */
   maxRedirects?: number;
+  /**
+   * Fetch again even if a fresh value is cached (a jwks_uri asked for a key it did not have); the
+   * caller rate-limits how often. Parallel calls still share one fetch.
+   */
+  revalidate?: boolean;
 }
 
 const PRIVATE_RANGES_WHEN_ALLOWED = new Set(['loopback', 'private', 'uniqueLocal']);
@@ -171,7 +176,7 @@ export class OutboundClient {
     const key = `${opts.maxBytes ?? OUTBOUND_MAX_BYTES} ${url}`;
     const now = this.now();
     const hit = this.cache.get(key);
-    if (hit && hit.freshUntil > now) {
+    if (hit && hit.freshUntil > now && !opts.revalidate) {
       this.cache.delete(key);
       this.cache.set(key, hit);
       return structuredClone(hit.value);

@@ -416,8 +416,9 @@ export async function updateApplication(
     clientUri: update.clientUri === undefined ? app.clientUri : update.clientUri,
     logoUri: update.logoUri === undefined ? app.logoUri : update.logoUri,
     contacts: update.contacts ?? app.contacts,
-    jwks: update.jwks === undefined ? app.jwks : update.jwks,
-    jwksUri: update.jwksUri === undefined ? app.jwksUri : update.jwksUri,
+    // Keys are registered one way: setting jwks drops jwks_uri and the other way round.
+    jwks: update.jwks !== undefined ? update.jwks : update.jwksUri != null ? null : app.jwks,
+    jwksUri: update.jwksUri !== undefined ? update.jwksUri : update.jwks != null ? null : app.jwksUri,
     requirePar: update.requirePar ?? app.requirePar,
   };
   const values = normalise(ctx, merged, app);

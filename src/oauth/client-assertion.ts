@@ -88,11 +88,13 @@ export async function verifyClientAssertion(
   }
   const now = Math.floor(Date.now() / 1000);
   const exp = payload.exp as number;
+  if (payload.iat !== undefined && payload.iat > now + ASSERTION_CLOCK_SKEW_SECONDS) {
+    return refuse('"iat" is in the future.');
+  }
   if (exp - now > MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_SKEW_SECONDS) {
     return refuse(`it must expire within ${MAX_ASSERTION_LIFETIME_SECONDS} seconds.`);
   }
   if (payload.iat !== undefined) {
-    if (payload.iat > now + ASSERTION_CLOCK_SKEW_SECONDS) return refuse('"iat" is in the future.');
     if (exp - payload.iat > MAX_ASSERTION_LIFETIME_SECONDS) {
       return refuse(`it must not be valid for more than ${MAX_ASSERTION_LIFETIME_SECONDS} seconds.`);
     }

@@ -187,10 +187,15 @@ export function checkAuthorizationRequest(
     }
     if (params.has('request'))
       fail(new OAuthError('request_not_supported', 'Request objects are not supported.'));
-    // A request_uri is resolved before this check (parseAuthorizationRequest); pushed
-    // parameters never hold one (the PAR endpoint refuses it, RFC 9126 §2.1).
+    // Ours (RFC 9126) are resolved before this check (parseAuthorizationRequest), and pushed
+    // parameters never hold one (the PAR endpoint refuses it): any left is a request object URL.
     if (params.has('request_uri'))
-      fail(invalidRequest('request_uri is only accepted as the one returned by the PAR endpoint.'));
+      fail(
+        new OAuthError(
+          'request_uri_not_supported',
+          'Only a request_uri from the pushed authorization request endpoint is accepted.',
+        ),
+      );
     // RFC 9126 §6: the server (REQUIRE_PAR) or this application requires pushed requests.
     if (!pushed && (config.requirePar || client.requirePar)) {
       fail(

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Sql } from '../db/sql.js';
-import { takePushedRequest } from '../services/pushed-requests.js';
+import { REQUEST_URI_PREFIX, takePushedRequest } from '../services/pushed-requests.js';
 import { constantTimeEqual } from '../services/secrets.js';
 import type { ServerKeys } from '../services/server-secrets.js';
 import { formEncode, type Params, parseParams } from './params.js';
@@ -27,9 +27,13 @@ export class PushedRequestError extends Error {
   override name = 'PushedRequestError';
 }
 
-/** Does this request refer to a pushed one (a request_uri, or a continuation of one)? */
+/**
+ * Does this request refer to a pushed one (a request_uri of ours, or a continuation of one)? Any
+ * other request_uri (an OIDC request object by reference) is left to the check, which refuses it
+ * with `request_uri_not_supported` (OIDC Core §6.2).
+ */
 export function refersToPushedRequest(params: Params): boolean {
-  return params.has('request_uri') || params.has(CONTINUATION_PARAM);
+  return params.get('request_uri')?.startsWith(REQUEST_URI_PREFIX) === true || params.has(CONTINUATION_PARAM);
 }
 
 /**
@@ -44,7 +48,7 @@ export async function resolvePushedRequest(
 ): Promise<Params> {
   const clientId = params.get('client_id') ?? '';
   const continuation = params.get(CONTINUATION_PARAM);
-  if (continuation !== undefined && !params.has('request_uri')) {
+  if (continuation !== undefined && !params.get('request_uri')?.startsWith(REQUEST_URI_PREFIX)) {
     const carried = verifyContinuation(stores.keys, continuation, clientId);
     if (!carried) {
       throw new PushedRequestError(

@@ -9,6 +9,9 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Resolver } from '../../src/http/outbound.js';
 import { ValidationError } from '../../src/services/errors.js';
+import { createUser } from '../../src/services/users.js';
+import { codeOf, gql } from '../helpers/graphql.js';
+import { Agent, hiddenInputs } from '../helpers/http.js';
 import { makeClient, postForm, type TestClient } from '../helpers/oauth.js';
 import { runCli } from '../helpers/process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -492,5 +495,87 @@ describe('private_key_jwt (RFC 7523)', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('GraphQL and the application form register PRIVATE_KEY_JWT with jwks / jwksUri and requirePar; no secret; bad keys are typed errors', async () => {
+    await createUser(server.cli(), { username: 'dora', password: 'dora-password' });
+    const agent = new Agent(server.url);
+    await agent.login('dora', 'dora-password');
+    const auth = { cookie: agent.cookieHeader() };
+    const key = await newKey('ES256');
+    const create = `mutation($input: CreateApplicationInput!) { createApplication(input: $input) {
+      clientSecret application { id clientId tokenEndpointAuthMethod jwks jwksUri requirePar } } }`;
+    const input = { name: 'Keyed API', clientType: 'CONFIDENTIAL', grantTypes: ['CLIENT_CREDENTIALS'] };
+    const made = await gql(server, auth, create, {
+      input: {
+        ...input,
+        tokenEndpointAuthMethod: 'PRIVATE_KEY_JWT',
+        jwks: { keys: [key.jwk] },
+        requirePar: true,
+      },
+    });
+    expect(made.errors).toBeUndefined();
+    const payload = made.data!.createApplication as {
+      clientSecret: string | null;
+      application: Record<string, unknown>;
+    };
+    expect(payload.clientSecret).toBeNull();
+    expect(payload.application).toMatchObject({
+      tokenEndpointAuthMethod: 'private_key_jwt',
+      jwksUri: null,
+      requirePar: true,
+    });
+    const clientId = String(payload.application.clientId);
+    expect(
+      (await postForm(server, '/o/token/', withAssertion(await assertion(key, clientId), CC))).status,
+    ).toBe(200);
+    // Setting jwksUri replaces jwks.
+    const update = `mutation($id: ID!, $input: UpdateApplicationInput!) { updateApplication(id: $id, input: $input) { jwks jwksUri } }`;
+    const moved = await gql(server, auth, update, {
+      id: payload.application.id,
+      input: { jwksUri: 'https://keys.test/jwks.json' },
+    });
+    expect(moved.data?.updateApplication).toEqual({ jwks: null, jwksUri: 'https://keys.test/jwks.json' });
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const refused = await gql(server, auth, create, {
+      input: {
+        ...input,
+        tokenEndpointAuthMethod: 'PRIVATE_KEY_JWT',
+        jwks: { keys: [await exportJWK(privateKey)] },
+      },
+    });
+    expect(codeOf(refused)).toBe('BAD_USER_INPUT');
+
+    // The form: the method, a pasted JWK Set and the PAR checkbox.
+    const page = await agent.get('/o/applications/register/');
+    expect(page.text).toContain('name="jwks"');
+    expect(page.text).toContain('value="private_key_jwt"');
+    const posted = await agent.post('/o/applications/register/', {
+      ...hiddenInputs(page.text, '/o/applications/register/'),
+      name: 'Form keyed',
+      client_type: 'confidential',
+      grant_types: 'client_credentials',
+      scopes: 'read',
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: JSON.stringify({ keys: [key.jwk] }),
+      require_par: 'on',
+    });
+    expect(posted.status, posted.text.slice(0, 500)).toBe(303);
+    const detail = await agent.get(posted.location!);
+    expect(detail.text).toContain('1 registered (private_key_jwt)');
+    expect(detail.text).toContain('required (RFC 9126)');
+    expect(detail.text).not.toContain('Rotate secret');
+    expect(detail.text).not.toContain('id="client-secret"');
+    const bad = await agent.post('/o/applications/register/', {
+      ...hiddenInputs(page.text, '/o/applications/register/'),
+      name: 'Form keyed',
+      client_type: 'confidential',
+      grant_types: 'client_credentials',
+      scopes: 'read',
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: '{not json',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('JWK Set');
   });
 });

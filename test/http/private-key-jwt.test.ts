@@ -495,7 +495,7 @@ describe('private_key_jwt (RFC 7523)', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 180_000); // two CLI processes (tsx start-up): slow on a loaded machine
 
   it('GraphQL and the application form register PRIVATE_KEY_JWT with jwks / jwksUri and requirePar; no secret; bad keys are typed errors', async () => {
     await createUser(server.cli(), { username: 'dora', password: 'dora-password' });

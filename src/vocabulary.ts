@@ -126,6 +126,14 @@ const TOKEN_ENDPOINT_AUTH_METHOD_TABLE = [
     withSecret: true,
     label: 'In the request body (client_secret_post)',
   },
+  // RFC 7523 §2.2 / OIDC Core §9: a JWT signed with a key whose public half the client registered
+  // (jwks or jwks_uri); no shared secret exists.
+  {
+    name: 'private_key_jwt',
+    graphql: 'PRIVATE_KEY_JWT',
+    withSecret: false,
+    label: 'Signed JWT with a registered key (private_key_jwt)',
+  },
   // Public clients: the client_id alone (RFC 6749 §2.1, PKCE does the rest).
   { name: 'none', graphql: 'NONE', withSecret: false, label: 'None (public clients)' },
 ] as const;
@@ -139,6 +147,11 @@ export const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] =
 /** The methods a confidential client chooses from. */
 export const SECRET_AUTH_METHODS: readonly TokenEndpointAuthMethod[] =
   TOKEN_ENDPOINT_AUTH_METHOD_TABLE.filter((m) => m.withSecret).map((m) => m.name);
+/** The methods a confidential client chooses from: its secret or its keys. */
+export const CONFIDENTIAL_AUTH_METHODS: readonly TokenEndpointAuthMethod[] =
+  TOKEN_ENDPOINT_AUTH_METHODS.filter((m) => m !== 'none');
+/** RFC 7523 §2.2: the client assertion type, and the algorithms an assertion may be signed with. */
+export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** What a token listing, a revocation or the GraphQL API calls each kind of token. */
 const TOKEN_KIND_TABLE = [

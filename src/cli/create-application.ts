@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { ClientType } from '../entities/Application.js';
 import { createApplication } from '../services/applications.js';
 import { findUserByUsername } from '../services/users.js';
@@ -25,7 +26,7 @@ export const createApplicationCommand: Command = {
   usage:
     'create-application --owner U --name N --client-type confidential|public --grant-types a,b ' +
     '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens] ' +
-    `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}]`,
+    `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}] [--jwks-file F | --jwks-uri U] [--require-par]`,
   options: {
     owner: { type: 'string' },
     name: { type: 'string' },
@@ -38,6 +39,29 @@ export const createApplicationCommand: Command = {
     'skip-authorization': { type: 'boolean' },
     'jwt-access-tokens': { type: 'boolean' },
     'token-endpoint-auth-method': { type: 'string' },
+    'jwks-file': { type: 'string' },
+    'jwks-uri': { type: 'string' },
+    /** The file's content, put there by `prepare` (the command may run inside a server). */
+    jwks: { type: 'string' },
+    'require-par': { type: 'boolean' },
+  },
+  async prepare(values, argv) {
+    const file = values['jwks-file'];
+    if (typeof file !== 'string') return argv;
+    if (values['jwks-uri'] !== undefined)
+      throw new UsageError('give either --jwks-file or --jwks-uri, not both');
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      throw new UsageError(`cannot read --jwks-file ${file}`);
+    }
+    const at = argv.indexOf('--jwks-file');
+    const rest =
+      at >= 0
+        ? [...argv.slice(0, at), ...argv.slice(at + 2)]
+        : argv.filter((a) => !a.startsWith('--jwks-file='));
+    return [...rest, '--jwks', text];
   },
   async run(ctx, values, out) {
     const ownerName = requireString(values, 'owner');
@@ -63,6 +87,9 @@ export const createApplicationCommand: Command = {
       skipAuthorization: values['skip-authorization'] === true,
       accessTokenFormat: values['jwt-access-tokens'] === true ? 'jwt' : 'opaque',
       tokenEndpointAuthMethod: authMethod as TokenEndpointAuthMethod | undefined,
+      jwks: values.jwks === undefined ? undefined : parseJwks(String(values.jwks)),
+      jwksUri: typeof values['jwks-uri'] === 'string' ? values['jwks-uri'] : undefined,
+      requirePar: values['require-par'] === true,
     });
     out(
       JSON.stringify({
@@ -75,7 +102,18 @@ export const createApplicationCommand: Command = {
         redirect_uris: application.redirectUris,
         scope: application.scopes.join(' '),
         token_endpoint_auth_method: application.tokenEndpointAuthMethod,
+        ...(application.jwksUri ? { jwks_uri: application.jwksUri } : {}),
+        ...(application.jwks ? { jwks: application.jwks } : {}),
+        require_pushed_authorization_requests: application.requirePar,
       }),
     );
   },
 };
+
+function parseJwks(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError('--jwks-file must contain a JWK Set as JSON');
+  }
+}

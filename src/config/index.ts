@@ -185,6 +185,10 @@ const schema = z.object({
   CLIENT_ID_METADATA_DOCUMENTS: bool(false),
   /** Client metadata document fetches one address (IPv6: one /64) may cause per hour. */
   CLIENT_ID_METADATA_DOCUMENTS_MAX_PER_HOUR: count(60, 1, 100_000),
+  /** RFC 9126: how long a pushed authorization request's request_uri may be used (seconds). */
+  PAR_TTL: seconds(60, 1, 60),
+  /** RFC 9126 §5/§6: every authorization request must be pushed. */
+  REQUIRE_PAR: bool(false),
   /** RFC 7591: off (no endpoint), open (anyone), token (an initial access token is required). */
   DYNAMIC_REGISTRATION: z.enum(['off', 'open', 'token']).default('off'),
   /** Dynamic registrations admitted per address (IPv6: per /64) per hour. */
@@ -261,7 +265,9 @@ function configFrom(e: Env) {
       refreshToken: e.REFRESH_TOKEN_TTL,
       idToken: e.ID_TOKEN_TTL,
       deviceCode: e.DEVICE_CODE_TTL,
+      pushedRequest: e.PAR_TTL,
     },
+    requirePar: e.REQUIRE_PAR,
     deviceCodeInterval: e.DEVICE_CODE_INTERVAL,
     refresh: {
       graceSeconds: e.REFRESH_GRACE_SECONDS,

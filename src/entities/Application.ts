@@ -17,6 +17,10 @@ export type { GrantType, TokenEndpointAuthMethod } from '../vocabulary.js';
 export type ClientType = 'confidential' | 'public';
 export type AccessTokenFormat = 'opaque' | 'jwt';
 export type SigningAlg = 'RS256' | 'ES256' | 'PS256';
+/** A JWK Set of public keys (RFC 7517 §5), checked by src/services/client-jwks.ts. */
+export interface ClientJwks {
+  keys: Record<string, unknown>[];
+}
 
 /**
  * A client application. Property names follow RFC 7591 client metadata
@@ -70,6 +74,20 @@ export class Application {
 
   @Property({ type: 'string', length: 8, default: 'RS256' })
   idTokenSignedResponseAlg: Opt<SigningAlg> = 'RS256';
+
+  /**
+   * RFC 7591 §2 `jwks`: the public keys a `private_key_jwt` client signs its assertions with
+   * (RFC 7523), held inline; or `jwks_uri`, where they are fetched. At most one of the two.
+   */
+  @Property({ type: 'json', columnType: 'jsonb', nullable: true })
+  jwks?: ClientJwks | null;
+
+  @Property({ type: 'string', length: 2000, nullable: true })
+  jwksUri?: string | null;
+
+  /** RFC 9126 §6: every authorization request of this application must be pushed (PAR). */
+  @Property({ type: 'boolean', default: false })
+  requirePar: Opt<boolean> = false;
 
   /** Null only for dynamically registered applications (RFC 7591): nobody registered them. */
   @Index({ name: 'applications_owner_id_index' })

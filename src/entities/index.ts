@@ -5,6 +5,7 @@ import { AuthorizationCode } from './AuthorizationCode.js';
 import { DeviceCode } from './DeviceCode.js';
 import { Grant } from './Grant.js';
 import { InitialAccessToken } from './InitialAccessToken.js';
+import { PushedAuthorizationRequest } from './PushedAuthorizationRequest.js';
 import { RateLimitCounter } from './RateLimitCounter.js';
 import { RefreshToken } from './RefreshToken.js';
 import { Resource } from './Resource.js';
@@ -23,6 +24,7 @@ export {
   DeviceCode,
   Grant,
   InitialAccessToken,
+  PushedAuthorizationRequest,
   RateLimitCounter,
   RefreshToken,
   Resource,
@@ -49,4 +51,5 @@ export const entities = [
   InitialAccessToken,
   Resource,
   UsedJti,
+  PushedAuthorizationRequest,
 ];

@@ -120,6 +120,11 @@ export interface FetchJsonOptions {
    * propagates. Per-requester limits count here, so only real fetches cost a requester.
    */
   beforeFetch?: () => Promise<void>;
+  /**
+   * Fetch again even if a fresh value is cached (a jwks_uri asked for a key it did not have); the
+   * caller rate-limits how often. Parallel calls still share one fetch.
+   */
+  revalidate?: boolean;
 }
 
 const PRIVATE_RANGES_WHEN_ALLOWED = new Set(['loopback', 'private', 'uniqueLocal']);
@@ -189,7 +194,7 @@ export class OutboundClient {
     const key = `${opts.maxBytes ?? OUTBOUND_MAX_BYTES} ${url}`;
     const now = this.now();
     const hit = this.cache.get(key);
-    if (hit && hit.freshUntil > now) {
+    if (hit && hit.freshUntil > now && !opts.revalidate) {
       this.cache.delete(key);
       this.cache.set(key, hit);
       return structuredClone(hit.value);

@@ -1,11 +1,13 @@
 import type { Config } from '../config/index.js';
 import type { ClientCache, ClientRecord } from '../services/client-cache.js';
 import { ClientMetadataDocumentError } from '../services/client-metadata-documents.js';
-import type { ResourceCache, ResourceRecord } from '../services/resources.js';
+import type { Runtime } from '../services/context.js';
+import type { ResourceRecord } from '../services/resources.js';
 import { invalidRequest, OAuthError, unauthorizedClient, unsupportedResponseType } from './errors.js';
 import type { Params } from './params.js';
 import { scopeParam } from './params.js';
 import { type ChallengeMethod, checkChallenge } from './pkce.js';
+import { PushedRequestError, refersToPushedRequest, resolvePushedRequest } from './pushed-authorization.js';
 import { matchRedirectUri } from './redirect-uris.js';
 import { knownResources, lookUpResources, resolveScopesFor } from './resource-indicators.js';
 import { resolveScopes } from './scopes.js';
@@ -61,25 +63,43 @@ export interface AuthorizationRequest {
   prompt: Set<Prompt>;
   maxAge?: number;
   loginHint?: string;
-  /** The parameters as received, to rebuild the request after login or consent. */
+  /**
+   * The parameters as received — for a pushed request, as pushed — to rebuild the request after
+   * login or consent (src/oauth/pushed-authorization.ts carries pushed ones forward).
+   */
   params: Params;
+  /** Pushed to /o/par/ (RFC 9126) by the authenticated client, not sent through the browser. */
+  pushed: boolean;
 }
 
 /**
  * Looks up the client and the resources an authorization request names (both cached), then
- * validates the request against them. `clientIp`: who sent it (a client ID metadata document
+ * validates the request against them. A `request_uri` (RFC 9126 §4) is first exchanged, once,
+ * for the parameters its client pushed. `clientIp`: who sent it (a client ID metadata document
  * fetch it causes is counted against that address).
  */
 export async function parseAuthorizationRequest(
-  params: Params,
-  stores: { clients: ClientCache; resources: ResourceCache },
+  received: Params,
+  stores: Pick<Runtime, 'clients' | 'resources' | 'db' | 'keys'>,
   config: Config,
   clientIp: string | undefined,
 ): Promise<AuthorizationRequest> {
-  const clientId = params.get('client_id');
+  const clientId = received.get('client_id');
   const client = clientId ? await clientForAuthorization(stores.clients, clientId, clientIp) : null;
+  const pushed = refersToPushedRequest(received);
+  let params = received;
+  // Without a client the check below answers (a page): nothing pushed is touched.
+  if (pushed && client) {
+    try {
+      params = await resolvePushedRequest(received, client.id, { sql: stores.db.sql, keys: stores.keys });
+    } catch (err) {
+      if (err instanceof PushedRequestError)
+        throw new AuthorizationPageError('Authorization request unusable', err.message);
+      throw err;
+    }
+  }
   const resources = await lookUpResources(stores.resources, params);
-  return checkAuthorizationRequest(params, client, config, resources);
+  return checkAuthorizationRequest(params, client, config, resources, pushed);
 }
 
 /**
@@ -118,6 +138,7 @@ export function checkAuthorizationRequest(
   client: ClientRecord | null,
   config: Config,
   lookedUp: ReadonlyMap<string, ResourceRecord | null> = new Map(),
+  pushed = false,
 ): AuthorizationRequest {
   if (!params.get('client_id'))
     throw new AuthorizationPageError(
@@ -180,8 +201,23 @@ export function checkAuthorizationRequest(
     }
     if (params.has('request'))
       fail(new OAuthError('request_not_supported', 'Request objects are not supported.'));
+    // Ours (RFC 9126) are resolved before this check (parseAuthorizationRequest), and pushed
+    // parameters never hold one (the PAR endpoint refuses it): any left is a request object URL.
     if (params.has('request_uri'))
-      fail(new OAuthError('request_uri_not_supported', 'request_uri is not supported.'));
+      fail(
+        new OAuthError(
+          'request_uri_not_supported',
+          'Only a request_uri from the pushed authorization request endpoint is accepted.',
+        ),
+      );
+    // RFC 9126 §6: the server (REQUIRE_PAR) or this application requires pushed requests.
+    if (!pushed && (config.requirePar || client.requirePar)) {
+      fail(
+        invalidRequest(
+          'This application must push its authorization requests to the pushed authorization request endpoint (RFC 9126).',
+        ),
+      );
+    }
     if (responseType === 'code' && !client.grantTypes.includes('authorization_code')) {
       fail(unauthorizedClient('This application may not use the authorization code grant.'));
     }
@@ -249,6 +285,7 @@ export function checkAuthorizationRequest(
       maxAge,
       loginHint: params.get('login_hint'),
       params,
+      pushed,
     };
   }
 }

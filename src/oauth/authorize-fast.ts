@@ -4,6 +4,7 @@ import { cookieName, readCookie } from '../web/cookies.js';
 import { parseAuthorizationRequest, redirectWith } from './authorization-request.js';
 import { parseParams } from './params.js';
 import type { ProtocolHandler } from './protocol-io.js';
+import { refersToPushedRequest } from './pushed-authorization.js';
 
 /** What a redirect answer from the authorization endpoint carries (as the pages would). */
 const REDIRECT_HEADERS = {
@@ -26,7 +27,10 @@ export const quickAuthorize: ProtocolHandler = async (req, res) => {
   if (!cookie || cookie.length > 100) return 'pass';
   let request: Awaited<ReturnType<typeof parseAuthorizationRequest>>;
   try {
-    request = await parseAuthorizationRequest(parseParams(req.query), ctx.runtime, ctx.config, ctx.ip);
+    const params = parseParams(req.query);
+    // A request_uri is used up when resolved: that is the page path's to do, once (RFC 9126 §4).
+    if (refersToPushedRequest(params)) return 'pass';
+    request = await parseAuthorizationRequest(params, ctx.runtime, ctx.config, ctx.ip);
   } catch {
     return 'pass';
   }

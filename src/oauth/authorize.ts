@@ -16,6 +16,7 @@ import {
 } from './authorization-request.js';
 import { OAuthError } from './errors.js';
 import { type Params, parseBody, parseParams } from './params.js';
+import { carryForward } from './pushed-authorization.js';
 
 /**
  * GET and POST /o/authorize/ (RFC 6749 §4.1, OIDC Core §3.1.2): validate, make sure the user is
@@ -153,7 +154,7 @@ function redirectToLogin(res: Response, request: AuthorizationRequest, forced: b
   const prompts = [...request.prompt].filter((p) => p !== 'login');
   if (prompts.length) back.set('prompt', prompts.join(' '));
   else back.delete('prompt');
-  const next = `/o/authorize/?${serialise(back)}`;
+  const next = `/o/authorize/?${serialise(carryForward(back, request.pushed, res.req.ctx.runtime.keys))}`;
   const login = new URLSearchParams({ next });
   if (forced) login.set('prompt', 'login');
   if (request.loginHint) login.set('login_hint', request.loginHint);

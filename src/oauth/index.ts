@@ -9,6 +9,7 @@ import { deviceAuthorizationEndpoint } from './device-authorization.js';
 import { ProtocolDoor } from './door.js';
 import { introspectEndpoint } from './introspect.js';
 import { openIdConfiguration, serverMetadata } from './metadata.js';
+import { parEndpoint } from './par.js';
 import type { ProtocolHandler } from './protocol-io.js';
 import { registrationRoute } from './register.js';
 import { revokeEndpoint } from './revoke.js';
@@ -48,6 +49,7 @@ export function protocolDoor(
         methods: { GET: document(openIdConfiguration(runtime.config)) },
       })
       .route('/o/token/', post(tokenEndpoint))
+      .route('/o/par/', post(parEndpoint))
       .route('/o/revoke_token/', post(revokeEndpoint))
       .route('/o/introspect/', post(introspectEndpoint))
       .route('/o/device_authorization/', post(deviceAuthorizationEndpoint))

@@ -1,5 +1,7 @@
 import type { Config } from '../config/index.js';
+import { CLIENT_ASSERTION_ALGS } from '../services/client-jwks.js';
 import {
+  CONFIDENTIAL_AUTH_METHODS,
   GRANT_TYPES,
   SECRET_AUTH_METHODS,
   SIGNING_ALGS,
@@ -29,12 +31,20 @@ export function serverMetadata(config: Config): Record<string, unknown> {
     response_modes_supported: ['query', 'fragment'],
     // implicit included: response_type=token is served (RFC 8414 §2 lists every grant type).
     grant_types_supported: [...GRANT_TYPES],
+    // RFC 9126 §5: pushed authorization requests; required of every client when REQUIRE_PAR is on
+    // (a client with its own requirePar is told by its registration, RFC 9126 §6).
+    pushed_authorization_request_endpoint: `${base}/o/par/`,
+    require_pushed_authorization_requests: config.requirePar,
     token_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS],
+    // RFC 8414 §2: the algorithms a private_key_jwt assertion (RFC 7523) may be signed with.
+    token_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     // Revocation authenticates clients exactly as the token endpoint does (src/oauth/client-auth.ts).
     revocation_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS],
-    // Introspection is for resource servers: a client with a secret, or a Bearer token with the
-    // introspection scope; never a bare client_id.
-    introspection_endpoint_auth_methods_supported: [...SECRET_AUTH_METHODS, 'bearer'],
+    revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
+    // Introspection is for resource servers: a confidential client (secret or keys), or a Bearer
+    // token with the introspection scope; never a bare client_id.
+    introspection_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS, 'bearer'],
+    introspection_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     code_challenge_methods_supported: config.pkceAllowPlain ? ['S256', 'plain'] : ['S256'],
     authorization_response_iss_parameter_supported: true,
     service_documentation: `${base}/`,

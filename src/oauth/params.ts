@@ -26,6 +26,11 @@ export function paramPairs(params: Params): Array<[string, string]> {
  * sent twice is an error (§3.1), a parameter without a value counts as omitted (§3.1),
  * malformed percent-encoding or a NUL byte is an error rather than being passed along.
  */
+/** The parameters form-encoded again (a repeated `resource` as several pairs). */
+export function formEncode(params: Params): string {
+  return new URLSearchParams(paramPairs(params)).toString();
+}
+
 export function parseParams(text: string): Params {
   const params = new Map<string, string>();
   if (text.length === 0) return params;

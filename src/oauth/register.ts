@@ -55,6 +55,12 @@ function parseMetadata(body: Buffer | undefined): ApplicationInput {
     if (typeof v !== 'string') throw invalidMetadata(`${name} must be a string.`);
     return v;
   };
+  const boolean = (name: string): boolean | undefined => {
+    const v = m[name];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') throw invalidMetadata(`${name} must be true or false.`);
+    return v;
+  };
   const method = (string('token_endpoint_auth_method') ?? 'client_secret_basic') as TokenEndpointAuthMethod;
   if (!TOKEN_ENDPOINT_AUTH_METHODS.includes(method)) {
     throw invalidMetadata(
@@ -90,6 +96,11 @@ function parseMetadata(body: Buffer | undefined): ApplicationInput {
     clientUri: string('client_uri') ?? null,
     logoUri: string('logo_uri') ?? null,
     contacts: strings('contacts') ?? [],
+    // RFC 7591 §2 / RFC 7523: the keys of a private_key_jwt client (the service checks them).
+    jwks: m.jwks ?? null,
+    jwksUri: string('jwks_uri') ?? null,
+    // RFC 9126 §6 client metadata.
+    requirePar: boolean('require_pushed_authorization_requests') ?? false,
   };
 }
 
@@ -128,6 +139,9 @@ function clientInformation(ctx: ServerCtx, app: Application): Record<string, unk
     ...(app.clientUri ? { client_uri: app.clientUri } : {}),
     ...(app.logoUri ? { logo_uri: app.logoUri } : {}),
     ...(app.contacts.length > 0 ? { contacts: app.contacts } : {}),
+    ...(app.jwks ? { jwks: app.jwks } : {}),
+    ...(app.jwksUri ? { jwks_uri: app.jwksUri } : {}),
+    ...(app.requirePar ? { require_pushed_authorization_requests: true } : {}),
     registration_client_uri: `${ctx.config.issuer}${REGISTER_PATH}${app.clientId}`,
   };
 }

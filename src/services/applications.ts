@@ -2,6 +2,7 @@ import type { FilterQuery } from '@mikro-orm/core';
 import {
   type AccessTokenFormat,
   Application,
+  type ClientJwks,
   type ClientType,
   type GrantType,
   type SigningAlg,
@@ -13,12 +14,14 @@ import {
   ADMIN_ONLY_SCOPES,
   GRANT_TYPES,
   PRIVILEGED_SCOPES,
+  SECRET_AUTH_METHODS,
   SIGNING_ALGS,
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../vocabulary.js';
 import { canManage, isPrivileged, requireUser, requireUserOrCli } from './access.js';
 import { recordAudit } from './audit.js';
 import { clientChanged } from './client-cache.js';
+import { checkClientJwks } from './client-jwks.js';
 import type { Ctx } from './context.js';
 import {
   ConflictError,
@@ -57,6 +60,14 @@ export interface ApplicationInput {
   clientUri?: string | null;
   logoUri?: string | null;
   contacts?: string[];
+  /**
+   * RFC 7591 §2 `jwks` (a JWK Set, as parsed JSON: checked here) or `jwks_uri`: the public keys of a
+   * `private_key_jwt` client (RFC 7523). Kept only for that method; null clears.
+   */
+  jwks?: unknown;
+  jwksUri?: string | null;
+  /** RFC 9126 §6: refuse authorization requests that were not pushed (PAR). */
+  requirePar?: boolean;
 }
 
 export type ApplicationUpdate = Partial<ApplicationInput>;
@@ -87,6 +98,9 @@ interface Normalised {
   clientUri: string | null;
   logoUri: string | null;
   contacts: string[];
+  jwks: ClientJwks | null;
+  jwksUri: string | null;
+  requirePar: boolean;
 }
 
 /**
@@ -161,7 +175,7 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
   if (tokenEndpointAuthMethod != null && !TOKEN_ENDPOINT_AUTH_METHODS.includes(tokenEndpointAuthMethod)) {
     issues.add(
       'tokenEndpointAuthMethod',
-      'Client authentication must be client_secret_basic, client_secret_post or none.',
+      `Client authentication must be ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}.`,
     );
   }
   if (clientType === 'public') {
@@ -171,10 +185,14 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
     tokenEndpointAuthMethod = 'none';
   } else {
     if (tokenEndpointAuthMethod === 'none') {
-      issues.add('tokenEndpointAuthMethod', 'A confidential client must authenticate with its secret.');
+      issues.add(
+        'tokenEndpointAuthMethod',
+        'A confidential client must authenticate with its secret or keys.',
+      );
     }
     tokenEndpointAuthMethod ??= 'client_secret_basic';
   }
+  const keys = clientKeys(issues, tokenEndpointAuthMethod, input);
   const optionalUri = (value: string | null | undefined, field: string) =>
     value == null ? null : issues.check(() => checkHttpsUri(value, field), null);
   const clientUri = optionalUri(input.clientUri, 'clientUri');
@@ -185,6 +203,8 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
   );
   issues.throwIfAny();
   return {
+    ...keys,
+    requirePar: input.requirePar ?? false,
     clientUri,
     logoUri,
     contacts,
@@ -199,6 +219,32 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
     accessTokenFormat,
     idTokenSignedResponseAlg,
     tokenEndpointAuthMethod,
+  };
+}
+
+/**
+ * A `private_key_jwt` client (RFC 7523 §2.2) registers its public keys one way: inline `jwks` or
+ * a `jwks_uri` (RFC 7591 §2: "MUST NOT both be present"). Other methods keep no keys.
+ */
+function clientKeys(
+  issues: IssueCollector,
+  method: TokenEndpointAuthMethod,
+  input: ApplicationInput,
+): Pick<Normalised, 'jwks' | 'jwksUri'> {
+  if (method !== 'private_key_jwt') return { jwks: null, jwksUri: null };
+  const hasJwks = input.jwks != null;
+  const hasUri = input.jwksUri != null && input.jwksUri !== '';
+  if (hasJwks && hasUri) {
+    issues.add('jwks', 'Register either jwks or jwksUri, not both.');
+    return { jwks: null, jwksUri: null };
+  }
+  if (!hasJwks && !hasUri) {
+    issues.add('jwks', 'A private_key_jwt client needs its public keys: jwks or jwksUri.');
+    return { jwks: null, jwksUri: null };
+  }
+  return {
+    jwks: hasJwks ? issues.check(() => checkClientJwks(input.jwks), null) : null,
+    jwksUri: hasUri ? issues.check(() => checkHttpsUri(input.jwksUri!, 'jwksUri'), null) : null,
   };
 }
 
@@ -280,7 +326,10 @@ export async function createApplication(
     grantTypes.push('refresh_token');
   }
   const values = normalise(ctx, { ...input, grantTypes });
-  const clientSecret = values.clientType === 'confidential' ? newCredential('clientSecret') : null;
+  // A private_key_jwt client proves itself with its keys: a secret would only be a liability.
+  const clientSecret = SECRET_AUTH_METHODS.includes(values.tokenEndpointAuthMethod)
+    ? newCredential('clientSecret')
+    : null;
   let app: Application;
   try {
     app = await ctx.transaction(async (tx) => {
@@ -368,13 +417,18 @@ export async function updateApplication(
     clientUri: update.clientUri === undefined ? app.clientUri : update.clientUri,
     logoUri: update.logoUri === undefined ? app.logoUri : update.logoUri,
     contacts: update.contacts ?? app.contacts,
+    // Keys are registered one way: setting jwks drops jwks_uri and the other way round.
+    jwks: update.jwks !== undefined ? update.jwks : update.jwksUri != null ? null : app.jwks,
+    jwksUri: update.jwksUri !== undefined ? update.jwksUri : update.jwks != null ? null : app.jwksUri,
+    requirePar: update.requirePar ?? app.requirePar,
   };
   const values = normalise(ctx, merged, app);
   // skipAuthorization = true always means an admin (or the CLI) approved the current values.
   const withdrawn = app.skipAuthorization && !isPrivileged(ctx) ? trustChanges(app, values) : [];
   if (withdrawn.length > 0) values.skipAuthorization = false;
   await ctx.transaction(async (tx) => {
-    if (values.clientType === 'public') app.clientSecretDigest = null;
+    // No secret outlives a switch to keys: switching back needs a fresh one (rotateClientSecret).
+    if (!SECRET_AUTH_METHODS.includes(values.tokenEndpointAuthMethod)) app.clientSecretDigest = null;
     tx.em.assign(app, values);
     await tx.em.flush();
     await recordAudit(
@@ -426,6 +480,12 @@ export async function rotateClientSecret(ctx: Ctx, id: string): Promise<CreatedA
   const app = await getManagedApplication(ctx, id);
   if (app.clientType !== 'confidential') {
     throw new ValidationError('id', 'A public client has no secret to rotate.');
+  }
+  if (app.tokenEndpointAuthMethod === 'private_key_jwt') {
+    throw new ValidationError(
+      'id',
+      'This client authenticates with its keys (private_key_jwt) and has no secret.',
+    );
   }
   const clientSecret = newCredential('clientSecret');
   await ctx.transaction(async (tx) => {

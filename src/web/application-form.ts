@@ -33,7 +33,20 @@ export function readApplicationForm(req: Request): ApplicationInput {
       clientType === 'public'
         ? undefined
         : (field(req, 'token_endpoint_auth_method') as ApplicationInput['tokenEndpointAuthMethod']),
+    jwks: jsonField(field(req, 'jwks')),
+    jwksUri: field(req, 'jwks_uri') || null,
+    requirePar: field(req, 'require_par') === 'on',
   };
+}
+
+/** A pasted JWK Set: parsed if it is JSON, else handed on as text for the service to refuse. */
+function jsonField(text: string | undefined): unknown {
+  if (text === undefined || text.trim() === '') return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** The fields the form shows an error next to. */
@@ -48,6 +61,9 @@ const FORM_FIELDS = new Set([
   'accessTokenFormat',
   'idTokenSignedResponseAlg',
   'skipAuthorization',
+  'jwks',
+  'jwksUri',
+  'requirePar',
 ]);
 
 /** What the form template needs: the values to show, the choices, and a message per field. */
@@ -63,6 +79,12 @@ export function applicationFormView(
       redirectUris: (values.redirectUris ?? []).join('\n'),
       postLogoutRedirectUris: (values.postLogoutRedirectUris ?? []).join('\n'),
       allowedOrigins: (values.allowedOrigins ?? []).join('\n'),
+      jwksText:
+        values.jwks == null
+          ? ''
+          : typeof values.jwks === 'string'
+            ? values.jwks
+            : JSON.stringify(values.jwks, null, 2),
     },
     clientTypes: [
       {
@@ -101,8 +123,8 @@ export function applicationFormView(
         selected: values.accessTokenFormat === 'jwt',
       },
     ],
-    // A public client has no secret, so the form offers only the methods that send one.
-    authMethods: TOKEN_ENDPOINT_AUTH_METHOD_ENTRIES.filter((m) => m.withSecret).map((m) => ({
+    // A public client sends nothing, so the form offers the methods of confidential clients.
+    authMethods: TOKEN_ENDPOINT_AUTH_METHOD_ENTRIES.filter((m) => m.name !== 'none').map((m) => ({
       value: m.name,
       label: m.label,
       selected: (values.tokenEndpointAuthMethod ?? 'client_secret_basic') === m.name,
@@ -135,6 +157,9 @@ export function formValuesOf(app: Application): ApplicationInput {
     accessTokenFormat: app.accessTokenFormat,
     idTokenSignedResponseAlg: app.idTokenSignedResponseAlg,
     tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,
+    jwks: app.jwks ?? null,
+    jwksUri: app.jwksUri ?? null,
+    requirePar: app.requirePar,
   };
 }
 

@@ -115,8 +115,12 @@ export function applicationsRouter(): Router {
 
   router.get('/o/applications/:id/rotate-secret/', async (req, res) => {
     const app = await managed(req);
-    if (app.clientType !== 'confidential')
-      throw new WebError(404, 'No secret to rotate', 'A public client has no secret.');
+    if (!summary(app).confidential)
+      throw new WebError(
+        404,
+        'No secret to rotate',
+        'This client has no secret: it is public or uses its keys.',
+      );
     res.render('applications/rotate', {
       title: `New secret for ${app.name}`,
       app: summary(app),
@@ -151,7 +155,11 @@ function summary(app: Application) {
     name: app.name,
     clientId: app.clientId,
     clientType: app.clientType,
-    confidential: app.clientType === 'confidential',
+    // A private_key_jwt client authenticates with its keys: no secret to rotate or keep.
+    confidential: app.clientType === 'confidential' && app.tokenEndpointAuthMethod !== 'private_key_jwt',
+    jwksUri: app.jwksUri ?? null,
+    keyCount: app.jwks?.keys.length ?? 0,
+    requirePar: app.requirePar,
     grantTypes: app.grantTypes.map((g) => (g.startsWith('urn:') ? 'device_code' : g)),
     redirectUris: app.redirectUris,
     postLogoutRedirectUris: app.postLogoutRedirectUris,

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { AuthorizationRequest } from '../oauth/authorization-request.js';
-import { type Params, paramPairs, parseParams } from '../oauth/params.js';
+import { formEncode, type Params, parseParams } from '../oauth/params.js';
+import { carryForward } from '../oauth/pushed-authorization.js';
 import { constantTimeEqual } from '../services/secrets.js';
 import { csrfToken } from './csrf.js';
 
@@ -14,7 +15,11 @@ const MAX_AGE_MS = 10 * 60 * 1000;
  */
 export function signConsentRequest(req: Request, request: AuthorizationRequest): string {
   const payload = Buffer.from(
-    JSON.stringify({ p: serialise(request.params), s: req.browserSession!.id, t: Date.now() }),
+    JSON.stringify({
+      p: serialise(carryForward(request.params, request.pushed, req.ctx.runtime.keys)),
+      s: req.browserSession!.id,
+      t: Date.now(),
+    }),
   ).toString('base64url');
   return `${payload}.${mac(req, payload)}`;
 }
@@ -40,9 +45,7 @@ function mac(req: Request, payload: string): string {
   return createHmac('sha256', req.ctx.runtime.keys.signing).update(`consent\0${payload}`).digest('base64url');
 }
 
-export function serialise(params: Params): string {
-  return new URLSearchParams(paramPairs(params)).toString();
-}
+export const serialise = formEncode;
 
 /**
  * Shows the consent page: the application, who registered it (for a client ID metadata document:

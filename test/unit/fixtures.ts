@@ -22,6 +22,9 @@ export function clientRecord(overrides: Partial<ClientRecord> = {}): ClientRecor
     ownerUsername: 'alice',
     metadataDocument: false,
     logoUri: null,
+    jwks: null,
+    jwksUri: null,
+    requirePar: false,
     ...overrides,
   };
 }

@@ -11,13 +11,13 @@ import { ValidationError } from '../../src/services/errors.js';
 import { checkGrantTypes } from '../../src/services/validators.js';
 import {
   ADMIN_ONLY_SCOPES,
+  CONFIDENTIAL_AUTH_METHODS,
   GRANT_TYPE_ENTRIES,
   GRANT_TYPES,
   grantTypeNamed,
   PRIVILEGED_SCOPES,
   REFRESH_CHAIN_STARTERS,
   SCOPE_ENTRIES,
-  SECRET_AUTH_METHODS,
   TOKEN_ENDPOINT_AUTH_METHOD_ENTRIES,
   TOKEN_ENDPOINT_AUTH_METHODS,
   TOKEN_KIND_ENTRIES,
@@ -88,7 +88,10 @@ describe('the grant-type vocabulary (issue 14: one list, every door derives from
       expect(doc.token_endpoint_auth_methods_supported).toEqual([...TOKEN_ENDPOINT_AUTH_METHODS]);
       expect(doc.revocation_endpoint_auth_methods_supported).toEqual([...TOKEN_ENDPOINT_AUTH_METHODS]);
       // RFC 7662 §2.1: introspection needs a credential: no bare client_id ("none").
-      expect(doc.introspection_endpoint_auth_methods_supported).toEqual([...SECRET_AUTH_METHODS, 'bearer']);
+      expect(doc.introspection_endpoint_auth_methods_supported).toEqual([
+        ...CONFIDENTIAL_AUTH_METHODS,
+        'bearer',
+      ]);
     }
   });
 
@@ -97,8 +100,8 @@ describe('the grant-type vocabulary (issue 14: one list, every door derives from
     const view = applicationFormView(config, viewer, newApplicationDefaults([]));
     expect(view.grantTypes.map((g) => g.value)).toEqual([...GRANT_TYPES]);
     for (const g of view.grantTypes) expect(g.label.length, g.value).toBeGreaterThan(0);
-    // OIDC Core §9: a confidential client picks a method that sends its secret.
-    expect(view.authMethods.map((m) => m.value)).toEqual([...SECRET_AUTH_METHODS]);
+    // OIDC Core §9: a confidential client picks a method that sends its secret or signs with its key.
+    expect(view.authMethods.map((m) => m.value)).toEqual([...CONFIDENTIAL_AUTH_METHODS]);
   });
 
   it('RFC 6749 §1.5: refresh_token is accepted with each grant that starts a refresh chain and refused alone', () => {

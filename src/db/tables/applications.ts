@@ -1,5 +1,6 @@
 import type {
   AccessTokenFormat,
+  ClientJwks,
   ClientType,
   GrantType,
   SigningAlg,
@@ -30,12 +31,17 @@ export interface ClientRecord {
   /** Defined by the client ID metadata document at `clientId`; its name and logo are self-asserted. */
   metadataDocument: boolean;
   logoUri: string | null;
+  /** RFC 7523 keys of a `private_key_jwt` client: inline, or where to fetch them (one of the two). */
+  jwks: ClientJwks | null;
+  jwksUri: string | null;
+  /** RFC 9126 §6: only pushed authorization requests are accepted for this client. */
+  requirePar: boolean;
 }
 
 const CLIENT_COLUMNS = `a.id, a.client_id, a.name, a.client_type, a.client_secret_digest, a.token_endpoint_auth_method,
             a.grant_types, a.redirect_uris, a.post_logout_redirect_uris, a.allowed_origins, a.scopes,
             a.skip_authorization, a.access_token_format, a.id_token_signed_response_alg,
-            a.metadata_document, a.logo_uri, u.username as owner_username`;
+            a.metadata_document, a.logo_uri, a.jwks, a.jwks_uri, a.require_par, u.username as owner_username`;
 
 /** The one statement that loads a client record (exported so tests can tell cache loads apart). */
 export const LOAD_CLIENT = `select ${CLIENT_COLUMNS}
@@ -119,6 +125,9 @@ function clientRecord(row: ClientRow): ClientRecord {
     ownerUsername: row.owner_username,
     metadataDocument: row.metadata_document,
     logoUri: row.logo_uri,
+    jwks: row.jwks,
+    jwksUri: row.jwks_uri,
+    requirePar: row.require_par,
   };
 }
 
@@ -140,4 +149,7 @@ interface ClientRow extends Record<string, unknown> {
   owner_username: string | null;
   metadata_document: boolean;
   logo_uri: string | null;
+  jwks: ClientJwks | null;
+  jwks_uri: string | null;
+  require_par: boolean;
 }

@@ -11,6 +11,7 @@ export const EXPIRING_TABLES = [
   'signing_keys',
   'initial_access_tokens',
   'used_jtis',
+  'pushed_authorization_requests',
 ] as const;
 
 export type ExpiringTable = (typeof EXPIRING_TABLES)[number];

@@ -1,3 +1,4 @@
+import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { AccessTokenFormatValue, ClientTypeValue, GrantTypeValue, SigningAlgorithmValue } from './enums.js';
 import { PageInfo } from './page-info.js';
@@ -44,6 +45,18 @@ export class ApplicationType {
 
   @Field(() => String, { description: 'RFC 7591 token_endpoint_auth_method.' })
   tokenEndpointAuthMethod!: string;
+
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: 'RFC 7591 jwks: the public keys of a PRIVATE_KEY_JWT client (RFC 7523).',
+  })
+  jwks!: Record<string, unknown> | null;
+
+  @Field(() => String, { nullable: true, description: 'RFC 7591 jwks_uri of a PRIVATE_KEY_JWT client.' })
+  jwksUri!: string | null;
+
+  @Field(() => Boolean, { description: 'RFC 9126 §6: authorization requests must be pushed (PAR).' })
+  requirePar!: boolean;
 
   /** Resolved through a loader; the owner's id is kept for it (null: dynamically registered). */
   ownerId!: string | null;
@@ -109,7 +122,8 @@ export class CreateApplicationPayload {
 
   @Field(() => String, {
     nullable: true,
-    description: 'The client secret: shown only here, once. Null for public clients.',
+    description:
+      'The client secret: shown only here, once. Null for public clients and PRIVATE_KEY_JWT clients (they use keys).',
   })
   clientSecret!: string | null;
 }

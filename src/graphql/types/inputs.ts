@@ -1,3 +1,4 @@
+import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType } from 'type-graphql';
 import {
   AccessTokenFormatValue,
@@ -47,6 +48,26 @@ export class CreateApplicationInput {
 
   @Field(() => TokenEndpointAuthMethodValue, { nullable: true })
   tokenEndpointAuthMethod?: TokenEndpointAuthMethodValue;
+
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description:
+      'RFC 7591 jwks: the JWK Set of public keys a PRIVATE_KEY_JWT client signs its assertions with (RFC 7523). Setting it replaces jwksUri.',
+  })
+  jwks?: Record<string, unknown>;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'RFC 7591 jwks_uri (https): where a PRIVATE_KEY_JWT client publishes its keys. Setting it replaces jwks.',
+  })
+  jwksUri?: string;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'RFC 9126 §6: only pushed authorization requests (PAR) are accepted for this application.',
+  })
+  requirePar?: boolean;
 }
 
 @InputType()
@@ -83,6 +104,26 @@ export class UpdateApplicationInput {
 
   @Field(() => TokenEndpointAuthMethodValue, { nullable: true })
   tokenEndpointAuthMethod?: TokenEndpointAuthMethodValue;
+
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description:
+      'RFC 7591 jwks: the JWK Set of public keys a PRIVATE_KEY_JWT client signs its assertions with (RFC 7523). Setting it replaces jwksUri.',
+  })
+  jwks?: Record<string, unknown>;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'RFC 7591 jwks_uri (https): where a PRIVATE_KEY_JWT client publishes its keys. Setting it replaces jwks.',
+  })
+  jwksUri?: string;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'RFC 9126 §6: only pushed authorization requests (PAR) are accepted for this application.',
+  })
+  requirePar?: boolean;
 }
 
 @InputType()

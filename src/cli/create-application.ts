@@ -24,7 +24,7 @@ export const createApplicationCommand: Command = {
   summary: 'register an application; prints its client_id and client_secret as JSON',
   usage:
     'create-application --owner U --name N --client-type confidential|public --grant-types a,b ' +
-    '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens] ' +
+    '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens] [--require-dpop] ' +
     `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}]`,
   options: {
     owner: { type: 'string' },
@@ -37,6 +37,7 @@ export const createApplicationCommand: Command = {
     scopes: { type: 'string' },
     'skip-authorization': { type: 'boolean' },
     'jwt-access-tokens': { type: 'boolean' },
+    'require-dpop': { type: 'boolean' },
     'token-endpoint-auth-method': { type: 'string' },
   },
   async run(ctx, values, out) {
@@ -62,6 +63,7 @@ export const createApplicationCommand: Command = {
       scopes: values.scopes === undefined ? undefined : list(values.scopes),
       skipAuthorization: values['skip-authorization'] === true,
       accessTokenFormat: values['jwt-access-tokens'] === true ? 'jwt' : 'opaque',
+      requireDpop: values['require-dpop'] === true,
       tokenEndpointAuthMethod: authMethod as TokenEndpointAuthMethod | undefined,
     });
     out(
@@ -75,6 +77,8 @@ export const createApplicationCommand: Command = {
         redirect_uris: application.redirectUris,
         scope: application.scopes.join(' '),
         token_endpoint_auth_method: application.tokenEndpointAuthMethod,
+        // RFC 9449 §5.2 names it dpop_bound_access_tokens.
+        dpop_bound_access_tokens: application.requireDpop,
       }),
     );
   },

@@ -189,6 +189,8 @@ const schema = z.object({
   DYNAMIC_REGISTRATION_MAX_PER_HOUR: count(20, 1, 100_000),
   /** A dynamically registered application never used within this many seconds is deleted. */
   DYNAMIC_REGISTRATION_ABANDONED_AFTER: seconds(86_400, 60),
+  /** RFC 9449 §8–9: DPoP proofs must carry a server nonce (handed out in DPoP-Nonce). */
+  DPOP_NONCES: bool(false),
 });
 
 type Env = z.infer<typeof schema>;
@@ -293,6 +295,7 @@ function configFrom(e: Env) {
     },
     outbound: { allowPrivateNetwork: e.OUTBOUND_ALLOW_PRIVATE_NETWORK },
     clientIdMetadataDocuments: e.CLIENT_ID_METADATA_DOCUMENTS,
+    dpop: { nonces: e.DPOP_NONCES },
   };
 }
 

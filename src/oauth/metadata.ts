@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.js';
 import { SIGNING_ALGS } from '../services/keys.js';
 import { GRANT_TYPES, SECRET_AUTH_METHODS, TOKEN_ENDPOINT_AUTH_METHODS } from '../vocabulary.js';
+import { DPOP_ALGS } from './dpop/proof.js';
 
 /**
  * RFC 8414 authorization server metadata; the OpenID Connect Discovery document is the same
@@ -33,6 +34,8 @@ export function serverMetadata(config: Config): Record<string, unknown> {
     introspection_endpoint_auth_methods_supported: [...SECRET_AUTH_METHODS, 'bearer'],
     code_challenge_methods_supported: config.pkceAllowPlain ? ['S256', 'plain'] : ['S256'],
     authorization_response_iss_parameter_supported: true,
+    // RFC 9449 §5.1: the proof algorithms accepted (asymmetric only).
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
     service_documentation: `${base}/`,
   };
 }

@@ -49,6 +49,8 @@ export interface ApplicationInput {
   allowedOrigins?: string[];
   scopes?: string[];
   skipAuthorization?: boolean;
+  /** RFC 9449: every token request must carry a DPoP proof. */
+  requireDpop?: boolean;
   accessTokenFormat?: AccessTokenFormat;
   idTokenSignedResponseAlg?: SigningAlg;
   tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
@@ -80,6 +82,7 @@ interface Normalised {
   allowedOrigins: string[];
   scopes: string[];
   skipAuthorization: boolean;
+  requireDpop: boolean;
   accessTokenFormat: AccessTokenFormat;
   idTokenSignedResponseAlg: SigningAlg;
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
@@ -195,6 +198,7 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
     allowedOrigins,
     scopes: scopes ?? [],
     skipAuthorization,
+    requireDpop: input.requireDpop === true,
     accessTokenFormat,
     idTokenSignedResponseAlg,
     tokenEndpointAuthMethod,
@@ -359,6 +363,7 @@ export async function updateApplication(
     allowedOrigins: update.allowedOrigins ?? app.allowedOrigins,
     scopes: update.scopes ?? app.scopes,
     skipAuthorization: update.skipAuthorization ?? app.skipAuthorization,
+    requireDpop: update.requireDpop ?? app.requireDpop,
     accessTokenFormat: update.accessTokenFormat ?? app.accessTokenFormat,
     idTokenSignedResponseAlg: update.idTokenSignedResponseAlg ?? app.idTokenSignedResponseAlg,
     tokenEndpointAuthMethod:

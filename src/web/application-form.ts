@@ -23,6 +23,7 @@ export function readApplicationForm(req: Request): ApplicationInput {
     allowedOrigins: listField(req, 'allowed_origins'),
     scopes: fields(req, 'scopes'),
     skipAuthorization: field(req, 'skip_authorization') === 'on',
+    requireDpop: field(req, 'require_dpop') === 'on',
     accessTokenFormat: (field(req, 'access_token_format') ??
       'opaque') as ApplicationInput['accessTokenFormat'],
     idTokenSignedResponseAlg: (field(req, 'id_token_signed_response_alg') ??
@@ -47,6 +48,7 @@ const FORM_FIELDS = new Set([
   'accessTokenFormat',
   'idTokenSignedResponseAlg',
   'skipAuthorization',
+  'requireDpop',
 ]);
 
 /** What the form template needs: the values to show, the choices, and a message per field. */
@@ -131,6 +133,7 @@ export function formValuesOf(app: Application): ApplicationInput {
     allowedOrigins: app.allowedOrigins,
     scopes: app.scopes,
     skipAuthorization: app.skipAuthorization,
+    requireDpop: app.requireDpop,
     accessTokenFormat: app.accessTokenFormat,
     idTokenSignedResponseAlg: app.idTokenSignedResponseAlg,
     tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,

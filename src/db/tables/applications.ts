@@ -30,12 +30,14 @@ export interface ClientRecord {
   /** Defined by the client ID metadata document at `clientId`; its name and logo are self-asserted. */
   metadataDocument: boolean;
   logoUri: string | null;
+  /** RFC 9449: every token request must carry a DPoP proof. */
+  requireDpop: boolean;
 }
 
 const CLIENT_COLUMNS = `a.id, a.client_id, a.name, a.client_type, a.client_secret_digest, a.token_endpoint_auth_method,
             a.grant_types, a.redirect_uris, a.post_logout_redirect_uris, a.allowed_origins, a.scopes,
             a.skip_authorization, a.access_token_format, a.id_token_signed_response_alg,
-            a.metadata_document, a.logo_uri, u.username as owner_username`;
+            a.metadata_document, a.logo_uri, a.require_dpop, u.username as owner_username`;
 
 /** The one statement that loads a client record (exported so tests can tell cache loads apart). */
 export const LOAD_CLIENT = `select ${CLIENT_COLUMNS}
@@ -119,6 +121,7 @@ function clientRecord(row: ClientRow): ClientRecord {
     ownerUsername: row.owner_username,
     metadataDocument: row.metadata_document,
     logoUri: row.logo_uri,
+    requireDpop: row.require_dpop,
   };
 }
 
@@ -140,4 +143,5 @@ interface ClientRow extends Record<string, unknown> {
   owner_username: string | null;
   metadata_document: boolean;
   logo_uri: string | null;
+  require_dpop: boolean;
 }

@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import {
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  EmbeddedJWK,
+  type JWK,
+  type JWTPayload,
+  jwtVerify,
+} from 'jose';
+
+/**
+ * RFC 9449 §4.3: the checks of one DPoP proof that need no state (the caller claims the `jti`
+ * and checks the nonce). Every refusal is a DpopProofError with a description a developer can act
+ * on; nothing a hostile header holds can make it throw anything else.
+ */
+
+/** Asymmetric algorithms jose verifies here (RFC 9449 §4.2: no MAC, never `none`). */
+export const DPOP_ALGS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'EdDSA', 'Ed25519'];
+
+/** A proof is a few hundred bytes (an RSA-4096 key: about 1.5 KiB); anything near this is hostile. */
+export const MAX_PROOF_BYTES = 8 * 1024;
+
+/** RFC 9449 §11.1: a proof is accepted this long after its `iat`, and this far ahead of our clock. */
+export const PROOF_MAX_AGE_SECONDS = 60;
+export const PROOF_MAX_FUTURE_SECONDS = 5;
+
+/** JWK members that make a key private or symmetric (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+export class DpopProofError extends Error {
+  override name = 'DpopProofError';
+}
+
+/** What the request the proof is attached to must match. */
+export interface ProofTarget {
+  method: string;
+  /** The endpoint's public URL (under the issuer), without query or fragment. */
+  url: string;
+  /** Resource requests (RFC 9449 §7): the access token the proof must name in `ath`. */
+  accessToken?: string;
+}
+
+export interface VerifiedProof {
+  /** RFC 7638 SHA-256 thumbprint of the proof's key. */
+  jkt: string;
+  jti: string;
+  iat: number;
+  nonce: string | undefined;
+}
+
+/**
+ * The raw `DPoP` header(s) as Node gives them: a string (several headers of an unknown name are
+ * joined with ", ", and a compact JWS never holds a comma) or an array.
+ */
+export function singleProof(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (Array.isArray(value) || value.includes(',')) {
+    throw new DpopProofError('Exactly one DPoP header is allowed (RFC 9449 section 4.3).');
+  }
+  return value;
+}
+
+export async function verifyProof(
+  proof: string,
+  target: ProofTarget,
+  nowSeconds: number,
+): Promise<VerifiedProof> {
+  if (proof.length > MAX_PROOF_BYTES) throw new DpopProofError('The DPoP proof is too large.');
+  if (!COMPACT_JWS.test(proof.trim())) throw new DpopProofError('The DPoP proof is not a compact JWS.');
+  const jws = proof.trim();
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(jws);
+  } catch {
+    throw new DpopProofError('The DPoP proof header is not valid JSON.');
+  }
+  if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== 'dpop+jwt') {
+    throw new DpopProofError('The DPoP proof must have typ "dpop+jwt".');
+  }
+  if (typeof header.alg !== 'string' || !DPOP_ALGS.includes(header.alg)) {
+    throw new DpopProofError(
+      `The DPoP proof alg must be one of ${DPOP_ALGS.join(', ')} (asymmetric; see dpop_signing_alg_values_supported).`,
+    );
+  }
+  const jwk = header.jwk as JWK | undefined;
+  if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) {
+    throw new DpopProofError('The DPoP proof header must carry the public key as "jwk".');
+  }
+  if (PRIVATE_MEMBERS.some((m) => m in jwk) || jwk.kty === 'oct') {
+    throw new DpopProofError(
+      'The DPoP proof "jwk" must be a public key: it carries private or symmetric key material.',
+    );
+  }
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(jws, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: DPOP_ALGS }));
+  } catch (err) {
+    throw new DpopProofError(joseReason(err));
+  }
+  const { htm, htu, iat, jti, ath, nonce } = payload as JWTPayload & Record<string, unknown>;
+  if (htm !== target.method) throw new DpopProofError(`The DPoP proof htm must be "${target.method}".`);
+  if (typeof htu !== 'string' || normalizedHtu(htu) !== normalizedHtu(target.url)) {
+    throw new DpopProofError(`The DPoP proof htu must be "${target.url}".`);
+  }
+  if (typeof iat !== 'number' || !Number.isFinite(iat))
+    throw new DpopProofError('The DPoP proof needs a numeric iat.');
+  if (nowSeconds - iat > PROOF_MAX_AGE_SECONDS) throw new DpopProofError('The DPoP proof is too old (iat).');
+  if (iat - nowSeconds > PROOF_MAX_FUTURE_SECONDS)
+    throw new DpopProofError('The DPoP proof iat is in the future.');
+  if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) {
+    throw new DpopProofError('The DPoP proof needs a jti of 1 to 256 characters.');
+  }
+  if (target.accessToken !== undefined && ath !== accessTokenHash(target.accessToken)) {
+    throw new DpopProofError('The DPoP proof ath does not match the access token.');
+  }
+  if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length > 256)) {
+    throw new DpopProofError('The DPoP proof nonce must be a string.');
+  }
+  let jkt: string;
+  try {
+    jkt = await calculateJwkThumbprint(jwk, 'sha256');
+  } catch {
+    throw new DpopProofError('The DPoP proof jwk is not a valid key.');
+  }
+  return { jkt, jti, iat, nonce };
+}
+
+/** RFC 9449 §4.2 `ath`: base64url SHA-256 of the access token's ASCII value. */
+export function accessTokenHash(token: string): string {
+  return createHash('sha256').update(token, 'ascii').digest('base64url');
+}
+
+/**
+ * RFC 9449 §4.3 point 9 (RFC 3986 §6.2.2–6.2.3): scheme and host lower-cased, the default port
+ * dropped, query and fragment ignored. Null for anything that is not an http(s) URL.
+ */
+export function normalizedHtu(value: string): string | null {
+  if (value.length > 2048) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return null;
+  return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+/** RFC 7638 thumbprints of SHA-256 are 43 base64url characters (`dpop_jkt`, RFC 9449 §10). */
+export const JKT = /^[A-Za-z0-9_-]{43}$/;
+
+/** jose's own words (they never hold key material), for a developer reading the error. */
+function joseReason(err: unknown): string {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') {
+    return 'The DPoP proof signature does not verify with its jwk.';
+  }
+  const detail = typeof message === 'string' ? message.slice(0, 160) : 'invalid';
+  return `The DPoP proof is invalid: ${detail}.`;
+}

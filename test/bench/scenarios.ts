@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { basicAuth, type CodeFlow, type FlowOptions, runFlows } from './flow.js';
 
 /** What the scenarios work against: a provisioned, running server. */
@@ -148,6 +149,36 @@ export const scenarios: Scenario[] = [
       const check: Check = (body) => hasAccessToken(body) && body.includes('"scope":"read write"');
       await precheck(env, req, check);
       return fixed(env, req, check);
+    },
+  },
+  {
+    // RFC 9449: the same client_credentials request with a DPoP proof (ES256; each single-use, so
+    // pooled: signed by the bench before each run, outside the server's CPU).
+    name: 'cc-dpop',
+    unit: 'req/s',
+    against: 'cc',
+    async prepare(env) {
+      const key = await generateKeyPair('ES256');
+      const jwk = await exportJWK(key.publicKey);
+      const proofs = async (n: number) => {
+        const out: HttpRequest[] = [];
+        for (let i = 0; i < n; i++) {
+          const proof = await new SignJWT({
+            htm: 'POST',
+            htu: `${env.baseUrl}/o/token/`,
+            jti: randomBytes(16).toString('base64url'),
+            iat: Math.floor(Date.now() / 1000),
+          })
+            .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+            .sign(key.privateKey);
+          const req = ccRequest(env);
+          out.push({ ...req, headers: { ...req.headers, DPoP: proof } });
+        }
+        return out;
+      };
+      const isBound: Check = (body) => hasAccessToken(body) && body.includes('"token_type":"DPoP"');
+      await precheck(env, (await proofs(1))[0], isBound);
+      return pooled(env, proofs, isBound);
     },
   },
   {

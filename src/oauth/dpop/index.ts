@@ -1,4 +1,6 @@
-import { claimJti } from '../../db/tables/used-jtis.js';
+import { Batcher } from '../../db/batcher.js';
+import type { Sql } from '../../db/sql.js';
+import { claimJtis } from '../../db/tables/used-jtis.js';
 import type { ClientRecord } from '../../services/client-cache.js';
 import type { ServerCtx } from '../../services/context.js';
 import type { PresentedToken } from '../bearer.js';
@@ -38,6 +40,23 @@ export interface ProofRequest {
 }
 
 const nonceMakers = new WeakMap<Buffer, DpopNonces>();
+
+type Claim = Parameters<typeof claimJtis>[1][number];
+
+/**
+ * The jti claims of concurrent requests in one statement (as the access-token inserts are): each
+ * request still waits for its own claim to commit before anything is issued.
+ */
+const claimers = new WeakMap<Sql, Batcher<Claim, boolean>>();
+
+function claim(sql: Sql, item: Claim): Promise<boolean> {
+  let batcher = claimers.get(sql);
+  if (!batcher) {
+    batcher = new Batcher((items) => claimJtis(sql, items), { maxBatch: 200, maxInFlight: 4 });
+    claimers.set(sql, batcher);
+  }
+  return batcher.submit(item);
+}
 
 function nonces(ctx: ServerCtx): DpopNonces | null {
   if (!ctx.config.dpop.nonces) return null;
@@ -110,7 +129,7 @@ async function acceptProof(
   }
   // Acceptable until PROOF_MAX_AGE_SECONDS after its iat: the row need not outlive that.
   const expires = new Date((proof.iat + PROOF_MAX_AGE_SECONDS + 1) * 1000);
-  if (!(await claimJti(ctx.sql, 'dpop', proof.jkt, proof.jti, expires))) {
+  if (!(await claim(ctx.sql, { purpose: 'dpop', issuer: proof.jkt, jti: proof.jti, expiresAt: expires }))) {
     throw refusal(where, 'invalid_dpop_proof', 'The DPoP proof has already been used (jti).', fresh);
   }
   return proof;

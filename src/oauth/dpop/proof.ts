@@ -68,34 +68,12 @@ export async function verifyProof(
   nowSeconds: number,
 ): Promise<VerifiedProof> {
   if (proof.length > MAX_PROOF_BYTES) throw new DpopProofError('The DPoP proof is too large.');
-  if (!COMPACT_JWS.test(proof.trim())) throw new DpopProofError('The DPoP proof is not a compact JWS.');
   const jws = proof.trim();
-  let header: ReturnType<typeof decodeProtectedHeader>;
-  try {
-    header = decodeProtectedHeader(jws);
-  } catch {
-    throw new DpopProofError('The DPoP proof header is not valid JSON.');
-  }
-  if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== 'dpop+jwt') {
-    throw new DpopProofError('The DPoP proof must have typ "dpop+jwt".');
-  }
-  if (typeof header.alg !== 'string' || !DPOP_ALGS.includes(header.alg)) {
-    throw new DpopProofError(
-      `The DPoP proof alg must be one of ${DPOP_ALGS.join(', ')} (asymmetric; see dpop_signing_alg_values_supported).`,
-    );
-  }
-  const jwk = header.jwk as JWK | undefined;
-  if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) {
-    throw new DpopProofError('The DPoP proof header must carry the public key as "jwk".');
-  }
-  if (PRIVATE_MEMBERS.some((m) => m in jwk) || jwk.kty === 'oct') {
-    throw new DpopProofError(
-      'The DPoP proof "jwk" must be a public key: it carries private or symmetric key material.',
-    );
-  }
+  if (!COMPACT_JWS.test(jws)) throw new DpopProofError('The DPoP proof is not a compact JWS.');
+  const { key, jkt, alg } = await proofKey(jws);
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(jws, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: DPOP_ALGS }));
+    ({ payload } = await jwtVerify(jws, key, { typ: 'dpop+jwt', algorithms: [alg] }));
   } catch (err) {
     throw new DpopProofError(joseReason(err));
   }
@@ -118,13 +96,63 @@ export async function verifyProof(
   if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length > 256)) {
     throw new DpopProofError('The DPoP proof nonce must be a string.');
   }
-  let jkt: string;
-  try {
-    jkt = await calculateJwkThumbprint(jwk, 'sha256');
-  } catch {
-    throw new DpopProofError('The DPoP proof jwk is not a valid key.');
-  }
   return { jkt, jti, iat, nonce };
+}
+
+interface ProofKey {
+  key: CryptoKey;
+  jkt: string;
+  alg: string;
+}
+
+/**
+ * Keys by protected header: a client signs many proofs with one key, and its header (alg, typ,
+ * jwk) is the same every time, so the header checks, the key import and the thumbprint are done
+ * once per key rather than once per proof. Everything cached follows from the header alone; the
+ * signature is still verified for every proof. Bounded: a flood of keys only evicts.
+ */
+const KEY_CACHE_SIZE = 1000;
+const keyCache = new Map<string, ProofKey>();
+
+async function proofKey(jws: string): Promise<ProofKey> {
+  const segment = jws.slice(0, jws.indexOf('.'));
+  const hit = keyCache.get(segment);
+  if (hit) return hit;
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(jws);
+  } catch {
+    throw new DpopProofError('The DPoP proof header is not valid JSON.');
+  }
+  if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== 'dpop+jwt') {
+    throw new DpopProofError('The DPoP proof must have typ "dpop+jwt".');
+  }
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !DPOP_ALGS.includes(alg)) {
+    throw new DpopProofError(
+      `The DPoP proof alg must be one of ${DPOP_ALGS.join(', ')} (asymmetric; see dpop_signing_alg_values_supported).`,
+    );
+  }
+  const jwk = header.jwk as JWK | undefined;
+  if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) {
+    throw new DpopProofError('The DPoP proof header must carry the public key as "jwk".');
+  }
+  if (PRIVATE_MEMBERS.some((m) => m in jwk) || jwk.kty === 'oct') {
+    throw new DpopProofError(
+      'The DPoP proof "jwk" must be a public key: it carries private or symmetric key material.',
+    );
+  }
+  let found: ProofKey;
+  try {
+    // jose's EmbeddedJWK: imports the header's jwk for the header's alg, and only a public key.
+    const key = await EmbeddedJWK(header, { payload: '', signature: '' });
+    found = { key, jkt: await calculateJwkThumbprint(jwk, 'sha256'), alg };
+  } catch (err) {
+    throw new DpopProofError(joseReason(err));
+  }
+  if (keyCache.size >= KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value as string);
+  keyCache.set(segment, found);
+  return found;
 }
 
 /** RFC 9449 §4.2 `ath`: base64url SHA-256 of the access token's ASCII value. */

@@ -129,6 +129,17 @@ describe('RFC 9449 DPoP at the token endpoint', () => {
     expect(decodeJwt(String(res.json.access_token)).cnf).toEqual({ jkt: key.jkt });
   });
 
+  it('RFC 9449 §4.2: proofs signed with each advertised family (ES384, PS256, RS256, EdDSA) are accepted; a tampered one is not', async () => {
+    for (const alg of ['ES384', 'PS256', 'RS256', 'EdDSA']) {
+      const signer = await DpopKey.generate(alg);
+      const res = await cc(machine, { DPoP: await signer.proof('POST', token()) });
+      expect([alg, res.status, res.json.token_type]).toEqual([alg, 200, 'DPoP']);
+      const [h, p, sig] = (await signer.proof('POST', token())).split('.');
+      const tampered = `${h}.${p}.${sig.slice(0, -4)}${sig.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
+      expect((await cc(machine, { DPoP: tampered })).json.error).toBe('invalid_dpop_proof');
+    }
+  });
+
   it('RFC 9449 §4.3 (htu): scheme and host case, the default port and a query are normalised away', async () => {
     const issuer = new URL(server.runtime.config.issuer);
     const htu = `HTTP://${issuer.hostname.toUpperCase()}:${issuer.port}/o/token/?x=1#f`;

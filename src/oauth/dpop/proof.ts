@@ -85,7 +85,7 @@ export async function verifyProof(
   }
   const { htm, htu, iat, jti, ath, nonce } = payload;
   if (htm !== target.method) throw new DpopProofError(`The DPoP proof htm must be "${target.method}".`);
-  if (typeof htu !== 'string' || normalizedHtu(htu) !== normalizedHtu(target.url)) {
+  if (typeof htu !== 'string' || (htu !== target.url && normalizedHtu(htu) !== normalizedHtu(target.url))) {
     throw new DpopProofError(`The DPoP proof htu must be "${target.url}".`);
   }
   if (typeof iat !== 'number' || !Number.isFinite(iat))

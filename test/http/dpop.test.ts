@@ -320,6 +320,20 @@ describe('RFC 9449 §5, §10: bound codes and refresh tokens, requireDpop', () =
     expect(again.json.token_type).toBe('Bearer');
   });
 
+  it('RFC 9449 §5: the password grant binds through the same shared step (token_type DPoP, introspected cnf.jkt)', async () => {
+    const legacy = await makeClient(server, { grantTypes: ['password'], redirectUris: [], scopes: ['read'] });
+    const res = await postForm(
+      server,
+      '/o/token/',
+      { grant_type: 'password', username: 'dora', password: 'dora-password', scope: 'read' },
+      legacy,
+      { DPoP: await key.proof('POST', token()) },
+    );
+    expect(res.json.token_type).toBe('DPoP');
+    const info = await postForm(server, '/o/introspect/', { token: String(res.json.access_token) }, legacy);
+    expect(info.json).toMatchObject({ token_type: 'DPoP', cnf: { jkt: key.jkt } });
+  });
+
   it('RFC 9449 §5.2 (dpop_bound_access_tokens): an application that requires DPoP is refused a token without a proof', async () => {
     const without = await cc(strict);
     expect(without.status).toBe(400);

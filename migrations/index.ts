@@ -8,7 +8,8 @@ import { Migration20261203152806 as M4 } from './Migration20261203152806.js';
 import { Migration20261203152817 as M5 } from './Migration20261203152817.js';
 import { Migration20261203200159 as M6 } from './Migration20261203200159.js';
 import { Migration20261204190945_used_jtis as M7 } from './Migration20261204190945_used_jtis.js';
-import { Migration20261204192419_par_private_key_jwt as M8 } from './Migration20261204192419_par_private_key_jwt.js';
+import { Migration20261204192407_dpop as M8 } from './Migration20261204192407_dpop.js';
+import { Migration20261204192419_par_private_key_jwt as M9 } from './Migration20261204192419_par_private_key_jwt.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128002501', class: M0 },
@@ -19,5 +20,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203152817', class: M5 },
   { name: 'Migration20261203200159', class: M6 },
   { name: 'Migration20261204190945_used_jtis', class: M7 },
-  { name: 'Migration20261204192419_par_private_key_jwt', class: M8 },
+  { name: 'Migration20261204192407_dpop', class: M8 },
+  { name: 'Migration20261204192419_par_private_key_jwt', class: M9 },
 ];

@@ -25,7 +25,7 @@ export const createApplicationCommand: Command = {
   summary: 'register an application; prints its client_id and client_secret as JSON',
   usage:
     'create-application --owner U --name N --client-type confidential|public --grant-types a,b ' +
-    '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens] ' +
+    '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens] [--require-dpop] ' +
     `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}] [--jwks-file F | --jwks-uri U] [--require-par]`,
   options: {
     owner: { type: 'string' },
@@ -38,6 +38,7 @@ export const createApplicationCommand: Command = {
     scopes: { type: 'string' },
     'skip-authorization': { type: 'boolean' },
     'jwt-access-tokens': { type: 'boolean' },
+    'require-dpop': { type: 'boolean' },
     'token-endpoint-auth-method': { type: 'string' },
     'jwks-file': { type: 'string' },
     'jwks-uri': { type: 'string' },
@@ -86,6 +87,7 @@ export const createApplicationCommand: Command = {
       scopes: values.scopes === undefined ? undefined : list(values.scopes),
       skipAuthorization: values['skip-authorization'] === true,
       accessTokenFormat: values['jwt-access-tokens'] === true ? 'jwt' : 'opaque',
+      requireDpop: values['require-dpop'] === true,
       tokenEndpointAuthMethod: authMethod as TokenEndpointAuthMethod | undefined,
       jwks: values.jwks === undefined ? undefined : parseJwks(String(values.jwks)),
       jwksUri: typeof values['jwks-uri'] === 'string' ? values['jwks-uri'] : undefined,
@@ -105,6 +107,8 @@ export const createApplicationCommand: Command = {
         ...(application.jwksUri ? { jwks_uri: application.jwksUri } : {}),
         ...(application.jwks ? { jwks: application.jwks } : {}),
         require_pushed_authorization_requests: application.requirePar,
+        // RFC 9449 §5.2 names it dpop_bound_access_tokens.
+        dpop_bound_access_tokens: application.requireDpop,
       }),
     );
   },

@@ -199,6 +199,8 @@ const schema = z.object({
    * metadata-document client the cleanup deletes.
    */
   DYNAMIC_REGISTRATION_ABANDONED_AFTER: seconds(86_400, 600),
+  /** RFC 9449 §8–9: DPoP proofs must carry a server nonce (handed out in DPoP-Nonce). */
+  DPOP_NONCES: bool(false),
 });
 
 type Env = z.infer<typeof schema>;
@@ -306,6 +308,7 @@ function configFrom(e: Env) {
     outbound: { allowPrivateNetwork: e.OUTBOUND_ALLOW_PRIVATE_NETWORK },
     clientIdMetadataDocuments: e.CLIENT_ID_METADATA_DOCUMENTS,
     clientIdMetadataDocumentsMaxPerHour: e.CLIENT_ID_METADATA_DOCUMENTS_MAX_PER_HOUR,
+    dpop: { nonces: e.DPOP_NONCES },
   };
 }
 

@@ -66,6 +66,10 @@ export class AccessToken {
   @Property({ type: 'text', nullable: true })
   audience?: string | null;
 
+  /** RFC 9449: the JWK SHA-256 thumbprint (RFC 7638) of the DPoP key the token is bound to. */
+  @Property({ type: 'string', length: 64, nullable: true })
+  jkt?: string | null;
+
   @Property({ type: 'string', length: 8, default: 'opaque' })
   format: Opt<AccessTokenFormat> = 'opaque';
 

@@ -72,6 +72,10 @@ export class Application {
   @Property({ type: 'string', length: 8, default: 'opaque' })
   accessTokenFormat: Opt<AccessTokenFormat> = 'opaque';
 
+  /** RFC 9449: every token request must carry a DPoP proof (the tokens are then always bound). */
+  @Property({ type: 'boolean', default: false })
+  requireDpop: Opt<boolean> = false;
+
   @Property({ type: 'string', length: 8, default: 'RS256' })
   idTokenSignedResponseAlg: Opt<SigningAlg> = 'RS256';
 

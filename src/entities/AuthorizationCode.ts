@@ -56,6 +56,10 @@ export class AuthorizationCode {
   @Property({ type: 'text', nullable: true })
   nonce?: string | null;
 
+  /** RFC 9449 §10: the `dpop_jkt` of the authorization request; the redemption's proof key must match. */
+  @Property({ type: 'string', length: 64, nullable: true })
+  dpopJkt?: string | null;
+
   @Property({ ...timestamptz })
   authTime!: Date;
 

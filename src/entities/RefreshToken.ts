@@ -60,6 +60,13 @@ export class RefreshToken {
   @Property({ type: 'uuid', nullable: true })
   sid?: string | null;
 
+  /**
+   * RFC 9449 §5: the DPoP key (RFC 7638 thumbprint) a public client's refresh token is bound to;
+   * a refresh needs a proof of that key. Null for confidential clients (they authenticate).
+   */
+  @Property({ type: 'string', length: 64, nullable: true })
+  jkt?: string | null;
+
   @Property({ ...timestamptz, defaultRaw: 'now()' })
   createdAt: Opt<Date> = new Date();
 

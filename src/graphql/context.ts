@@ -1,7 +1,9 @@
 import type { Request } from 'express';
 import { GraphQLError } from 'graphql';
 import { temporaryUnavailability } from '../http/errors.js';
-import { bearerToken, usableHere } from '../oauth/bearer.js';
+import { type PresentedToken, presentedToken, usableHere } from '../oauth/bearer.js';
+import { checkSenderConstraint } from '../oauth/dpop/index.js';
+import { OAuthError } from '../oauth/errors.js';
 import type { ServerCtx } from '../services/context.js';
 import { findSession } from '../services/sessions.js';
 import { findAccessToken } from '../services/tokens.js';
@@ -15,25 +17,45 @@ export interface GqlContext {
   loaders: Loaders;
 }
 
-function unauthenticated(description: string): GraphQLError {
+function unauthenticated(
+  description: string,
+  headers: Readonly<Record<string, string>> = {
+    'www-authenticate': `Bearer realm="latchkey", error="invalid_token", error_description="${description}"`,
+  },
+): GraphQLError {
   return new GraphQLError(description, {
     extensions: {
       code: 'UNAUTHENTICATED',
       http: {
         status: 401,
-        headers: new Map([
-          [
-            'www-authenticate',
-            `Bearer realm="latchkey", error="invalid_token", error_description="${description}"`,
-          ],
-        ]),
+        headers: new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
       },
     },
   });
 }
 
+/** RFC 9449 §7: a DPoP-bound token needs the DPoP scheme and a proof; the refusal keeps its DPoP challenge. */
+async function checkBinding(req: Request, presented: PresentedToken, jkt: string | null): Promise<void> {
+  try {
+    await checkSenderConstraint(
+      req.ctx,
+      {
+        method: req.method,
+        path: req.path,
+        header: req.headers.dpop,
+        setHeader: (name, value) => req.res?.setHeader(name, value),
+      },
+      presented,
+      jkt,
+    );
+  } catch (err) {
+    if (err instanceof OAuthError) throw unauthenticated(err.description, err.headers);
+    throw err;
+  }
+}
+
 /**
- * Who is asking: a Bearer access token issued by this server with the `graphql` scope (its
+ * Who is asking: an access token (Bearer, or DPoP with a proof for a bound token) issued by this server with the `graphql` scope (its
  * user; a client_credentials token acts as its client, which owns nothing), or the browser
  * session cookie. A Bearer token that is invalid, expired, revoked or lacks the scope is refused
  * outright; no credentials at all means anonymous.
@@ -51,10 +73,11 @@ export async function createContext(req: Request): Promise<GqlContext> {
 
 async function authenticate(req: Request): Promise<GqlContext> {
   const ctx = req.ctx;
-  const token = bearerToken(req.get('authorization'));
-  if (token) {
-    const info = await findAccessToken(ctx, token);
+  const presented = presentedToken(req.get('authorization'));
+  if (presented) {
+    const info = await findAccessToken(ctx, presented.token);
     if (!usableHere(info)) throw unauthenticated('The access token is invalid, expired or revoked.');
+    await checkBinding(req, presented, info.jkt);
     if (!info.scopes.includes('graphql')) throw unauthenticated('The access token lacks the graphql scope.');
     if (info.userId && info.user) {
       // The lookup already joined the user (and `active` means the user is enabled).

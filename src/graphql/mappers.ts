@@ -35,6 +35,7 @@ export function toApplication(app: Application): ApplicationType {
     allowedOrigins: app.allowedOrigins,
     scopes: app.scopes,
     skipAuthorization: app.skipAuthorization,
+    requireDpop: app.requireDpop,
     accessTokenFormat: app.accessTokenFormat as AccessTokenFormatValue,
     idTokenSignedResponseAlg: app.idTokenSignedResponseAlg as SigningAlgorithmValue,
     tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,

@@ -2,7 +2,8 @@ import type { Config } from '../config/index.js';
 import type { ClientCache, ClientRecord } from '../services/client-cache.js';
 import { ClientMetadataDocumentError } from '../services/client-metadata-documents.js';
 import type { Runtime } from '../services/context.js';
-import type { ResourceRecord } from '../services/resources.js';
+import type { ResourceCache, ResourceRecord } from '../services/resources.js';
+import { JKT } from './dpop/proof.js';
 import { invalidRequest, OAuthError, unauthorizedClient, unsupportedResponseType } from './errors.js';
 import type { Params } from './params.js';
 import { scopeParam } from './params.js';
@@ -59,6 +60,8 @@ export interface AuthorizationRequest {
   /** The resources (RFC 8707 §2) the request names; the grant and the code cover them all. */
   resources: ResourceRecord[];
   nonce?: string;
+  /** RFC 9449 §10: the DPoP key (thumbprint) the code is bound to, or null. */
+  dpopJkt: string | null;
   pkce: { challenge: string; method: ChallengeMethod } | null;
   prompt: Set<Prompt>;
   maxAge?: number;
@@ -256,6 +259,14 @@ export function checkAuthorizationRequest(
       fail(invalidRequest('nonce is required for the implicit flow.'));
     }
     if (nonce && nonce.length > 512) fail(invalidRequest('nonce is too long.'));
+    const dpopJkt = params.get('dpop_jkt') ?? null;
+    if (dpopJkt !== null && !JKT.test(dpopJkt)) {
+      fail(invalidRequest('dpop_jkt must be a base64url SHA-256 JWK thumbprint (RFC 9449 section 10).'));
+    }
+    // An implicit token leaves through the browser: it cannot be bound to a DPoP key.
+    if (responseType === 'token' && client.requireDpop) {
+      fail(unauthorizedClient('This application requires DPoP: use the authorization code flow.'));
+    }
     if ((target.state?.length ?? 0) > 2048) fail(invalidRequest('state is too long.'));
     const prompt = new Set<Prompt>();
     for (const p of (params.get('prompt') ?? '').split(' ').filter(Boolean)) {
@@ -280,6 +291,7 @@ export function checkAuthorizationRequest(
       scopes,
       resources,
       nonce,
+      dpopJkt,
       pkce,
       prompt,
       maxAge,

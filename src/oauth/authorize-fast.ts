@@ -45,6 +45,7 @@ export const quickAuthorize: ProtocolHandler = async (req, res) => {
     codeChallenge: request.pkce?.challenge ?? null,
     codeChallengeMethod: request.pkce?.method ?? null,
     nonce: request.nonce ?? null,
+    dpopJkt: request.dpopJkt,
     ttlSeconds: ctx.config.ttl.authorizationCode,
     skipConsent: request.client.skipAuthorization,
     idleTimeout: ctx.config.session.idleTimeout,

@@ -184,6 +184,7 @@ async function respond(
       codeChallenge: request.pkce?.challenge ?? null,
       codeChallengeMethod: request.pkce?.method ?? null,
       nonce: request.nonce ?? null,
+      dpopJkt: request.dpopJkt,
       authTime: session.authTime,
       sid: session.id,
       ttlSeconds: ctx.config.ttl.authorizationCode,

@@ -27,6 +27,7 @@ export function allowClientOrigin(req: ProtocolRequest, res: ProtocolResponse, c
   const origin = req.header('origin');
   if (origin && client.allowedOrigins.includes(origin)) {
     res.set('Access-Control-Allow-Origin', origin);
-    res.set('Access-Control-Expose-Headers', 'WWW-Authenticate, Retry-After');
+    // DPoP-Nonce: a browser client must read it to retry with the nonce (RFC 9449 §8).
+    res.set('Access-Control-Expose-Headers', 'WWW-Authenticate, Retry-After, DPoP-Nonce');
   }
 }

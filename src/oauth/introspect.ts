@@ -1,10 +1,10 @@
 import type { ClientRecord } from '../services/client-cache.js';
 import { findAccessToken, findRefreshToken } from '../services/tokens.js';
-import { bearerToken, requireBearer } from './bearer.js';
+import { presentedToken, requireAccessToken } from './bearer.js';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { invalidClient, invalidRequest } from './errors.js';
-import type { ProtocolRequest, ProtocolResponse } from './protocol-io.js';
+import { type ProtocolRequest, type ProtocolResponse, proofRequest } from './protocol-io.js';
 
 /**
  * POST /o/introspect/ (RFC 7662). The caller authenticates as a confidential client or with a
@@ -16,9 +16,9 @@ export async function introspectEndpoint(req: ProtocolRequest, res: ProtocolResp
   const params = req.params;
   let caller: ClientRecord | null = null;
   let mayIntrospectAll = false;
-  const bearer = bearerToken(req.header('authorization'));
+  const bearer = presentedToken(req.header('authorization'));
   if (bearer) {
-    await requireBearer(req.ctx, bearer, 'introspection');
+    await requireAccessToken(req.ctx, proofRequest(req, res), bearer, 'introspection');
     mayIntrospectAll = true;
   } else {
     const { client } = await authenticateClient(req, params);
@@ -46,7 +46,9 @@ export async function introspectEndpoint(req: ProtocolRequest, res: ProtocolResp
       scope: access.scopes.join(' '),
       client_id: access.clientId,
       ...(access.user ? { username: access.user.username, sub: access.userId } : { sub: access.clientId }),
-      token_type: 'Bearer',
+      // RFC 9449 §6.2: a bound token says so, and names its key.
+      token_type: access.jkt ? 'DPoP' : 'Bearer',
+      ...(access.jkt ? { cnf: { jkt: access.jkt } } : {}),
       exp: seconds(access.expiresAt),
       iat: seconds(access.issuedAt),
       iss: issuer,

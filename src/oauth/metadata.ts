@@ -7,6 +7,7 @@ import {
   SIGNING_ALGS,
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../vocabulary.js';
+import { DPOP_ALGS } from './dpop/proof.js';
 
 /**
  * RFC 8414 authorization server metadata; the OpenID Connect Discovery document is the same
@@ -47,6 +48,8 @@ export function serverMetadata(config: Config): Record<string, unknown> {
     introspection_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     code_challenge_methods_supported: config.pkceAllowPlain ? ['S256', 'plain'] : ['S256'],
     authorization_response_iss_parameter_supported: true,
+    // RFC 9449 §5.1: the proof algorithms accepted (asymmetric only).
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
     service_documentation: `${base}/`,
   };
 }

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { ServerCtx } from '../services/context.js';
+import type { ProofRequest } from './dpop/index.js';
 import type { Params } from './params.js';
 
 /**
@@ -18,6 +19,16 @@ export interface ProtocolRequest {
   /** The raw query string (without `?`). */
   query: string;
   header(name: string): string | undefined;
+}
+
+/** What a DPoP proof check needs of a protocol request (src/oauth/dpop). */
+export function proofRequest(req: ProtocolRequest, res: ProtocolResponse): ProofRequest {
+  return {
+    method: req.method,
+    path: req.path,
+    header: req.headers.dpop,
+    setHeader: (name, value) => res.set(name, value),
+  };
 }
 
 /** The answer being built; sent once by the door. */

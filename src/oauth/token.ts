@@ -1,8 +1,9 @@
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
+import { tokenRequestProof } from './dpop/index.js';
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from './errors.js';
 import { grants } from './grants/index.js';
-import type { ProtocolRequest, ProtocolResponse } from './protocol-io.js';
+import { type ProtocolRequest, type ProtocolResponse, proofRequest } from './protocol-io.js';
 
 /**
  * POST /o/token/ (RFC 6749 §3.2): authenticate the client, find the grant module for
@@ -19,6 +20,8 @@ export async function tokenEndpoint(req: ProtocolRequest, res: ProtocolResponse)
   if (!client.grantTypes.includes(grant.grantType)) {
     throw unauthorizedClient(`This client is not allowed to use the ${grant.grantType} grant.`);
   }
-  const body = await grant.handle({ ctx: req.ctx, params, client, clientAuth: method });
+  // RFC 9449 §5: one proof check for every grant; a valid proof binds what the grant issues.
+  const dpop = await tokenRequestProof(req.ctx, proofRequest(req, res), client);
+  const body = await grant.handle({ ctx: req.ctx, params, client, clientAuth: method, dpop });
   res.setAll({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json(body, 200);
 }

@@ -53,6 +53,8 @@ export interface ApplicationInput {
   allowedOrigins?: string[];
   scopes?: string[];
   skipAuthorization?: boolean;
+  /** RFC 9449: every token request must carry a DPoP proof. */
+  requireDpop?: boolean;
   accessTokenFormat?: AccessTokenFormat;
   idTokenSignedResponseAlg?: SigningAlg;
   tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
@@ -92,6 +94,7 @@ interface Normalised {
   allowedOrigins: string[];
   scopes: string[];
   skipAuthorization: boolean;
+  requireDpop: boolean;
   accessTokenFormat: AccessTokenFormat;
   idTokenSignedResponseAlg: SigningAlg;
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
@@ -216,6 +219,7 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
     allowedOrigins,
     scopes: scopes ?? [],
     skipAuthorization,
+    requireDpop: input.requireDpop === true,
     accessTokenFormat,
     idTokenSignedResponseAlg,
     tokenEndpointAuthMethod,
@@ -409,6 +413,7 @@ export async function updateApplication(
     allowedOrigins: update.allowedOrigins ?? app.allowedOrigins,
     scopes: update.scopes ?? app.scopes,
     skipAuthorization: update.skipAuthorization ?? app.skipAuthorization,
+    requireDpop: update.requireDpop ?? app.requireDpop,
     accessTokenFormat: update.accessTokenFormat ?? app.accessTokenFormat,
     idTokenSignedResponseAlg: update.idTokenSignedResponseAlg ?? app.idTokenSignedResponseAlg,
     tokenEndpointAuthMethod:

@@ -24,5 +24,7 @@ export async function signJwtAccessToken(
     jti,
     iat: now,
     exp: now + expiresIn,
+    // RFC 9449 §6.1: a DPoP-bound token names its key's thumbprint.
+    ...(subject.jkt ? { cnf: { jkt: subject.jkt } } : {}),
   });
 }

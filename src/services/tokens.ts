@@ -29,6 +29,8 @@ export interface TokenSubject {
   scopes: string[];
   /** The resource (RFC 8707) the token is for; absent or null: the default audience. */
   resource?: ResourceRecord | null;
+  /** RFC 9449: the thumbprint of the DPoP key the access token is bound to; absent or null: Bearer. */
+  jkt?: string | null;
 }
 
 export interface MintedAccessToken {
@@ -39,6 +41,8 @@ export interface MintedAccessToken {
   format: 'opaque' | 'jwt';
   /** The resource identifier (RFC 8707), or null for the default audience. */
   audience: string | null;
+  /** RFC 9449: the DPoP key (thumbprint) it is bound to; null: a Bearer token. */
+  jkt: string | null;
 }
 
 export { revokeFamily, revokePresentedToken } from '../db/tables/refresh-tokens.js';
@@ -48,6 +52,8 @@ export interface MintedRefreshToken {
   id: string;
   value: string;
   digest: Buffer;
+  /** RFC 9449 §5: the DPoP key a public client's refresh token is bound to, or null. */
+  jkt: string | null;
 }
 
 /**
@@ -62,7 +68,15 @@ export async function mintAccessToken(ctx: ServerCtx, subject: TokenSubject): Pr
   const format = resource ? resource.accessTokenFormat : subject.client.accessTokenFormat;
   const value =
     format === 'jwt' ? await signJwtAccessToken(ctx, subject, id, expiresIn) : newCredential('accessToken');
-  return { id, value, digest: digest(value), expiresIn, format, audience: resource?.identifier ?? null };
+  return {
+    id,
+    value,
+    digest: digest(value),
+    expiresIn,
+    format,
+    audience: resource?.identifier ?? null,
+    jkt: subject.jkt ?? null,
+  };
 }
 
 /** Will a token for this client and resource be a JWT (which needs its subject before signing)? */
@@ -70,9 +84,9 @@ export function issuesJwt(client: ClientRecord, resource: ResourceRecord | null)
   return (resource ? resource.accessTokenFormat : client.accessTokenFormat) === 'jwt';
 }
 
-export function mintRefreshToken(): MintedRefreshToken {
+export function mintRefreshToken(jkt: string | null = null): MintedRefreshToken {
   const value = newCredential('refreshToken');
-  return { id: newId(), value, digest: digest(value) };
+  return { id: newId(), value, digest: digest(value), jkt };
 }
 
 /**

@@ -24,6 +24,7 @@ export function readApplicationForm(req: Request): ApplicationInput {
     allowedOrigins: listField(req, 'allowed_origins'),
     scopes: fields(req, 'scopes'),
     skipAuthorization: field(req, 'skip_authorization') === 'on',
+    requireDpop: field(req, 'require_dpop') === 'on',
     accessTokenFormat: (field(req, 'access_token_format') ??
       'opaque') as ApplicationInput['accessTokenFormat'],
     idTokenSignedResponseAlg: (field(req, 'id_token_signed_response_alg') ??
@@ -64,6 +65,7 @@ const FORM_FIELDS = new Set([
   'jwks',
   'jwksUri',
   'requirePar',
+  'requireDpop',
 ]);
 
 /** What the form template needs: the values to show, the choices, and a message per field. */
@@ -154,6 +156,7 @@ export function formValuesOf(app: Application): ApplicationInput {
     allowedOrigins: app.allowedOrigins,
     scopes: app.scopes,
     skipAuthorization: app.skipAuthorization,
+    requireDpop: app.requireDpop,
     accessTokenFormat: app.accessTokenFormat,
     idTokenSignedResponseAlg: app.idTokenSignedResponseAlg,
     tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,

@@ -166,6 +166,7 @@ function summary(app: Application) {
     allowedOrigins: app.allowedOrigins,
     scopes: app.scopes,
     skipAuthorization: app.skipAuthorization,
+    requireDpop: app.requireDpop,
     accessTokenFormat: app.accessTokenFormat,
     idTokenSignedResponseAlg: app.idTokenSignedResponseAlg,
     tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,

@@ -243,6 +243,7 @@ async function provision(config: Config, db: Database, baseUrl: string): Promise
           expiresIn: config.ttl.accessToken,
           format: 'opaque' as const,
           audience: null,
+          jkt: null,
         };
         const refresh = mintRefreshToken();
         values.push(refresh.value);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimJti } from '../../src/db/tables/used-jtis.js';
+import { claimJti, claimJtis } from '../../src/db/tables/used-jtis.js';
 import { deleteExpired } from '../../src/services/cleanup.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -36,6 +36,24 @@ describe('used JWT ids (RFC 9449 §11.1, RFC 7523 §3 item 7)', () => {
       ),
     );
     expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('RFC 9449 §11.1: the batched claim gives one verdict per item — a jti twice in one batch, or already claimed, is a replay', async () => {
+    const sql = a.runtime.db.sql;
+    const item = (jti: string) => ({
+      purpose: 'dpop' as const,
+      issuer: 'thumbprint-3',
+      jti,
+      expiresAt: inAMinute(),
+    });
+    expect(await claimJti(sql, 'dpop', 'thumbprint-3', 'taken', inAMinute())).toBe(true);
+    expect(await claimJtis(sql, [item('one'), item('two'), item('one'), item('taken')])).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+    expect(await claimJtis(b.runtime.db.sql, [item('two'), item('three')])).toEqual([false, true]);
   });
 
   it('RFC 7523 §3 item 7: a jti is single-use per issuer and purpose — the same value from another key, another client or for the other purpose is a first use', async () => {

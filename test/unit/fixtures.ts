@@ -17,6 +17,7 @@ export function clientRecord(overrides: Partial<ClientRecord> = {}): ClientRecor
     allowedOrigins: [],
     scopes: ['read', 'write', 'openid', 'profile'],
     skipAuthorization: false,
+    requireDpop: false,
     accessTokenFormat: 'opaque',
     idTokenSignedResponseAlg: 'RS256',
     ownerUsername: 'alice',

@@ -4,7 +4,7 @@ import { userEnabled } from './users.js';
 
 /** The columns every access-token insert writes, in the order the insert fragments supply them. */
 export const ACCESS_TOKEN_COLUMNS =
-  'id, token_digest, application_id, user_id, grant_id, family_id, scopes, format, expires_at, audience';
+  'id, token_digest, application_id, user_id, grant_id, family_id, scopes, format, expires_at, audience, jkt';
 
 /**
  * An access token is active while it is not revoked, not expired and, when it was issued to a
@@ -24,6 +24,8 @@ export interface AccessTokenToStore {
   expiresIn: number;
   /** The resource (RFC 8707) the token is for; null: the default audience. */
   audience: string | null;
+  /** RFC 9449: the thumbprint of the DPoP key the token is bound to; null: a Bearer token. */
+  jkt: string | null;
 }
 
 /** Whom an access token is for. */
@@ -42,6 +44,7 @@ export const ACCESS_TOKEN_PARAMS = [
   'access_format',
   'access_ttl',
   'access_audience',
+  'access_jkt',
 ] as const;
 type AccessTokenParam = (typeof ACCESS_TOKEN_PARAMS)[number];
 
@@ -52,6 +55,7 @@ export function accessTokenValues(token: AccessTokenToStore): Record<AccessToken
     access_format: token.format,
     access_ttl: token.expiresIn,
     access_audience: token.audience,
+    access_jkt: token.jkt,
   };
 }
 
@@ -66,15 +70,15 @@ export function accessTokenInsert(
 ): string {
   return `insert into access_tokens (${ACCESS_TOKEN_COLUMNS})
        select :access_id, :access_digest, ${owner.application}, ${owner.user}, ${owner.grant}, ${owner.family},
-              ${owner.scopes}, :access_format, now() + make_interval(secs => :access_ttl), :access_audience::text${from ? ` from ${from}` : ''}`;
+              ${owner.scopes}, :access_format, now() + make_interval(secs => :access_ttl), :access_audience::text, :access_jkt::text${from ? ` from ${from}` : ''}`;
 }
 
 const INSERT_MANY = `
   insert into access_tokens (${ACCESS_TOKEN_COLUMNS})
   select u.id, u.digest, u.app, u.usr, u.grant_id, u.family, string_to_array(u.scopes, ' '), u.format,
-         now() + make_interval(secs => u.ttl), u.audience
-    from unnest($1::uuid[], $2::bytea[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::text[], $9::int[], $10::text[])
-      as u(id, digest, app, usr, grant_id, family, scopes, format, ttl, audience)`;
+         now() + make_interval(secs => u.ttl), u.audience, u.jkt
+    from unnest($1::uuid[], $2::bytea[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::text[], $9::int[], $10::text[], $11::text[])
+      as u(id, digest, app, usr, grant_id, family, scopes, format, ttl, audience, jkt)`;
 
 /** Writes many access tokens in one statement (the batched issue path). */
 export async function insertAccessTokens(
@@ -92,6 +96,7 @@ export async function insertAccessTokens(
     rows.map((r) => r.token.format),
     rows.map((r) => r.token.expiresIn),
     rows.map((r) => r.token.audience),
+    rows.map((r) => r.token.jkt),
   ]);
 }
 
@@ -107,6 +112,8 @@ export interface AccessTokenRecord {
   grantId: string | null;
   /** The resource (RFC 8707) the token is for; null: the default audience. */
   audience: string | null;
+  /** RFC 9449: the DPoP key the token is bound to (RFC 7638 thumbprint), or null. */
+  jkt: string | null;
   issuedAt: Date;
   expiresAt: Date;
   user: {
@@ -127,6 +134,7 @@ export interface AccessTokenDbRow {
   user_id: string | null;
   grant_id: string | null;
   audience: string | null;
+  jkt: string | null;
   created_at: Date;
   expires_at: Date;
   active: boolean;
@@ -138,7 +146,7 @@ export interface AccessTokenDbRow {
 }
 
 const SELECT_BY_DIGESTS = `
-  select t.token_digest, t.id, t.scopes, a.client_id, t.application_id, t.user_id, t.grant_id, t.audience, t.created_at, t.expires_at,
+  select t.token_digest, t.id, t.scopes, a.client_id, t.application_id, t.user_id, t.grant_id, t.audience, t.jkt, t.created_at, t.expires_at,
          ${accessTokenActive('t', 'u')} as active,
          u.username, u.email, u.email_verified, u.is_admin, u.updated_at as user_updated_at
     from access_tokens t
@@ -162,6 +170,7 @@ export function toAccessTokenRecord(r: AccessTokenDbRow | undefined): AccessToke
     userId: r.user_id,
     grantId: r.grant_id,
     audience: r.audience,
+    jkt: r.jkt,
     issuedAt: r.created_at,
     expiresAt: r.expires_at,
     user:

@@ -36,12 +36,14 @@ export interface ClientRecord {
   jwksUri: string | null;
   /** RFC 9126 §6: only pushed authorization requests are accepted for this client. */
   requirePar: boolean;
+  /** RFC 9449: every token request must carry a DPoP proof. */
+  requireDpop: boolean;
 }
 
 const CLIENT_COLUMNS = `a.id, a.client_id, a.name, a.client_type, a.client_secret_digest, a.token_endpoint_auth_method,
             a.grant_types, a.redirect_uris, a.post_logout_redirect_uris, a.allowed_origins, a.scopes,
             a.skip_authorization, a.access_token_format, a.id_token_signed_response_alg,
-            a.metadata_document, a.logo_uri, a.jwks, a.jwks_uri, a.require_par, u.username as owner_username`;
+            a.metadata_document, a.logo_uri, a.jwks, a.jwks_uri, a.require_par, a.require_dpop, u.username as owner_username`;
 
 /** The one statement that loads a client record (exported so tests can tell cache loads apart). */
 export const LOAD_CLIENT = `select ${CLIENT_COLUMNS}
@@ -128,6 +130,7 @@ function clientRecord(row: ClientRow): ClientRecord {
     jwks: row.jwks,
     jwksUri: row.jwks_uri,
     requirePar: row.require_par,
+    requireDpop: row.require_dpop,
   };
 }
 
@@ -152,4 +155,5 @@ interface ClientRow extends Record<string, unknown> {
   jwks: ClientJwks | null;
   jwks_uri: string | null;
   require_par: boolean;
+  require_dpop: boolean;
 }

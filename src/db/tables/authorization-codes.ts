@@ -13,7 +13,7 @@ import { statement } from './statement.js';
 import { userEnabled } from './users.js';
 
 const CODE_COLUMNS = `id, code_digest, application_id, user_id, grant_id, redirect_uri, scopes,
-       code_challenge, code_challenge_method, nonce, auth_time, sid, expires_at, resources`;
+       code_challenge, code_challenge_method, nonce, auth_time, sid, expires_at, resources, dpop_jkt`;
 
 /** What the authorization request binds a new code to. */
 export interface CodeBinding {
@@ -25,6 +25,8 @@ export interface CodeBinding {
   codeChallenge: string | null;
   codeChallengeMethod: 'S256' | 'plain' | null;
   nonce: string | null;
+  /** RFC 9449 §10: the `dpop_jkt` the request named; the redemption's proof key must match. */
+  dpopJkt: string | null;
   ttlSeconds: number;
 }
 
@@ -40,6 +42,7 @@ const BINDING_PARAMS = [
   'code_challenge_method',
   'nonce',
   'ttl',
+  'dpop_jkt',
 ] as const;
 
 function bindingValues(codeDigest: Buffer, b: CodeBinding) {
@@ -55,6 +58,7 @@ function bindingValues(codeDigest: Buffer, b: CodeBinding) {
     code_challenge_method: b.codeChallengeMethod,
     nonce: b.nonce,
     ttl: b.ttlSeconds,
+    dpop_jkt: b.dpopJkt,
   };
 }
 
@@ -83,7 +87,7 @@ const CREATE = statement(
   `with ${grantForCode(':user_id::uuid', null, 'true')}
    insert into authorization_codes (${CODE_COLUMNS})
    select :id, :code_digest, :application_id, :user_id, grant_row.id, :redirect_uri, :scopes, :code_challenge,
-          :code_challenge_method, :nonce, :auth_time, :sid, now() + make_interval(secs => :ttl), :resources
+          :code_challenge_method, :nonce, :auth_time, :sid, now() + make_interval(secs => :ttl), :resources, :dpop_jkt
      from grant_row limit 1`,
 );
 
@@ -115,7 +119,7 @@ const CREATE_FOR_SESSION = statement(
    insert into authorization_codes (${CODE_COLUMNS})
    select :id, :code_digest, :application_id, live_session.user_id, grant_row.id, :redirect_uri, :scopes,
           :code_challenge, :code_challenge_method, :nonce, live_session.auth_time, live_session.id,
-          now() + make_interval(secs => :ttl), :resources
+          now() + make_interval(secs => :ttl), :resources, :dpop_jkt
      from live_session, grant_row limit 1
    returning id`,
 );
@@ -161,6 +165,8 @@ const REDEMPTION_RULES = {
   user_enabled: `exists (select 1 from users u where u.id = ac.user_id and ${userEnabled('u')})`,
   // RFC 8707: the token's resource is one the authorization request named.
   resource_held: resourceHeld('ac.resources', ':audience'),
+  // RFC 9449 §10: a code bound with dpop_jkt is redeemed only with a proof of that key.
+  dpop_key_matches: '(ac.dpop_jkt is null or ac.dpop_jkt = :proof_jkt::text)',
 } as const;
 
 export type RedemptionRule = keyof typeof REDEMPTION_RULES;
@@ -173,6 +179,7 @@ const REDEMPTION_PARAMS = [
   's256',
   'plain',
   'audience',
+  'proof_jkt',
 ] as const;
 
 /** What the token request presents against the code. */
@@ -186,6 +193,8 @@ export interface Redemption {
   plain: string | null;
   /** The resource (RFC 8707) the token request names, or null. */
   audience: string | null;
+  /** The thumbprint of the token request's DPoP proof key, or null without a proof. */
+  proofJkt: string | null;
 }
 
 function redemptionValues(r: Redemption) {
@@ -196,6 +205,7 @@ function redemptionValues(r: Redemption) {
     redirect_uri: r.redirectUri,
     s256: r.s256,
     plain: r.plain,
+    proof_jkt: r.proofJkt,
   };
 }
 

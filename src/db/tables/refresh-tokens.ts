@@ -11,7 +11,7 @@ import { userEnabled } from './users.js';
 
 /** The columns every refresh-token insert writes, in the order refreshTokenInsert supplies them. */
 const REFRESH_TOKEN_COLUMNS =
-  'id, token_digest, application_id, user_id, grant_id, family_id, parent_id, scopes, auth_time, sid, expires_at, resources';
+  'id, token_digest, application_id, user_id, grant_id, family_id, parent_id, scopes, auth_time, sid, expires_at, resources, jkt';
 
 /**
  * A refresh token is active while it is not revoked, not consumed (rotated), not expired, and its
@@ -24,10 +24,12 @@ export function refreshTokenActive(token: string, user: string): string {
 export interface RefreshTokenToStore {
   id: string;
   digest: Buffer;
+  /** RFC 9449 §5: the DPoP key a public client's refresh token is bound to, or null. */
+  jkt: string | null;
 }
 
 /** The named parameters of refreshTokenInsert. */
-export const REFRESH_TOKEN_PARAMS = ['refresh_id', 'refresh_digest', 'refresh_ttl'] as const;
+export const REFRESH_TOKEN_PARAMS = ['refresh_id', 'refresh_digest', 'refresh_ttl', 'refresh_jkt'] as const;
 type RefreshTokenParam = (typeof REFRESH_TOKEN_PARAMS)[number];
 
 /** A null refresh token makes refreshTokenInsert write nothing (its id is null). */
@@ -35,7 +37,12 @@ export function refreshTokenValues(
   token: RefreshTokenToStore | null,
   ttl: number,
 ): Record<RefreshTokenParam, unknown> {
-  return { refresh_id: token?.id ?? null, refresh_digest: token?.digest ?? null, refresh_ttl: ttl };
+  return {
+    refresh_id: token?.id ?? null,
+    refresh_digest: token?.digest ?? null,
+    refresh_ttl: ttl,
+    refresh_jkt: token?.jkt ?? null,
+  };
 }
 
 /**
@@ -60,7 +67,7 @@ export function refreshTokenInsert(
   return `insert into refresh_tokens (${REFRESH_TOKEN_COLUMNS})
        select :refresh_id, :refresh_digest, ${owner.application}, ${owner.user}, ${owner.grant}, ${owner.family},
               ${owner.parent}, ${owner.scopes}, ${owner.authTime}, ${owner.sid}, now() + make_interval(secs => :refresh_ttl),
-              ${owner.resources}
+              ${owner.resources}, :refresh_jkt::text
          ${from ? `from ${from}` : ''} where :refresh_id::uuid is not null`;
 }
 
@@ -195,8 +202,11 @@ interface RotatedDbRow {
   sid: string | null;
 }
 
+/** RFC 9449 §5: a bound refresh token is used only with a proof of its key (`t`: the token). */
+const REFRESH_KEY_MATCHES = '(t.jkt is null or t.jkt = :proof_jkt::text)';
+
 const ROTATE = statement(
-  [...TOKEN_PAIR_PARAMS, 'token_digest', 'application_id', 'requested_scopes', 'audience'],
+  [...TOKEN_PAIR_PARAMS, 'token_digest', 'application_id', 'requested_scopes', 'audience', 'proof_jkt'],
   `with c as (
      update refresh_tokens t set consumed_at = now()
        from users u
@@ -204,6 +214,7 @@ const ROTATE = statement(
         and u.id = t.user_id and ${refreshTokenActive('t', 'u')}
         and (:requested_scopes::text[] is null or t.scopes @> :requested_scopes::text[])
         and ${resourceHeld('t.resources', ':audience')}
+        and ${REFRESH_KEY_MATCHES}
      returning t.id, t.user_id, t.grant_id, t.family_id, t.scopes, t.resources, t.auth_time, t.sid),
    a as (${accessTokenInsert(
      {
@@ -249,6 +260,8 @@ export async function rotateRefreshToken(
     access: AccessTokenToStore;
     refresh: RefreshTokenToStore;
     refreshTtl: number;
+    /** The thumbprint of the request's DPoP proof key, or null without a proof. */
+    proofJkt: string | null;
   },
 ): Promise<RotatedFrom | null> {
   const rows = await sql.query<RotatedDbRow>(
@@ -259,6 +272,7 @@ export async function rotateRefreshToken(
       application_id: p.applicationId,
       requested_scopes: p.requestedScopes,
       audience: p.audience,
+      proof_jkt: p.proofJkt,
     }),
   );
   const r = rows[0];
@@ -285,13 +299,15 @@ export interface RefreshDiagnosis extends RotatedFrom {
   /** Seconds since it was consumed (rotated), or null if it was not. */
   consumedAgo: number | null;
   userActive: boolean;
+  /** RFC 9449 §5: the DPoP key the token is bound to, or null. */
+  jkt: string | null;
 }
 
 const DIAGNOSE = statement(
   ['token_digest'],
   `select t.id, t.application_id, t.user_id, t.grant_id, t.family_id, t.scopes, t.resources, t.auth_time, t.sid,
           t.revoked_at is not null as revoked, t.expires_at <= now() as expired,
-          extract(epoch from now() - t.consumed_at)::float8 as consumed_ago, ${userEnabled('u')} as user_active
+          extract(epoch from now() - t.consumed_at)::float8 as consumed_ago, ${userEnabled('u')} as user_active, t.jkt
      from refresh_tokens t join users u on u.id = t.user_id
     where t.token_digest = :token_digest`,
 );
@@ -305,6 +321,7 @@ export async function diagnoseRefreshToken(sql: Sql, digest: Buffer): Promise<Re
       expired: boolean;
       consumed_ago: number | null;
       user_active: boolean;
+      jkt: string | null;
     }
   >(DIAGNOSE.text, DIAGNOSE.values({ token_digest: digest }));
   const r = rows[0];
@@ -316,6 +333,7 @@ export async function diagnoseRefreshToken(sql: Sql, digest: Buffer): Promise<Re
     expired: r.expired,
     consumedAgo: r.consumed_ago,
     userActive: r.user_active,
+    jkt: r.jkt,
   };
 }
 

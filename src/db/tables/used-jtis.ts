@@ -40,3 +40,33 @@ export async function claimJti(
   );
   return rows.length === 1;
 }
+
+const CLAIM_MANY = `insert into used_jtis (digest, expires_at)
+   select * from unnest($1::bytea[], $2::timestamptz[])
+   on conflict (digest) do update set expires_at = excluded.expires_at
+     where used_jtis.expires_at < now()
+   returning digest`;
+
+/**
+ * claimJti for many JWT ids in one statement (the batched DPoP path), same rule: a result per
+ * item, true for a first use. A digest twice in one batch is claimed by its first occurrence
+ * (one statement cannot take over a row twice).
+ */
+export async function claimJtis(
+  sql: Sql,
+  items: ReadonlyArray<{ purpose: JtiPurpose; issuer: string; jti: string; expiresAt: Date }>,
+): Promise<boolean[]> {
+  const digests = items.map((i) => jtiDigest(i.purpose, i.issuer, i.jti));
+  const first = new Map<string, number>();
+  digests.forEach((d, i) => {
+    const hex = d.toString('hex');
+    if (!first.has(hex)) first.set(hex, i);
+  });
+  const unique = [...first.values()];
+  const rows = await sql.query<{ digest: Uint8Array }>(CLAIM_MANY, [
+    unique.map((i) => digests[i]),
+    unique.map((i) => items[i].expiresAt),
+  ]);
+  const claimed = new Set(rows.map((r) => Buffer.from(r.digest).toString('hex')));
+  return digests.map((d, i) => first.get(d.toString('hex')) === i && claimed.has(d.toString('hex')));
+}

@@ -37,6 +37,11 @@ export class ApplicationType {
   @Field(() => Boolean)
   skipAuthorization!: boolean;
 
+  @Field(() => Boolean, {
+    description: 'RFC 9449: every token request must carry a DPoP proof, so every token is DPoP-bound.',
+  })
+  requireDpop!: boolean;
+
   @Field(() => AccessTokenFormatValue)
   accessTokenFormat!: AccessTokenFormatValue;
 

@@ -40,6 +40,12 @@ export class CreateApplicationInput {
   @Field(() => Boolean, { nullable: true, description: 'Admins only.' })
   skipAuthorization?: boolean;
 
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'RFC 9449: refuse token requests without a DPoP proof. Default false.',
+  })
+  requireDpop?: boolean;
+
   @Field(() => AccessTokenFormatValue, { nullable: true })
   accessTokenFormat?: AccessTokenFormatValue;
 
@@ -95,6 +101,9 @@ export class UpdateApplicationInput {
 
   @Field(() => Boolean, { nullable: true })
   skipAuthorization?: boolean;
+
+  @Field(() => Boolean, { nullable: true })
+  requireDpop?: boolean;
 
   @Field(() => AccessTokenFormatValue, { nullable: true })
   accessTokenFormat?: AccessTokenFormatValue;

@@ -24,7 +24,7 @@ import type { GrantHandler } from './types.js';
  */
 export const authorizationCodeGrant: GrantHandler = {
   grantType: 'authorization_code',
-  async handle({ ctx, params, client }) {
+  async handle({ ctx, params, client, dpop }) {
     const value = params.get('code');
     if (!value) throw invalidRequest('The code parameter is required.');
     if (value.length > 512) throw invalidGrant('The authorization code is invalid.');
@@ -41,7 +41,8 @@ export const authorizationCodeGrant: GrantHandler = {
       throw invalidGrant('redirect_uri is not registered for this client.');
     }
     const resource = await tokenResource(ctx.runtime.resources, params);
-    const refresh = mintRefreshIfAllowed(client);
+    const refresh = mintRefreshIfAllowed(client, dpop);
+    const jkt = dpop?.jkt ?? null;
     const refreshTtl = ctx.config.ttl.refreshToken;
 
     const presented: Redemption = {
@@ -51,6 +52,7 @@ export const authorizationCodeGrant: GrantHandler = {
       s256: verifier === null ? null : s256(verifier),
       plain: verifier,
       audience: resource?.identifier ?? null,
+      proofJkt: jkt,
     };
 
     let access: Awaited<ReturnType<typeof mintAccessToken>>;
@@ -64,6 +66,7 @@ export const authorizationCodeGrant: GrantHandler = {
         familyId: code.id,
         scopes: code.scopes,
         resource,
+        jkt,
       });
     } else {
       access = await mintAccessToken(ctx, {
@@ -73,6 +76,7 @@ export const authorizationCodeGrant: GrantHandler = {
         familyId: null,
         scopes: [],
         resource,
+        jkt,
       });
     }
     const redeemed = await redeemCode(ctx.sql, presented, access, refresh, refreshTtl);
@@ -135,5 +139,11 @@ async function explainUnlessRedeemable(ctx: ServerCtx, presented: Redemption): P
       throw invalidGrant('The user is disabled.');
     case 'resource_held':
       throw notHeld();
+    case 'dpop_key_matches':
+      throw invalidGrant(
+        presented.proofJkt === null
+          ? 'The authorization request named dpop_jkt: the token request needs a DPoP proof of that key (RFC 9449 section 10).'
+          : 'The DPoP proof key does not match the dpop_jkt of the authorization request (RFC 9449 section 10).',
+      );
   }
 }

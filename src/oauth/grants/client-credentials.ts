@@ -9,7 +9,7 @@ import type { GrantHandler } from './types.js';
 /** RFC 6749 §4.4: a confidential client acting for itself. No refresh token (§4.4.3). */
 export const clientCredentialsGrant: GrantHandler = {
   grantType: 'client_credentials',
-  async handle({ ctx, params, client }) {
+  async handle({ ctx, params, client, dpop }) {
     if (client.clientType !== 'confidential') {
       throw unauthorizedClient('Only confidential clients may use the client_credentials grant.');
     }
@@ -18,7 +18,7 @@ export const clientCredentialsGrant: GrantHandler = {
     const scopes = resource
       ? resolveScopesFor((r) => resolveScopes(r, client, ctx.config), scopeParam(params), [resource])
       : resolveScopes(scopeParam(params), client, ctx.config);
-    const subject = { client, userId: null, grantId: null, familyId: null, scopes, resource };
+    const subject = { client, userId: null, grantId: null, familyId: null, scopes, resource, jkt: dpop?.jkt };
     const access = await mintAccessToken(ctx, subject);
     await insertAccessToken(ctx, access, subject);
     return tokenResponse({ access, refresh: null, scopes });

@@ -1,6 +1,7 @@
 import { type IdTokenInput, issueIdToken } from '../../oidc/id-token.js';
 import type { ClientRecord } from '../../services/client-cache.js';
 import { type MintedAccessToken, type MintedRefreshToken, mintRefreshToken } from '../../services/tokens.js';
+import type { VerifiedProof } from '../dpop/index.js';
 import type { TokenResponseBody } from './types.js';
 
 /**
@@ -9,11 +10,22 @@ import type { TokenResponseBody } from './types.js';
  */
 
 /**
+ * RFC 9449 §5: a public client's refresh token is bound to the key of the request's DPoP proof
+ * (the key is all that proves who holds it); a confidential client's is not (it authenticates).
+ */
+export function refreshTokenKey(client: ClientRecord, dpop: VerifiedProof | null): string | null {
+  return client.clientType === 'public' ? (dpop?.jkt ?? null) : null;
+}
+
+/**
  * RFC 6749 §1.5: a refresh token only for an application registered for the refresh_token
  * grant; the others get an access token alone.
  */
-export function mintRefreshIfAllowed(client: ClientRecord): MintedRefreshToken | null {
-  return client.grantTypes.includes('refresh_token') ? mintRefreshToken() : null;
+export function mintRefreshIfAllowed(
+  client: ClientRecord,
+  dpop: VerifiedProof | null,
+): MintedRefreshToken | null {
+  return client.grantTypes.includes('refresh_token') ? mintRefreshToken(refreshTokenKey(client, dpop)) : null;
 }
 
 /**
@@ -37,7 +49,8 @@ export interface Issued {
 export function tokenResponse({ access, refresh, scopes, idToken }: Issued): TokenResponseBody {
   const body: TokenResponseBody = {
     access_token: access.value,
-    token_type: 'Bearer',
+    // RFC 9449 §5: a bound access token is of type DPoP.
+    token_type: access.jkt ? 'DPoP' : 'Bearer',
     expires_in: access.expiresIn,
     scope: scopes.join(' '),
   };

@@ -13,7 +13,7 @@ import type { GrantHandler } from './types.js';
  */
 export const deviceCodeGrant: GrantHandler = {
   grantType: DEVICE_CODE_GRANT,
-  async handle({ ctx, params, client }) {
+  async handle({ ctx, params, client, dpop }) {
     const deviceCode = params.get('device_code');
     if (!deviceCode) throw invalidRequest('The device_code parameter is required.');
     const resource = await tokenResource(ctx.runtime.resources, params);
@@ -39,9 +39,10 @@ export const deviceCodeGrant: GrantHandler = {
       familyId: polled.id,
       scopes: polled.scopes,
       resource,
+      jkt: dpop?.jkt,
     };
     const access = await mintAccessToken(ctx, subject);
-    const refresh = mintRefreshIfAllowed(client);
+    const refresh = mintRefreshIfAllowed(client, dpop);
     if (
       !(await consumeDeviceCodeAndIssue(ctx.sql, polled.id, access, refresh, ctx.config.ttl.refreshToken))
     ) {

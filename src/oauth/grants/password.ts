@@ -16,7 +16,7 @@ import type { GrantHandler } from './types.js';
  */
 export const passwordGrant: GrantHandler = {
   grantType: 'password',
-  async handle({ ctx, params, client }) {
+  async handle({ ctx, params, client, dpop }) {
     const username = params.get('username');
     const password = params.get('password');
     if (!username || !password) throw invalidRequest('username and password are required.');
@@ -43,9 +43,10 @@ export const passwordGrant: GrantHandler = {
       familyId: newId(),
       scopes,
       resource,
+      jkt: dpop?.jkt,
     };
     const access = await mintAccessToken(ctx, subject);
-    const refresh = mintRefreshIfAllowed(client);
+    const refresh = mintRefreshIfAllowed(client, dpop);
     await insertTokenPair(ctx.sql, access, refresh, subject, ctx.config.ttl.refreshToken, {
       authTime: new Date(),
       sid: null,

@@ -4,7 +4,7 @@ import { issuesJwt, mintAccessToken, mintRefreshToken, revokeFamily } from '../.
 import { invalidGrant, invalidRequest, invalidScope } from '../errors.js';
 import { scopeParam } from '../params.js';
 import { notHeld, resourceHeld, tokenResource } from '../resource-indicators.js';
-import { idTokenFor, tokenResponse } from './common.js';
+import { idTokenFor, refreshTokenKey, tokenResponse } from './common.js';
 import type { GrantHandler } from './types.js';
 
 /**
@@ -19,7 +19,7 @@ import type { GrantHandler } from './types.js';
  */
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
-  async handle({ ctx, params, client }) {
+  async handle({ ctx, params, client, dpop }) {
     const value = params.get('refresh_token');
     if (!value) throw invalidRequest('The refresh_token parameter is required.');
     if (value.length > 512) throw invalidGrant('The refresh token is invalid.');
@@ -27,7 +27,8 @@ export const refreshTokenGrant: GrantHandler = {
     const resource = await tokenResource(ctx.runtime.resources, params);
     const audience = resource?.identifier ?? null;
     const tokenDigest = digest(value);
-    const refresh = mintRefreshToken();
+    const jkt = dpop?.jkt ?? null;
+    const refresh = mintRefreshToken(refreshTokenKey(client, dpop));
     // The access token's subject is known only after the rotation; JWT access tokens need it first.
     const pre = issuesJwt(client, resource) ? await diagnoseRefreshToken(ctx.sql, tokenDigest) : null;
     const access = await mintAccessToken(ctx, {
@@ -37,6 +38,7 @@ export const refreshTokenGrant: GrantHandler = {
       familyId: pre?.familyId ?? null,
       scopes: requested ?? pre?.scopes ?? [],
       resource,
+      jkt,
     });
     const rotated = await rotateRefreshToken(ctx.sql, {
       digest: tokenDigest,
@@ -46,6 +48,7 @@ export const refreshTokenGrant: GrantHandler = {
       access,
       refresh,
       refreshTtl: ctx.config.ttl.refreshToken,
+      proofJkt: jkt,
     });
     if (rotated) {
       const scopes = requested ?? rotated.scopes;
@@ -64,6 +67,14 @@ export const refreshTokenGrant: GrantHandler = {
 
     const why = await diagnoseRefreshToken(ctx.sql, tokenDigest);
     if (!why || why.applicationId !== client.id) throw invalidGrant('The refresh token is invalid.');
+    // RFC 9449 §5: before anything else (the grace window included), a bound token needs its key.
+    if (why.jkt !== null && why.jkt !== jkt) {
+      throw invalidGrant(
+        jkt === null
+          ? 'The refresh token is DPoP-bound: the request needs a DPoP proof of its key.'
+          : 'The refresh token is bound to another DPoP key.',
+      );
+    }
     if (why.revoked) throw invalidGrant('The refresh token has been revoked.');
     if (why.expired) throw invalidGrant('The refresh token has expired.');
     if (!why.userActive) throw invalidGrant('The user is disabled.');
@@ -82,8 +93,9 @@ export const refreshTokenGrant: GrantHandler = {
           familyId: why.familyId,
           scopes,
           resource,
+          jkt,
         });
-        const fresh = mintRefreshToken();
+        const fresh = mintRefreshToken(refreshTokenKey(client, dpop));
         await reissueWithinGrace(ctx.sql, why, scopes, again, fresh, ctx.config.ttl.refreshToken);
         const idToken = await idTokenFor({
           ctx,

@@ -2,6 +2,7 @@ import type { ClientRecord } from '../../services/client-cache.js';
 import type { ServerCtx } from '../../services/context.js';
 import type { GrantType } from '../../vocabulary.js';
 import type { ClientAuthMethod } from '../client-auth.js';
+import type { VerifiedProof } from '../dpop/index.js';
 import type { Params } from '../params.js';
 
 /** An authenticated token request, as every grant module receives it. */
@@ -10,12 +11,15 @@ export interface TokenRequest {
   params: Params;
   client: ClientRecord;
   clientAuth: ClientAuthMethod;
+  /** RFC 9449: the request's verified DPoP proof, or null (Bearer tokens). */
+  dpop: VerifiedProof | null;
 }
 
 /** RFC 6749 §5.1 successful response (plus the OIDC id_token). */
 export interface TokenResponseBody {
   access_token: string;
-  token_type: 'Bearer';
+  /** RFC 9449 §5: `DPoP` for a DPoP-bound access token. */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   refresh_token?: string;
   scope: string;

@@ -155,6 +155,8 @@ export const scenarios: Scenario[] = [
   // default) and PS256 (FAPI 2.0's other choice; RSA verification is about 4x cheaper than P-256).
   dpopScenario('cc-dpop', 'ES256'),
   dpopScenario('cc-dpop-ps256', 'PS256'),
+  // The control: the same pooled driver without a proof, so the driver's own cost is seen.
+  dpopScenario('cc-pooled', null),
   {
     name: 'introspect',
     unit: 'req/s',
@@ -237,17 +239,22 @@ export const scenarios: Scenario[] = [
  * client_credentials with a DPoP proof signed with `alg`. Each proof is single-use, so they are
  * pooled: signed by the bench before each run, outside the server's CPU.
  */
-function dpopScenario(name: string, alg: string): Scenario {
+function dpopScenario(name: string, alg: string | null): Scenario {
   return {
     name,
     unit: 'req/s',
     against: 'cc',
     async prepare(env) {
-      const key = await generateKeyPair(alg);
-      const jwk = await exportJWK(key.publicKey);
+      const key = alg ? await generateKeyPair(alg) : null;
+      const jwk = key ? await exportJWK(key.publicKey) : null;
       const proofs = async (n: number) => {
         const out: HttpRequest[] = [];
         for (let i = 0; i < n; i++) {
+          const req = ccRequest(env);
+          if (!alg || !key || !jwk) {
+            out.push(req);
+            continue;
+          }
           const proof = await new SignJWT({
             htm: 'POST',
             htu: `${env.baseUrl}/o/token/`,
@@ -256,12 +263,12 @@ function dpopScenario(name: string, alg: string): Scenario {
           })
             .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk })
             .sign(key.privateKey);
-          const req = ccRequest(env);
           out.push({ ...req, headers: { ...req.headers, DPoP: proof } });
         }
         return out;
       };
-      const isBound: Check = (body) => hasAccessToken(body) && body.includes('"token_type":"DPoP"');
+      const isBound: Check = (body) =>
+        hasAccessToken(body) && body.includes(alg ? '"token_type":"DPoP"' : '"token_type":"Bearer"');
       await precheck(env, (await proofs(1))[0], isBound);
       return pooled(env, proofs, isBound);
     },

@@ -205,3 +205,16 @@ export const ADMIN_ONLY_SCOPES: readonly string[] = SCOPE_ENTRIES.filter((s) => 
  * access tokens). PS256 and ES256 are the ones FAPI 2.0 Security Profile §5.4.1 allows.
  */
 export const SIGNING_ALGS: readonly SigningAlg[] = ['RS256', 'ES256', 'PS256'];
+
+/**
+ * Security profiles an application can be held to. `fapi2`: the FAPI 2.0 Security Profile
+ * (final, 2025) — see fapi2Bounds in src/services/applications.ts for what it enforces.
+ */
+export const APPLICATION_PROFILES = ['none', 'fapi2'] as const;
+export type ApplicationProfile = (typeof APPLICATION_PROFILES)[number];
+
+/** FAPI 2.0 Security Profile §5.4.1: the signing algorithms it allows. */
+export const FAPI2_SIGNING_ALGS: readonly SigningAlg[] = ['PS256', 'ES256'];
+
+/** FAPI 2.0 Security Profile §5.3.2.1: authorization codes live at most 60 seconds. */
+export const FAPI2_MAX_CODE_TTL = 60;

@@ -3,6 +3,8 @@ import type { ClientType } from '../entities/Application.js';
 import { createApplication } from '../services/applications.js';
 import { findUserByUsername } from '../services/users.js';
 import {
+  APPLICATION_PROFILES,
+  type ApplicationProfile,
   GRANT_TYPE_ENTRIES,
   type GrantType,
   grantTypeNamed,
@@ -26,7 +28,7 @@ export const createApplicationCommand: Command = {
   usage:
     'create-application --owner U --name N --client-type confidential|public --grant-types a,b ' +
     '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens] [--require-dpop] ' +
-    `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}] [--jwks-file F | --jwks-uri U] [--require-par]`,
+    `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}] [--jwks-file F | --jwks-uri U] [--require-par] [--profile fapi2]`,
   options: {
     owner: { type: 'string' },
     name: { type: 'string' },
@@ -45,6 +47,7 @@ export const createApplicationCommand: Command = {
     /** The file's content, put there by `prepare` (the command may run inside a server). */
     jwks: { type: 'string' },
     'require-par': { type: 'boolean' },
+    profile: { type: 'string' },
   },
   async prepare(values, argv) {
     const file = values['jwks-file'];
@@ -74,6 +77,10 @@ export const createApplicationCommand: Command = {
     if (authMethod !== undefined && !TOKEN_ENDPOINT_AUTH_METHODS.some((m) => m === authMethod)) {
       throw new UsageError(`--token-endpoint-auth-method must be ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`);
     }
+    const profile = values.profile;
+    if (profile !== undefined && !APPLICATION_PROFILES.some((p) => p === profile)) {
+      throw new UsageError(`--profile must be ${APPLICATION_PROFILES.join(' or ')}`);
+    }
     const grantTypes = list(requireString(values, 'grant-types')).map(parseGrantType);
     const owner = await findUserByUsername(ctx, ownerName);
     if (!owner) throw new UsageError(`unknown owner "${ownerName}": create the user first`);
@@ -92,6 +99,7 @@ export const createApplicationCommand: Command = {
       jwks: values.jwks === undefined ? undefined : parseJwks(String(values.jwks)),
       jwksUri: typeof values['jwks-uri'] === 'string' ? values['jwks-uri'] : undefined,
       requirePar: values['require-par'] === true,
+      profile: profile as ApplicationProfile | undefined,
     });
     out(
       JSON.stringify({
@@ -109,6 +117,7 @@ export const createApplicationCommand: Command = {
         require_pushed_authorization_requests: application.requirePar,
         // RFC 9449 §5.2 names it dpop_bound_access_tokens.
         dpop_bound_access_tokens: application.requireDpop,
+        profile: application.profile,
       }),
     );
   },

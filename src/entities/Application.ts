@@ -9,7 +9,7 @@ import {
   type Rel,
   Unique,
 } from '@mikro-orm/core';
-import type { GrantType, TokenEndpointAuthMethod } from '../vocabulary.js';
+import type { ApplicationProfile, GrantType, TokenEndpointAuthMethod } from '../vocabulary.js';
 import { newId, timestamptz } from './base.js';
 import { User } from './User.js';
 
@@ -92,6 +92,18 @@ export class Application {
   /** RFC 9126 §6: every authorization request of this application must be pushed (PAR). */
   @Property({ type: 'boolean', default: false })
   requirePar: Opt<boolean> = false;
+
+  /** The security profile the application is held to (`fapi2`: FAPI 2.0 Security Profile). */
+  @Property({ type: 'string', length: 16, default: 'none' })
+  profile: Opt<ApplicationProfile> = 'none';
+
+  /**
+   * OAuth 2.1 §4.3.1: each refresh replaces the refresh token (the default). Off, the refresh
+   * token stays the same and only a new access token is issued (FAPI 2.0 §5.3.2.1 asks this of
+   * confidential clients, whose refresh tokens are bound to their client authentication).
+   */
+  @Property({ type: 'boolean', default: true })
+  rotateRefreshTokens: Opt<boolean> = true;
 
   /** Null only for dynamically registered applications (RFC 7591): nobody registered them. */
   @Index({ name: 'applications_owner_id_index' })

@@ -12,6 +12,7 @@ import type { AuditEventType } from './types/audit.js';
 import type { AuthorizationType } from './types/authorization.js';
 import type {
   AccessTokenFormatValue,
+  ApplicationProfileValue,
   ClientTypeValue,
   GrantTypeValue,
   SigningAlgorithmValue,
@@ -42,6 +43,8 @@ export function toApplication(app: Application): ApplicationType {
     jwks: app.jwks ? { keys: app.jwks.keys } : null,
     jwksUri: app.jwksUri ?? null,
     requirePar: app.requirePar,
+    profile: app.profile as ApplicationProfileValue,
+    rotateRefreshTokens: app.rotateRefreshTokens,
     ownerId: app.owner?.id ?? null,
     dynamicallyRegistered: app.dynamicallyRegistered,
     clientIdMetadataDocument: app.metadataDocument,

@@ -3,6 +3,7 @@ import type { ClientCache, ClientRecord } from '../services/client-cache.js';
 import { ClientMetadataDocumentError } from '../services/client-metadata-documents.js';
 import type { Runtime } from '../services/context.js';
 import type { ResourceCache, ResourceRecord } from '../services/resources.js';
+import { FAPI2_MAX_CODE_TTL } from '../vocabulary.js';
 import { JKT } from './dpop/proof.js';
 import { invalidRequest, OAuthError, unauthorizedClient, unsupportedResponseType } from './errors.js';
 import type { Params } from './params.js';
@@ -63,6 +64,8 @@ export interface AuthorizationRequest {
   /** RFC 9449 §10: the DPoP key (thumbprint) the code is bound to, or null. */
   dpopJkt: string | null;
   pkce: { challenge: string; method: ChallengeMethod } | null;
+  /** How long the code issued for this request lives (AUTHORIZATION_CODE_TTL, ≤ 60 s for FAPI 2.0). */
+  codeTtlSeconds: number;
   prompt: Set<Prompt>;
   maxAge?: number;
   loginHint?: string;
@@ -254,6 +257,14 @@ export function checkAuthorizationRequest(
         ),
       );
     }
+    const fapi2 = client.profile === 'fapi2';
+    if (fapi2 && pkce?.method !== 'S256') {
+      fail(
+        invalidRequest(
+          'This application follows FAPI 2.0: PKCE with code_challenge_method=S256 is required.',
+        ),
+      );
+    }
     const nonce = params.get('nonce');
     if (responseType === 'token' && scopes.includes('openid') && !nonce) {
       fail(invalidRequest('nonce is required for the implicit flow.'));
@@ -293,6 +304,9 @@ export function checkAuthorizationRequest(
       nonce,
       dpopJkt,
       pkce,
+      codeTtlSeconds: fapi2
+        ? Math.min(config.ttl.authorizationCode, FAPI2_MAX_CODE_TTL)
+        : config.ttl.authorizationCode,
       prompt,
       maxAge,
       loginHint: params.get('login_hint'),

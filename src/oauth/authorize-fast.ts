@@ -46,7 +46,7 @@ export const quickAuthorize: ProtocolHandler = async (req, res) => {
     codeChallengeMethod: request.pkce?.method ?? null,
     nonce: request.nonce ?? null,
     dpopJkt: request.dpopJkt,
-    ttlSeconds: ctx.config.ttl.authorizationCode,
+    ttlSeconds: request.codeTtlSeconds,
     skipConsent: request.client.skipAuthorization,
     idleTimeout: ctx.config.session.idleTimeout,
   });

@@ -187,7 +187,7 @@ async function respond(
       dpopJkt: request.dpopJkt,
       authTime: session.authTime,
       sid: session.id,
-      ttlSeconds: ctx.config.ttl.authorizationCode,
+      ttlSeconds: request.codeTtlSeconds,
     });
     res.redirect(302, redirectWith(request.target, { code }, issuer));
     return;

@@ -12,6 +12,9 @@ import { isUuid } from '../entities/base.js';
 import { User } from '../entities/User.js';
 import {
   ADMIN_ONLY_SCOPES,
+  APPLICATION_PROFILES,
+  type ApplicationProfile,
+  FAPI2_SIGNING_ALGS,
   GRANT_TYPES,
   PRIVILEGED_SCOPES,
   SECRET_AUTH_METHODS,
@@ -70,6 +73,9 @@ export interface ApplicationInput {
   jwksUri?: string | null;
   /** RFC 9126 §6: refuse authorization requests that were not pushed (PAR). */
   requirePar?: boolean;
+  /** `fapi2` holds the application to the FAPI 2.0 Security Profile (fapi2Bounds). */
+  profile?: ApplicationProfile;
+  rotateRefreshTokens?: boolean;
 }
 
 export type ApplicationUpdate = Partial<ApplicationInput>;
@@ -104,6 +110,8 @@ interface Normalised {
   jwks: ClientJwks | null;
   jwksUri: string | null;
   requirePar: boolean;
+  profile: ApplicationProfile;
+  rotateRefreshTokens: boolean;
 }
 
 /**
@@ -170,7 +178,12 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
   if (accessTokenFormat !== 'opaque' && accessTokenFormat !== 'jwt') {
     issues.add('accessTokenFormat', 'Access token format must be opaque or jwt.');
   }
-  const idTokenSignedResponseAlg = input.idTokenSignedResponseAlg ?? 'RS256';
+  const profile = input.profile ?? 'none';
+  if (!APPLICATION_PROFILES.includes(profile)) {
+    issues.add('profile', `Profile must be one of ${APPLICATION_PROFILES.join(', ')}.`);
+  }
+  const idTokenSignedResponseAlg =
+    input.idTokenSignedResponseAlg ?? (profile === 'fapi2' ? 'PS256' : 'RS256');
   if (!SIGNING_ALGS.includes(idTokenSignedResponseAlg)) {
     issues.add('idTokenSignedResponseAlg', `id_token algorithm must be one of ${SIGNING_ALGS.join(', ')}.`);
   }
@@ -204,10 +217,11 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
     () => checkList(input.contacts ?? [], 'contacts', checkContact, 'contacts'),
     [],
   );
-  issues.throwIfAny();
-  return {
+  const values: Normalised = {
     ...keys,
     requirePar: input.requirePar ?? false,
+    profile,
+    rotateRefreshTokens: input.rotateRefreshTokens ?? true,
     clientUri,
     logoUri,
     contacts,
@@ -224,6 +238,44 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
     idTokenSignedResponseAlg,
     tokenEndpointAuthMethod,
   };
+  if (profile === 'fapi2') fapi2Bounds(issues, values);
+  issues.throwIfAny();
+  return values;
+}
+
+/**
+ * The FAPI 2.0 Security Profile (final, 2025) for one application. What the application must
+ * already be is checked (and reported like every other rule): a confidential client
+ * authenticating with `private_key_jwt` (§5.3.2.1, §5.4), the code flow only — no implicit,
+ * password or device grants (§5.3.2.1 "shall only support the authorization code grant"; refresh
+ * and client_credentials stay) — and id_tokens signed PS256 or ES256 (§5.4.1). What the profile
+ * switches on is set: pushed authorization requests (§5.3.2.2), DPoP-bound tokens (§5.3.2.2,
+ * sender-constrained), no refresh-token rotation (§5.3.2.1). The rest is enforced per request:
+ * PKCE S256 and 60-second codes (authorization-request.ts), JWT access tokens signed with the
+ * application's algorithm (jwt-access-token.ts); `iss` is in every authorization response anyway.
+ */
+const FAPI2_GRANT_TYPES: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials'];
+
+function fapi2Bounds(issues: IssueCollector, values: Normalised): void {
+  if (values.clientType !== 'confidential' || values.tokenEndpointAuthMethod !== 'private_key_jwt') {
+    issues.add(
+      'tokenEndpointAuthMethod',
+      'FAPI 2.0 needs a confidential client authenticating with private_key_jwt.',
+    );
+  }
+  const refused = values.grantTypes.filter((g) => !FAPI2_GRANT_TYPES.includes(g));
+  if (refused.length > 0) {
+    issues.add(
+      'grantTypes',
+      `FAPI 2.0 allows only the code flow (not ${refused.map((g) => `"${g}"`).join(', ')}).`,
+    );
+  }
+  if (!FAPI2_SIGNING_ALGS.includes(values.idTokenSignedResponseAlg)) {
+    issues.add('idTokenSignedResponseAlg', `FAPI 2.0 signs with ${FAPI2_SIGNING_ALGS.join(' or ')}.`);
+  }
+  values.requirePar = true;
+  values.requireDpop = true;
+  values.rotateRefreshTokens = false;
 }
 
 /**
@@ -426,6 +478,8 @@ export async function updateApplication(
     jwks: update.jwks !== undefined ? update.jwks : update.jwksUri != null ? null : app.jwks,
     jwksUri: update.jwksUri !== undefined ? update.jwksUri : update.jwks != null ? null : app.jwksUri,
     requirePar: update.requirePar ?? app.requirePar,
+    profile: update.profile ?? app.profile,
+    rotateRefreshTokens: update.rotateRefreshTokens ?? app.rotateRefreshTokens,
   };
   const values = normalise(ctx, merged, app);
   // skipAuthorization = true always means an admin (or the CLI) approved the current values.

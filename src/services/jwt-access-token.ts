@@ -4,7 +4,8 @@ import type { TokenSubject } from './tokens.js';
 
 /**
  * RFC 9068 JWT access token: `typ: at+jwt`, signed RS256 (the algorithm every resource server
- * must support) by the active key. `jti` is the row id, so the token can still be listed,
+ * must support, RFC 9068 §2.1) by the active key — or, for a FAPI 2.0 application, with its
+ * PS256/ES256 algorithm (FAPI 2.0 §5.4.1 allows no other). `jti` is the row id, so the token can still be listed,
  * revoked and introspected like an opaque one.
  */
 export async function signJwtAccessToken(
@@ -14,7 +15,9 @@ export async function signJwtAccessToken(
   expiresIn: number,
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return signJws(ctx.runtime.keyStore.signer('RS256'), 'at+jwt', {
+  const { client } = subject;
+  const alg = client.profile === 'fapi2' ? client.idTokenSignedResponseAlg : 'RS256';
+  return signJws(ctx.runtime.keyStore.signer(alg), 'at+jwt', {
     iss: ctx.config.issuer,
     sub: subject.userId ?? subject.client.clientId,
     // RFC 8707 §2 / RFC 9068 §3: the resource the token was requested for, else the default.

@@ -18,6 +18,8 @@ export function clientRecord(overrides: Partial<ClientRecord> = {}): ClientRecor
     scopes: ['read', 'write', 'openid', 'profile'],
     skipAuthorization: false,
     requireDpop: false,
+    profile: 'none',
+    rotateRefreshTokens: true,
     accessTokenFormat: 'opaque',
     idTokenSignedResponseAlg: 'RS256',
     ownerUsername: 'alice',

@@ -7,6 +7,7 @@ import type {
   TokenEndpointAuthMethod,
 } from '../../entities/Application.js';
 import { newId } from '../../entities/base.js';
+import type { ApplicationProfile } from '../../vocabulary.js';
 import type { Sql } from '../sql.js';
 import { statement } from './statement.js';
 
@@ -38,12 +39,14 @@ export interface ClientRecord {
   requirePar: boolean;
   /** RFC 9449: every token request must carry a DPoP proof. */
   requireDpop: boolean;
+  profile: ApplicationProfile;
+  rotateRefreshTokens: boolean;
 }
 
 const CLIENT_COLUMNS = `a.id, a.client_id, a.name, a.client_type, a.client_secret_digest, a.token_endpoint_auth_method,
             a.grant_types, a.redirect_uris, a.post_logout_redirect_uris, a.allowed_origins, a.scopes,
             a.skip_authorization, a.access_token_format, a.id_token_signed_response_alg,
-            a.metadata_document, a.logo_uri, a.jwks, a.jwks_uri, a.require_par, a.require_dpop, u.username as owner_username`;
+            a.metadata_document, a.logo_uri, a.jwks, a.jwks_uri, a.require_par, a.require_dpop, a.profile, a.rotate_refresh_tokens, u.username as owner_username`;
 
 /** The one statement that loads a client record (exported so tests can tell cache loads apart). */
 export const LOAD_CLIENT = `select ${CLIENT_COLUMNS}
@@ -131,6 +134,8 @@ function clientRecord(row: ClientRow): ClientRecord {
     jwksUri: row.jwks_uri,
     requirePar: row.require_par,
     requireDpop: row.require_dpop,
+    profile: row.profile,
+    rotateRefreshTokens: row.rotate_refresh_tokens,
   };
 }
 
@@ -156,4 +161,6 @@ interface ClientRow extends Record<string, unknown> {
   jwks_uri: string | null;
   require_par: boolean;
   require_dpop: boolean;
+  profile: ApplicationProfile;
+  rotate_refresh_tokens: boolean;
 }

@@ -206,9 +206,17 @@ interface RotatedDbRow {
 const REFRESH_KEY_MATCHES = '(t.jkt is null or t.jkt = :proof_jkt::text)';
 
 const ROTATE = statement(
-  [...TOKEN_PAIR_PARAMS, 'token_digest', 'application_id', 'requested_scopes', 'audience', 'proof_jkt'],
+  [
+    ...TOKEN_PAIR_PARAMS,
+    'token_digest',
+    'application_id',
+    'requested_scopes',
+    'audience',
+    'proof_jkt',
+    'rotate',
+  ],
   `with c as (
-     update refresh_tokens t set consumed_at = now()
+     update refresh_tokens t set consumed_at = case when :rotate::boolean then now() end
        from users u
       where t.token_digest = :token_digest and t.application_id = :application_id
         and u.id = t.user_id and ${refreshTokenActive('t', 'u')}
@@ -248,6 +256,9 @@ const ROTATE = statement(
  * Refresh-token rotation in one conditional statement: the presented token is consumed only if
  * it is active, belongs to the client and covers the requested scopes; the new pair is written in
  * the same statement. Of N parallel rotations exactly one matches; the rest get null.
+ * Without rotation (`refresh` null: an application with rotateRefreshTokens off) the same
+ * statement leaves the token active (consumed_at stays null), writes only the access token, and
+ * parallel refreshes each get one.
  */
 export async function rotateRefreshToken(
   sql: Sql,
@@ -258,7 +269,8 @@ export async function rotateRefreshToken(
     /** The resource (RFC 8707) asked for; it must be one the token holds. */
     audience: string | null;
     access: AccessTokenToStore;
-    refresh: RefreshTokenToStore;
+    /** The successor; null: no rotation, the presented token stays the client's. */
+    refresh: RefreshTokenToStore | null;
     refreshTtl: number;
     /** The thumbprint of the request's DPoP proof key, or null without a proof. */
     proofJkt: string | null;
@@ -273,6 +285,7 @@ export async function rotateRefreshToken(
       requested_scopes: p.requestedScopes,
       audience: p.audience,
       proof_jkt: p.proofJkt,
+      rotate: p.refresh !== null,
     }),
   );
   const r = rows[0];

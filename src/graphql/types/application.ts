@@ -1,6 +1,12 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import { AccessTokenFormatValue, ClientTypeValue, GrantTypeValue, SigningAlgorithmValue } from './enums.js';
+import {
+  AccessTokenFormatValue,
+  ApplicationProfileValue,
+  ClientTypeValue,
+  GrantTypeValue,
+  SigningAlgorithmValue,
+} from './enums.js';
 import { PageInfo } from './page-info.js';
 
 @ObjectType('Application', {
@@ -62,6 +68,14 @@ export class ApplicationType {
 
   @Field(() => Boolean, { description: 'RFC 9126 §6: authorization requests must be pushed (PAR).' })
   requirePar!: boolean;
+
+  @Field(() => ApplicationProfileValue)
+  profile!: ApplicationProfileValue;
+
+  @Field(() => Boolean, {
+    description: 'OAuth 2.1 §4.3.1: each refresh replaces the refresh token (off for FAPI2 applications).',
+  })
+  rotateRefreshTokens!: boolean;
 
   /** Resolved through a loader; the owner's id is kept for it (null: dynamically registered). */
   ownerId!: string | null;

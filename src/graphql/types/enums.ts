@@ -15,6 +15,11 @@ function graphqlEnum<V extends string>(
   return Object.freeze(Object.fromEntries(entries.map((e) => [e.graphql, e.name])));
 }
 
+export enum ApplicationProfileValue {
+  NONE = 'none',
+  FAPI2 = 'fapi2',
+}
+
 /** GraphQL enum names map to the RFC values the services use. */
 export enum ClientTypeValue {
   CONFIDENTIAL = 'confidential',
@@ -41,6 +46,11 @@ export type TokenEndpointAuthMethodValue = TokenEndpointAuthMethod;
 export const TokenKindValue = graphqlEnum(TOKEN_KIND_ENTRIES);
 export type TokenKindValue = TokenKind;
 
+registerEnumType(ApplicationProfileValue, {
+  name: 'ApplicationProfile',
+  description:
+    'Security profiles: FAPI2 holds the application to the FAPI 2.0 Security Profile (private_key_jwt, PAR, DPoP, PKCE S256, PS256/ES256, 60 s codes, no refresh rotation).',
+});
 registerEnumType(ClientTypeValue, { name: 'ClientType', description: 'RFC 6749 §2.1 client types.' });
 registerEnumType(GrantTypeValue, { name: 'GrantType', description: 'RFC 7591 grant_types values.' });
 registerEnumType(AccessTokenFormatValue, {

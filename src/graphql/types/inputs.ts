@@ -2,6 +2,7 @@ import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType } from 'type-graphql';
 import {
   AccessTokenFormatValue,
+  ApplicationProfileValue,
   ClientTypeValue,
   GrantTypeValue,
   SigningAlgorithmValue,
@@ -74,6 +75,18 @@ export class CreateApplicationInput {
     description: 'RFC 9126 §6: only pushed authorization requests (PAR) are accepted for this application.',
   })
   requirePar?: boolean;
+
+  @Field(() => ApplicationProfileValue, {
+    nullable: true,
+    description: 'FAPI2: hold the application to the FAPI 2.0 Security Profile (switches on PAR and DPoP).',
+  })
+  profile?: ApplicationProfileValue;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Replace the refresh token at each refresh (default true).',
+  })
+  rotateRefreshTokens?: boolean;
 }
 
 @InputType()
@@ -133,6 +146,18 @@ export class UpdateApplicationInput {
     description: 'RFC 9126 §6: only pushed authorization requests (PAR) are accepted for this application.',
   })
   requirePar?: boolean;
+
+  @Field(() => ApplicationProfileValue, {
+    nullable: true,
+    description: 'FAPI2: hold the application to the FAPI 2.0 Security Profile (switches on PAR and DPoP).',
+  })
+  profile?: ApplicationProfileValue;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Replace the refresh token at each refresh (default true).',
+  })
+  rotateRefreshTokens?: boolean;
 }
 
 @InputType()

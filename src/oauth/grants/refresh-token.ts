@@ -28,7 +28,8 @@ export const refreshTokenGrant: GrantHandler = {
     const audience = resource?.identifier ?? null;
     const tokenDigest = digest(value);
     const jkt = dpop?.jkt ?? null;
-    const refresh = mintRefreshToken(refreshTokenKey(client, dpop));
+    // FAPI 2.0 §5.3.2.1 (rotateRefreshTokens off): the presented token stays; no successor.
+    const refresh = client.rotateRefreshTokens ? mintRefreshToken(refreshTokenKey(client, dpop)) : null;
     // The access token's subject is known only after the rotation; JWT access tokens need it first.
     const pre = issuesJwt(client, resource) ? await diagnoseRefreshToken(ctx.sql, tokenDigest) : null;
     const access = await mintAccessToken(ctx, {

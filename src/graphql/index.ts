@@ -6,6 +6,7 @@ import type { Runtime } from '../services/context.js';
 import { createContext, type GqlContext } from './context.js';
 import { formatError, unavailableStatus } from './errors.js';
 import { complexityLimit, depthLimit, fieldLimit, introspectionLimit, roundTripLimit } from './limits.js';
+import { operationMetrics } from './observability.js';
 import { getSchema } from './schema.js';
 
 export interface GraphqlDoor {
@@ -40,6 +41,7 @@ export async function graphqlDoor(runtime: Runtime): Promise<GraphqlDoor> {
       ApolloServerPluginLandingPageDisabled(),
       complexityLimit(schema, config.graphql.maxCost),
       unavailableStatus(),
+      operationMetrics(),
     ],
   });
   await apollo.start();

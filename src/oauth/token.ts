@@ -1,3 +1,4 @@
+import { recordTokenIssued } from '../observability/metrics.js';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from './errors.js';
@@ -20,5 +21,6 @@ export async function tokenEndpoint(req: ProtocolRequest, res: ProtocolResponse)
     throw unauthorizedClient(`This client is not allowed to use the ${grant.grantType} grant.`);
   }
   const body = await grant.handle({ ctx: req.ctx, params, client, clientAuth: method });
+  recordTokenIssued(grant.grantType);
   res.setAll({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json(body, 200);
 }

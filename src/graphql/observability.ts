@@ -13,7 +13,9 @@ export function operationMetrics(): ApolloServerPlugin<GqlContext> {
   return {
     async requestDidStart() {
       return {
-        async willSendResponse({ operationName, operation, errors, contextValue }) {
+        async willSendResponse({ operationName, operation, response, contextValue }) {
+          // The errors as the client sees them, after formatError gave each its code.
+          const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
           const raw = errors?.[0]?.extensions?.code;
           const code = errors?.length ? (typeof raw === 'string' && CODE.test(raw) ? raw : 'OTHER') : 'none';
           if (code !== 'none' && contextValue?.ctx) contextValue.ctx.errorCode = code;

@@ -35,7 +35,7 @@ export function parseExposition(text: string): { samples: Sample[]; types: Map<s
 }
 
 /** The sum of the samples of `name` whose labels include `labels`. */
-export function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+export function sumOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   return samples
     .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     .reduce((sum, s) => sum + s.value, 0);

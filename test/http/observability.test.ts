@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../src/services/users.js';
 import { Agent, basic, hiddenInputs } from '../helpers/http.js';
 import { makeClient, postForm, type TestClient } from '../helpers/oauth.js';
-import { PG_ADMIN_URL } from '../helpers/pg.js';
+import { createTestDatabase, PG_ADMIN_URL } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
-import { parseExposition, scrape, valueOf } from '../helpers/prometheus.js';
+import { parseExposition, scrape, sumOf } from '../helpers/prometheus.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -18,14 +18,12 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 let server: TestServer;
 let metricsUrl: string;
 let cc: TestClient;
-let legacy: TestClient;
 let proxy: TcpProxy;
 
 beforeAll(async () => {
   // Behind a TCP proxy, so one test can take "its" PostgreSQL away (the shared server stays up).
   const admin = new URL(PG_ADMIN_URL);
   proxy = await startTcpProxy({ host: admin.hostname, port: Number(admin.port || 5432) });
-  const { createTestDatabase } = await import('../helpers/pg.js');
   const database = await createTestDatabase();
   const proxied = new URL(database.url);
   proxied.port = String(proxy.port);
@@ -40,13 +38,6 @@ beforeAll(async () => {
   };
   metricsUrl = server.metricsUrl!;
   cc = await makeClient(server, { grantTypes: ['client_credentials'], redirectUris: [], scopes: ['read'] });
-  legacy = await makeClient(server, {
-    clientType: 'public',
-    tokenEndpointAuthMethod: 'none',
-    grantTypes: ['password'],
-    redirectUris: [],
-    scopes: ['read'],
-  });
   await createUser(server.cli(), { username: 'metered', password: 'metered-password' });
 }, 120_000);
 
@@ -69,10 +60,10 @@ describe('Prometheus metrics (METRICS_PORT)', () => {
     expect(samples.filter((s) => !types.has(s.name) && !types.has(base(s.name)))).toEqual([]);
     expect(types.get('process_cpu_seconds_total')).toBe('counter');
     expect(types.get('latchkey_http_request_duration_seconds')).toBe('histogram');
-    expect(valueOf(samples, 'latchkey_db_pool_connections', { pool: 'sql', state: 'max' })).toBe(10);
+    expect(sumOf(samples, 'latchkey_db_pool_connections', { pool: 'sql', state: 'max' })).toBe(10);
     // One active key per algorithm, created at the server's first start: a few seconds old.
     for (const alg of ['RS256', 'ES256', 'PS256']) {
-      const age = valueOf(samples, 'latchkey_signing_key_age_seconds', { alg });
+      const age = sumOf(samples, 'latchkey_signing_key_age_seconds', { alg });
       expect(age).toBeGreaterThan(0);
       expect(age).toBeLessThan(600);
     }
@@ -91,7 +82,7 @@ describe('Prometheus metrics (METRICS_PORT)', () => {
     expect(bad.status).toBe(401);
     const after = await scrape(metricsUrl);
     const delta = (name: string, labels: Record<string, string>) =>
-      valueOf(after, name, labels) - valueOf(before, name, labels);
+      sumOf(after, name, labels) - sumOf(before, name, labels);
     expect(delta(TOKENS, { grant_type: 'client_credentials' })).toBe(1);
     const token = { door: 'protocol', route: '/o/token/', method: 'POST' };
     expect(delta(REQUESTS, { ...token, status_class: '2xx', error: '' })).toBe(1);
@@ -115,13 +106,13 @@ describe('Prometheus metrics (METRICS_PORT)', () => {
     for (let i = 0; i < 6; i++) await attempt(`wrong-${i}`);
     const after = await scrape(metricsUrl);
     const delta = (outcome: string) =>
-      valueOf(after, 'latchkey_login_attempts_total', { outcome }) -
-      valueOf(before, 'latchkey_login_attempts_total', { outcome });
+      sumOf(after, 'latchkey_login_attempts_total', { outcome }) -
+      sumOf(before, 'latchkey_login_attempts_total', { outcome });
     expect(delta('failure')).toBe(6); // 1, then 5 up to LOGIN_MAX_FAILURES
     expect(delta('success')).toBe(1);
     expect(delta('locked')).toBe(1);
     const page = { door: 'pages', route: '/accounts/login/', method: 'POST' };
-    expect(valueOf(after, REQUESTS, page) - valueOf(before, REQUESTS, page)).toBe(8);
+    expect(sumOf(after, REQUESTS, page) - sumOf(before, REQUESTS, page)).toBe(8);
   });
 
   it('RFC 9700 §4.14.2: presenting a rotated refresh token counts one refresh-token replay', async () => {
@@ -147,11 +138,11 @@ describe('Prometheus metrics (METRICS_PORT)', () => {
     const after = await scrape(metricsUrl);
     const kind = { kind: 'refresh_token' };
     expect(
-      valueOf(after, 'latchkey_token_replays_total', kind) -
-        valueOf(before, 'latchkey_token_replays_total', kind),
+      sumOf(after, 'latchkey_token_replays_total', kind) -
+        sumOf(before, 'latchkey_token_replays_total', kind),
     ).toBe(1);
-    expect(valueOf(after, TOKENS, { grant_type: 'password' })).toBeGreaterThanOrEqual(1);
-    expect(valueOf(after, TOKENS, { grant_type: 'refresh_token' })).toBeGreaterThanOrEqual(1);
+    expect(sumOf(after, TOKENS, { grant_type: 'password' })).toBeGreaterThanOrEqual(1);
+    expect(sumOf(after, TOKENS, { grant_type: 'refresh_token' })).toBeGreaterThanOrEqual(1);
   });
 
   it('GraphQL over HTTP: operations are counted by name and error code; invented names beyond the cap become "other"', async () => {
@@ -169,16 +160,16 @@ describe('Prometheus metrics (METRICS_PORT)', () => {
     );
     const after = await scrape(metricsUrl);
     const ops = 'latchkey_graphql_operations_total';
-    expect(valueOf(after, ops, { operation: 'Who', type: 'query', code: 'none' })).toBe(
-      valueOf(before, ops, { operation: 'Who', type: 'query', code: 'none' }) + 1,
+    expect(sumOf(after, ops, { operation: 'Who', type: 'query', code: 'none' })).toBe(
+      sumOf(before, ops, { operation: 'Who', type: 'query', code: 'none' }) + 1,
     );
     const admins = after.filter((s) => s.name === ops && s.labels.operation === 'Admins');
     expect(admins.map((s) => s.labels.code)).toEqual(['UNAUTHENTICATED']);
     const names = new Set(after.filter((s) => s.name === ops).map((s) => s.labels.operation));
     expect(names.size).toBeLessThanOrEqual(102); // 100 names, anonymous, other
-    expect(valueOf(after, ops, { operation: 'other' })).toBeGreaterThanOrEqual(20);
+    expect(sumOf(after, ops, { operation: 'other' })).toBeGreaterThanOrEqual(20);
     const graphql = { door: 'graphql', route: '/graphql', method: 'POST' };
-    expect(valueOf(after, REQUESTS, graphql) - valueOf(before, REQUESTS, graphql)).toBe(122);
+    expect(sumOf(after, REQUESTS, graphql) - sumOf(before, REQUESTS, graphql)).toBe(122);
   });
 
   it('label cardinality is bounded: unknown URLs, ids in paths and client ids never become label values', async () => {

@@ -124,6 +124,7 @@ export function nameServerSpan(
   route: string,
   error?: string,
 ): string | undefined {
+  if (!tracer) return undefined;
   const span = serverSpans.get(res);
   if (!span) return undefined;
   span.updateName(`${method} ${route}`);

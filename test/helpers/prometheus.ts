@@ -28,7 +28,8 @@ export function parseExposition(text: string): { samples: Sample[]; types: Map<s
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]] = l[2].replace(/\\(.)/g, '$1');
     const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
-    if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`not a sample value: ${line}`);
+    // Prometheus parses floats as Go does: NaN in any case (prom-client writes "Nan").
+    if (Number.isNaN(value) && m[3].toLowerCase() !== 'nan') throw new Error(`not a sample value: ${line}`);
     samples.push({ name: m[1], labels, value });
   }
   return { samples, types };

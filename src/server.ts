@@ -188,7 +188,7 @@ async function prepareRuntime(
   const { db, config, log } = base;
   if (config.keyEncryptionKey) await encryptAtRest(db.sql, config.keyEncryptionKey, log);
   const keys = await loadServerKeys(db.sql, config.keyEncryptionKey);
-  const keyStore = new KeyStore(db.sql, config, log);
+  const keyStore = new KeyStore(db.sql, config, moduleLog(log, 'keys'));
   await keyStore.init();
   return {
     ...base,

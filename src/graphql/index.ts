@@ -2,6 +2,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import { moduleLog } from '../log.js';
 import type { Runtime } from '../services/context.js';
 import { createContext, type GqlContext } from './context.js';
 import { formatError, unavailableStatus } from './errors.js';
@@ -30,7 +31,7 @@ export async function graphqlDoor(runtime: Runtime): Promise<GraphqlDoor> {
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     stopOnTerminationSignals: false,
-    formatError: formatError(log),
+    formatError: formatError(moduleLog(log, 'graphql')),
     validationRules: [
       depthLimit(config.graphql.maxDepth),
       fieldLimit(config.graphql.maxFields),

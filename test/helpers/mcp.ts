@@ -1,27 +1,22 @@
 import type { Server } from 'node:http';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
-import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type {
   OAuthClientInformationMixed,
   OAuthClientMetadata,
   OAuthTokens,
 } from '@modelcontextprotocol/sdk/shared/auth.js';
-import express from 'express';
-import { z } from 'zod';
+import { mcpServer } from '../../examples/mcp-server.js';
 import type { Agent } from './http.js';
-import { authorize, postForm, type TestClient } from './oauth.js';
+import { authorize, type TestClient } from './oauth.js';
 import { freePort } from './ports.js';
 import type { TestServer } from './server.js';
 
 /**
- * An MCP server (the SDK's McpServer, one `add` tool, stateless Streamable HTTP) protected by
- * Latchkey tokens, and an in-memory OAuth client provider for the SDK's client whose "browser"
- * is an Agent already logged in to Latchkey. Only the test's glue is here: discovery,
- * registration, PKCE, `resource` and refresh are the SDK's own.
+ * The MCP server of examples/mcp-server.ts (the SDK's McpServer, an `add` tool, stateless
+ * Streamable HTTP, protected by latchkey/resource-server's requireToken) on a free port, and an
+ * in-memory OAuth client provider for the SDK's client whose "browser" is an Agent already
+ * logged in to Latchkey. Only the test's glue is here: discovery, registration, PKCE,
+ * `resource` and refresh are the SDK's own.
  */
 
 export interface McpTestServer {
@@ -29,44 +24,17 @@ export interface McpTestServer {
   url: string;
   resource: string;
   resourceMetadataUrl: string;
-  /** Every introspection answer the verifier got, in order. */
+  /** Every introspection answer the MCP server got from Latchkey, in order. */
   introspections: Record<string, unknown>[];
   close(): Promise<void>;
 }
 
 /**
- * The verifier of the MCP server: RFC 7662 introspection at Latchkey as a confidential client
- * allowed the `introspection` scope; the token must be active and its `aud` this resource
- * (RFC 8707 / RFC 9068: a token for another resource is refused). Scopes are checked by the
- * SDK's requireBearerAuth (requiredScopes). Issue 16 replaces this with Latchkey's library.
+ * Starts the MCP server on a free port; `scope` is required of every token. The library
+ * introspects at Latchkey as `introspector` (a confidential client allowed the `introspection`
+ * scope) with its answer cache off, so a revocation is seen at once (the SDK's refresh is what
+ * these tests watch); its fetch records each introspection answer for the assertions.
  */
-function introspectionVerifier(
-  latchkey: TestServer,
-  introspector: TestClient,
-  resource: string,
-  seen: Record<string, unknown>[],
-) {
-  return {
-    async verifyAccessToken(token: string): Promise<AuthInfo> {
-      const { status, json } = await postForm(latchkey, '/o/introspect/', { token }, introspector);
-      if (status !== 200) throw new Error(`introspection answered ${status}`);
-      seen.push(json);
-      if (json.active !== true) throw new InvalidTokenError('The token is not active.');
-      if (json.aud !== resource) throw new InvalidTokenError('The token is not for this resource.');
-      return {
-        token,
-        clientId: String(json.client_id),
-        scopes: String(json.scope ?? '')
-          .split(' ')
-          .filter(Boolean),
-        expiresAt: Number(json.exp),
-        resource: new URL(resource),
-      };
-    },
-  };
-}
-
-/** Starts the MCP server on a free port; `scope` is required of every token. */
 export async function startMcpServer(
   latchkey: TestServer,
   introspector: TestClient,
@@ -75,51 +43,29 @@ export async function startMcpServer(
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const resource = `${origin}/mcp`;
-  const resourceMetadataUrl = `${origin}/.well-known/oauth-protected-resource/mcp`;
   const introspections: Record<string, unknown>[] = [];
-
-  const app = express();
-  app.use(express.json());
-  // RFC 9728 §3: the path-suffixed form (what the challenge names) and the root form.
-  const metadata = {
-    resource,
-    authorization_servers: [latchkey.runtime.config.issuer],
-    scopes_supported: [scope],
-    bearer_methods_supported: ['header'],
-    resource_name: 'Latchkey test MCP server',
+  const recording = async (input: string | URL, init?: RequestInit) => {
+    const res = await fetch(input, init);
+    if (new URL(input).pathname === '/o/introspect/' && res.status === 200)
+      introspections.push((await res.clone().json()) as Record<string, unknown>);
+    return res;
   };
-  for (const path of ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource'])
-    app.get(path, (_req, res) => void res.json(metadata));
-
-  const bearer = requireBearerAuth({
-    verifier: introspectionVerifier(latchkey, introspector, resource, introspections),
-    requiredScopes: [scope],
-    resourceMetadataUrl,
+  const app = mcpServer({
+    issuer: latchkey.runtime.config.issuer,
+    resource,
+    scope,
+    introspection: { clientId: introspector.clientId, clientSecret: String(introspector.clientSecret) },
+    introspectionCacheSeconds: 0,
+    fetch: recording,
   });
-  app.all('/mcp', bearer, async (req, res) => {
-    // Stateless: a fresh server and transport per request (the SDK's documented stateless mode).
-    const mcp = new McpServer({ name: 'latchkey-test', version: '1.0.0' });
-    mcp.registerTool(
-      'add',
-      { description: 'Adds two numbers', inputSchema: { a: z.number(), b: z.number() } },
-      async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }] }),
-    );
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    res.on('close', () => {
-      void transport.close();
-      void mcp.close();
-    });
-    await mcp.connect(transport);
-    await transport.handleRequest(req, res, req.body);
-  });
-
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(port, '127.0.0.1', () => resolve(s));
   });
   return {
     url: resource,
     resource,
-    resourceMetadataUrl,
+    // RFC 9728 §3.1: the well-known segment between the host and the resource's path.
+    resourceMetadataUrl: `${origin}/.well-known/oauth-protected-resource/mcp`,
     introspections,
     async close() {
       server.closeAllConnections();

@@ -29,7 +29,7 @@ beforeAll(async () => {
   proxied.port = String(proxy.port);
   server = await startTestServer({
     databaseUrl: proxied.href,
-    env: { METRICS_PORT: String(await freePort()), TRUST_PROXY: 'true' },
+    env: { METRICS_PORT: String(await freePort()), TRUST_PROXY: 'true', CLEANUP_INTERVAL: '1' },
   });
   const stop = server.stop;
   server.stop = async () => {
@@ -188,6 +188,29 @@ describe('Prometheus metrics (METRICS_PORT)', () => {
     );
     expect([...routes].filter((r) => !/^(\/[\w.:/*-]*|unmatched)$/.test(r))).toEqual([]);
     expect(routes).toContain('unmatched');
+  });
+
+  it('cleanup without cron: expired rows the background cleanup deletes are counted per table', async () => {
+    const before = await scrape(metricsUrl);
+    const issued = await postForm(server, '/o/token/', { grant_type: 'client_credentials' }, cc);
+    expect(issued.status).toBe(200);
+    // Every live token of this client, expired an hour ago: the next cleanup run (every second) deletes them.
+    for (let i = 0; i < 2; i++) await postForm(server, '/o/token/', { grant_type: 'client_credentials' }, cc);
+    const expired = await server.runtime.db.sql.execute(
+      `update access_tokens set expires_at = now() - interval '1 hour'
+        where application_id = (select id from applications where client_id = $1) and expires_at > now()`,
+      [cc.clientId],
+    );
+    expect(expired).toBeGreaterThanOrEqual(3);
+    const table = { table: 'access_tokens' };
+    let deleted = 0;
+    for (let i = 0; i < 50 && deleted < expired; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      deleted =
+        sumOf(await scrape(metricsUrl), 'latchkey_cleanup_rows_deleted_total', table) -
+        sumOf(before, 'latchkey_cleanup_rows_deleted_total', table);
+    }
+    expect(deleted).toBe(expired);
   });
 
   it('the metrics listener serves GET /metrics and nothing else, and the public port has no /metrics', async () => {

@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { type Config, ConfigError, loadConfig } from './config/index.js';
 import { DataDirLockedError } from './db/lock.js';
 import { createLogger, type Logger } from './log.js';
+import { startTracing } from './observability/tracing.js';
 import { startServer } from './server.js';
 import { KeyEncryptionError } from './services/key-crypto.js';
 import { startLine } from './start-line.js';
@@ -29,7 +30,7 @@ async function main() {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, config.logLevels);
   if (config.workers > 1 && cluster.isPrimary) {
     runPrimary(config, log);
     return;
@@ -45,6 +46,8 @@ function runPrimary(config: Config, log: Logger): void {
     const worker = cluster.fork({
       LATCHKEY_WORKER: String(index),
       ...(index > 0 ? { CLEANUP_INTERVAL: '0' } : {}),
+      // Each worker has its own counters: worker i serves /metrics on METRICS_PORT + i.
+      ...(config.metrics.port > 0 ? { METRICS_PORT: String(config.metrics.port + index) } : {}),
     });
     worker.on('exit', (code, signal) => {
       if (stopping) return;
@@ -90,7 +93,11 @@ async function runServer(config: Config, log: Logger): Promise<void> {
   const isWorker = cluster.isWorker;
   // A person at a terminal gets one readable line instead of the JSON "listening" record.
   const human = process.stdout.isTTY === true && (process.env.LATCHKEY_WORKER ?? '0') === '0';
+  let tracing: Awaited<ReturnType<typeof startTracing>>;
   try {
+    // Before the server: its request listener is wrapped in spans only when tracing is on.
+    tracing = await startTracing();
+    if (tracing) log.info('tracing on (OpenTelemetry)');
     server = await startServer(config, { log, quietListening: human });
   } catch (err) {
     const line = operatorLine(err, config);
@@ -107,12 +114,15 @@ async function runServer(config: Config, log: Logger): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    const force = setTimeout(() => process.exit(1), 15_000 + config.shutdownDrainSeconds * 1000);
     force.unref();
-    server.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    server
+      .close()
+      .then(() => tracing?.shutdown())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -7,8 +7,11 @@ import { listen } from './db/listen.js';
 import { type Database, migrate, openDatabase } from './db/orm.js';
 import { graphqlDoor } from './graphql/index.js';
 import { OutboundClient, type OutboundOptions } from './http/outbound.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type Logger, moduleLog } from './log.js';
 import { protocolDoor } from './oauth/index.js';
+import { observeOperations } from './observability/index.js';
+import { Readiness } from './observability/readiness.js';
+import { traced } from './observability/tracing.js';
 import { startCleanup } from './services/cleanup.js';
 import { CLIENT_CHANNEL, ClientCache, type DocumentRequester } from './services/client-cache.js';
 import { resolveDocumentClient } from './services/client-metadata-documents.js';
@@ -33,13 +36,15 @@ export interface StartOptions {
 
 export interface RunningServer {
   url: string;
+  /** The Prometheus listener's `/metrics` URL, when METRICS_PORT is set. */
+  metricsUrl?: string;
   runtime: Runtime;
   close(): Promise<void>;
 }
 
 /** Opens the database, migrates, builds the app and listens. The caller owns shutdown. */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
-  const log = opts.log ?? createLogger(config.logLevel);
+  const log = opts.log ?? createLogger(config.logLevel, undefined, config.logLevels);
   const db = await openDatabase(config, { inMemory: opts.inMemory });
   const stops: Array<() => Promise<void> | void> = [];
   try {
@@ -87,7 +92,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           },
           [KEYS_CHANNEL]: { onMessage: reloadKeys, onGap: reloadKeys },
         },
-        log,
+        moduleLog(log, 'db'),
       );
       stops.push(async () => {
         stopped = true;
@@ -107,15 +112,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const app = createApp(runtime, graphql.router);
     const door = protocolDoor(runtime, app);
     const hsts = hstsHeader(config);
-    const server = http.createServer((req, res) => {
-      if (hsts) res.setHeader('Strict-Transport-Security', hsts);
-      const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      const pathname = q < 0 ? url : url.slice(0, q);
-      const route = door.match(pathname);
-      if (route) void door.handle(req, res, route, pathname, q < 0 ? '' : url.slice(q + 1));
-      else app(req, res);
-    });
+    const server = http.createServer(
+      traced((req, res) => {
+        if (hsts) res.setHeader('Strict-Transport-Security', hsts);
+        const url = req.url ?? '/';
+        const q = url.indexOf('?');
+        const pathname = q < 0 ? url : url.slice(0, q);
+        const route = door.match(pathname);
+        if (route) void door.handle(req, res, route, pathname, q < 0 ? '' : url.slice(q + 1));
+        else app(req, res);
+      }),
+    );
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     server.requestTimeout = 30_000;
@@ -129,14 +136,29 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
-    if (!opts.quietListening) log.info({ url, issuer: config.issuer, database: db.kind }, 'listening');
+    const operations = await observeOperations(runtime);
+    stops.push(operations.stop);
+    if (!opts.quietListening) {
+      log.info(
+        { url, issuer: config.issuer, database: db.kind, metrics: operations.metricsUrl },
+        'listening',
+      );
+    }
 
     let closing: Promise<void> | undefined;
     return {
       url,
+      metricsUrl: operations.metricsUrl,
       runtime,
       close() {
         closing ??= (async () => {
+          // /readyz turns 503 first; the load balancer stops sending before the listener closes.
+          runtime.readiness.drain();
+          const drain = config.shutdownDrainSeconds;
+          if (drain > 0) {
+            log.info({ seconds: drain }, 'draining: /readyz answers 503 until the listener closes');
+            await new Promise((r) => setTimeout(r, drain * 1000));
+          }
           await new Promise<void>((resolve) => {
             server.close(() => resolve());
             server.closeIdleConnections();
@@ -166,13 +188,14 @@ async function prepareRuntime(
   const { db, config, log } = base;
   if (config.keyEncryptionKey) await encryptAtRest(db.sql, config.keyEncryptionKey, log);
   const keys = await loadServerKeys(db.sql, config.keyEncryptionKey);
-  const keyStore = new KeyStore(db.sql, config, log);
+  const keyStore = new KeyStore(db.sql, config, moduleLog(log, 'keys'));
   await keyStore.init();
   return {
     ...base,
     ...stores,
     keys,
     keyStore,
+    readiness: new Readiness({ db, keyStore }),
     clientAuthLimiter: new HotPathLimiter(db.sql, config.limits.loginWindow),
     accessTokens: new AccessTokenStore(db.sql),
   };

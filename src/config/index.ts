@@ -132,6 +132,32 @@ const keyEncryptionKey = z
     return v;
   });
 
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** The modules whose log level LOG_LEVELS may set (see src/log.ts `moduleLog`). */
+export const LOG_MODULES = ['access', 'graphql', 'db', 'cleanup', 'keys'] as const;
+
+const logLevels = z
+  .string()
+  .optional()
+  .transform((v, ctx): Partial<Record<(typeof LOG_MODULES)[number], (typeof LEVELS)[number]>> | undefined => {
+    if (v === undefined || v.trim() === '') return undefined;
+    const out: Partial<Record<(typeof LOG_MODULES)[number], (typeof LEVELS)[number]>> = {};
+    for (const part of v.split(',')) {
+      const [name, level] = part.split('=').map((s) => s.trim());
+      const module = LOG_MODULES.find((m) => m === name);
+      const known = LEVELS.find((l) => l === level);
+      if (!module || !known) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be module=level pairs separated by commas (modules: ${LOG_MODULES.join(', ')}; levels: ${LEVELS.join(', ')})`,
+        });
+        return z.NEVER;
+      }
+      out[module] = known;
+    }
+    return out;
+  });
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535).default(8000),
@@ -141,7 +167,14 @@ const schema = z.object({
   DATABASE_POOL_SIZE: count(10, 1, 200),
   DATA_DIR: z.string().min(1).default('./data'),
   MIGRATE_ON_START: bool(true),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z.enum(LEVELS).default('info'),
+  /** Per-module levels over LOG_LEVEL, e.g. `access=warn,db=debug`. */
+  LOG_LEVELS: logLevels,
+  /** Prometheus /metrics on its own listener; 0 = off. */
+  METRICS_PORT: z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535).default(0),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** After SIGTERM, /readyz answers 503 this long before the listener closes; default derived below. */
+  SHUTDOWN_DRAIN_SECONDS: derivedCount(0, 300),
   TRUST_PROXY: trustProxy,
   WORKERS: count(1, 1, 64),
   SCOPES: scopes,
@@ -258,6 +291,11 @@ function configFrom(e: Env) {
     },
     migrateOnStart: e.MIGRATE_ON_START,
     logLevel: e.LOG_LEVEL,
+    logLevels: e.LOG_LEVELS ?? {},
+    /** Prometheus metrics listener; port 0: off (nothing is recorded either). */
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
+    /** Seconds /readyz answers 503 after SIGTERM before the listener closes (load balancers notice). */
+    shutdownDrainSeconds: e.SHUTDOWN_DRAIN_SECONDS ?? (e.NODE_ENV === 'production' ? 5 : 0),
     trustProxy: e.TRUST_PROXY,
     workers: e.WORKERS,
     scopes: Object.freeze({ ...e.SCOPES }) as Readonly<Record<string, string>>,

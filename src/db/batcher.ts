@@ -1,3 +1,5 @@
+import { recordBatch } from '../observability/metrics.js';
+
 /**
  * Combines concurrent single-row statements into one multi-row statement. A request is sent at
  * once when fewer than `maxInFlight` batches are running (no added latency at low load); under
@@ -11,7 +13,8 @@ export class Batcher<I, O> {
   constructor(
     /** Runs one batch; returns one result (or Error) per item, in order. */
     private readonly run: (items: I[]) => Promise<Array<O | Error>>,
-    private readonly opts: { maxBatch: number; maxInFlight: number },
+    /** `name` labels the batch-size metric. */
+    private readonly opts: { maxBatch: number; maxInFlight: number; name?: string },
   ) {}
 
   submit(item: I): Promise<O> {
@@ -25,6 +28,7 @@ export class Batcher<I, O> {
     while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.opts.maxBatch);
       this.inFlight++;
+      recordBatch(this.opts.name ?? 'batch', batch.length);
       this.run(batch.map((b) => b.item))
         .then(
           (results) => {

@@ -25,6 +25,7 @@ import type pg from 'pg';
 import { migrationsList } from '../../migrations/index.js';
 import type { Config } from '../config/index.js';
 import { entities } from '../entities/index.js';
+import type { PoolStats } from '../observability/metrics.js';
 import { MIGRATIONS_DIR } from '../paths.js';
 import { DataDirLock } from './lock.js';
 import {
@@ -46,6 +47,8 @@ export interface Database {
   /** Waits (at most `timeoutMs`) until no query is running: requests finish before the pools close. */
   drain(timeoutMs: number): Promise<void>;
   kind: 'postgresql' | 'pglite';
+  /** The connection pools' sizes and queues, for the metrics. */
+  pools(): PoolStats[];
   close(): Promise<void>;
 }
 
@@ -104,6 +107,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     observer,
     drain: (timeoutMs) => waitUntilIdle(() => sql.busy() + ormBusy(orm), timeoutMs),
     kind: 'postgresql',
+    pools: () => [sql.stats(), ormPoolStats(orm)],
     async close() {
       await Promise.allSettled([orm.close(true), sql.close()]);
     },
@@ -140,6 +144,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       observer,
       drain: (timeoutMs) => waitUntilIdle(() => ormBusy(orm), timeoutMs),
       kind: 'pglite',
+      pools: () => [ormPoolStats(orm)],
       async close() {
         try {
           await orm.close(true);
@@ -216,10 +221,33 @@ export async function migrate(db: Database): Promise<string[]> {
 
 const MIGRATION_LOCK_ID = 7_245_310_001;
 
+/** The ORM's knex (tarn) pool, once it exists. */
+interface TarnPool {
+  max: number;
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+}
+
+function ormPool(orm: Orm): TarnPool | undefined {
+  return (orm.em.getConnection().getKnex().client as unknown as { pool?: TarnPool }).pool;
+}
+
 /** Connections the ORM's knex pool has handed out. */
 function ormBusy(orm: Orm): number {
-  const pool = (orm.em.getConnection().getKnex().client as unknown as { pool?: { numUsed(): number } }).pool;
-  return pool?.numUsed() ?? 0;
+  return ormPool(orm)?.numUsed() ?? 0;
+}
+
+function ormPoolStats(orm: Orm): PoolStats {
+  const pool = ormPool(orm);
+  const inUse = pool?.numUsed() ?? 0;
+  return {
+    pool: 'orm',
+    max: pool?.max ?? 0,
+    total: inUse + (pool?.numFree() ?? 0),
+    inUse,
+    waiting: pool?.numPendingAcquires() ?? 0,
+  };
 }
 
 /** Idle means no query running at three checks in a row: a handler between two queries is not missed. */

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import type { PoolStats } from '../observability/metrics.js';
+import { sqlSpan } from '../observability/tracing.js';
 
 export type Row = Record<string, unknown>;
 
@@ -97,7 +99,9 @@ export class PgClientSql implements Sql {
   private async run(text: string, params: readonly unknown[]): Promise<pg.QueryResult> {
     this.observer?.notify(text);
     try {
-      return await this.client.query({ name: statementName(text), text, values: params as unknown[] });
+      return await sqlSpan(text, () =>
+        this.client.query({ name: statementName(text), text, values: params as unknown[] }),
+      );
     } catch (err) {
       return wrap(err);
     }
@@ -167,6 +171,16 @@ export class PgPoolSql implements Sql {
   busy(): number {
     return this.pool.totalCount - this.pool.idleCount;
   }
+  stats(): PoolStats {
+    const { totalCount, idleCount, waitingCount, options } = this.pool;
+    return {
+      pool: 'sql',
+      max: options.max ?? 0,
+      total: totalCount,
+      inUse: totalCount - idleCount,
+      waiting: waitingCount,
+    };
+  }
   close(): Promise<void> {
     return this.pool.end();
   }
@@ -186,11 +200,11 @@ export class PgliteConnectionSql implements Sql {
   ) {}
   async query<R extends object = Row>(text: string, params: readonly unknown[] = []): Promise<R[]> {
     this.observer?.notify(text);
-    return (await this.db.query<R>(text, params as unknown[])).rows;
+    return (await sqlSpan(text, () => this.db.query<R>(text, params as unknown[]))).rows;
   }
   async execute(text: string, params: readonly unknown[] = []): Promise<number> {
     this.observer?.notify(text);
-    return (await this.db.query(text, params as unknown[])).affectedRows ?? 0;
+    return (await sqlSpan(text, () => this.db.query(text, params as unknown[]))).affectedRows ?? 0;
   }
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     return fn(this);

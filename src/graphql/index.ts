@@ -2,10 +2,12 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import { moduleLog } from '../log.js';
 import type { Runtime } from '../services/context.js';
 import { createContext, type GqlContext } from './context.js';
 import { formatError, unavailableStatus } from './errors.js';
 import { complexityLimit, depthLimit, fieldLimit, introspectionLimit, roundTripLimit } from './limits.js';
+import { operationMetrics } from './observability.js';
 import { getSchema } from './schema.js';
 
 export interface GraphqlDoor {
@@ -29,7 +31,7 @@ export async function graphqlDoor(runtime: Runtime): Promise<GraphqlDoor> {
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     stopOnTerminationSignals: false,
-    formatError: formatError(log),
+    formatError: formatError(moduleLog(log, 'graphql')),
     validationRules: [
       depthLimit(config.graphql.maxDepth),
       fieldLimit(config.graphql.maxFields),
@@ -40,6 +42,7 @@ export async function graphqlDoor(runtime: Runtime): Promise<GraphqlDoor> {
       ApolloServerPluginLandingPageDisabled(),
       complexityLimit(schema, config.graphql.maxCost),
       unavailableStatus(),
+      operationMetrics(),
     ],
   });
   await apollo.start();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { accessLog } from '../observability/access-log.js';
 import { Ctx, type Runtime, type ServerCtx } from '../services/context.js';
 
 declare global {
@@ -16,32 +17,45 @@ const REQUEST_ID = /^[\w.:-]{1,64}$/;
 
 /**
  * Gives every request an id (a sane incoming X-Request-Id is kept), a child logger and a service
- * context; logs one line when the response finishes. Only the path is logged, never the query
- * string or body, which can carry credentials.
+ * context; reports it once the response finishes (the access log, metrics and the trace span's
+ * name: src/observability/access-log.ts). Only the path is logged, never the query string or
+ * body, which can carry credentials.
  */
 export function requestContext(runtime: Runtime) {
   return (req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
     const incoming = req.get('x-request-id');
     req.id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', req.id);
     const ctx = new Ctx(runtime, { reqId: req.id });
     req.ctx = ctx;
     ctx.ip = req.ip;
-    // A line per request at info; at warn and above only failures are worth the listener.
-    if (!runtime.log.isLevelEnabled('info') && !runtime.log.isLevelEnabled('error')) {
-      next();
-      return;
-    }
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      if (res.statusCode < 500 && !runtime.log.isLevelEnabled('info')) return;
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const level = res.statusCode >= 500 ? 'error' : 'info';
-      ctx.log[level](
-        { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 },
-        'request',
-      );
-    });
+    const path = req.path;
+    res.on('finish', () =>
+      accessLog(runtime.log, res, {
+        door: path === '/graphql' ? 'graphql' : 'pages',
+        method: req.method,
+        route: routeLabel(req, path),
+        path,
+        status: res.statusCode,
+        started,
+        requestId: req.id,
+        error: ctx.errorCode,
+        clientId: ctx.clientId,
+      }),
+    );
     next();
   };
+}
+
+/**
+ * The route template Express matched (`/o/applications/:id/`): the page routers are mounted at
+ * the root, so a route's path is the whole template. Anything no route answered (static files,
+ * a redirect to the login page, a 404) gets one fixed label, so unknown URLs add no series.
+ */
+function routeLabel(req: Request, path: string): string {
+  const template = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof template === 'string') return template;
+  if (path.startsWith('/static/')) return '/static/*';
+  return 'unmatched';
 }

@@ -57,6 +57,7 @@ export async function authenticateClient(req: ProtocolRequest, params: Params): 
     if (state.blocked) throw tooManyAttempts('invalid_client', state.retryAfter);
     throw failure;
   }
+  req.ctx.clientId = client!.clientId; // the access log names the authenticated client
   return { client: client!, method: presented.method };
 }
 

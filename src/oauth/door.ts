@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientAddress } from '../http/client-address.js';
 import { describe, temporaryUnavailability } from '../http/errors.js';
+import { accessLog, oauthErrorOf } from '../observability/access-log.js';
 import { Ctx, type Runtime } from '../services/context.js';
 import { invalidRequest, OAuthError, sendOAuthError, temporarilyUnavailable } from './errors.js';
 import { type Params, parseBody, parseParams } from './params.js';
@@ -52,6 +53,8 @@ export class ProtocolDoor {
   private readonly routes = new Map<string, ProtocolRoute>();
   /** Routes that also serve every path below them (`/o/register/<client_id>`). */
   private readonly prefixes: [string, ProtocolRoute][] = [];
+  /** Each route's registered path: its label in metrics, logs and traces (never the raw URL). */
+  private readonly labels = new Map<ProtocolRoute, string>();
   private readonly addressOf: (req: IncomingMessage) => string | undefined;
 
   constructor(private readonly runtime: Runtime) {
@@ -61,6 +64,7 @@ export class ProtocolDoor {
   /** Registers a path; `/o/token/` also answers `/o/token` (Express's non-strict routing). */
   route(path: string, route: ProtocolRoute): this {
     this.routes.set(path.replace(/\/$/, ''), route);
+    if (!this.labels.has(route)) this.labels.set(route, path);
     return this;
   }
 
@@ -132,7 +136,17 @@ export class ProtocolDoor {
       this.fail(ctx, out, err);
     }
     if (!res.destroyed) out.writeTo(res, req.method === 'HEAD');
-    this.logRequest(ctx, req.method ?? '', pathname, out.status, started);
+    accessLog(this.runtime.log, res, {
+      door: 'protocol',
+      method: req.method ?? '',
+      route: this.labels.get(route) ?? 'unmatched',
+      path: pathname,
+      status: out.status,
+      started,
+      requestId: id,
+      error: oauthErrorOf(out.status, out.body),
+      clientId: ctx.clientId,
+    });
   }
 
   private handlerFor(route: ProtocolRoute, method: string): ProtocolHandler {
@@ -192,13 +206,6 @@ export class ProtocolDoor {
     }
     ctx.log.error({ err: describe(err) }, 'protocol endpoint failed');
     sendOAuthError(out, new OAuthError('server_error', 'An unexpected error occurred.', 500));
-  }
-
-  private logRequest(ctx: Ctx, method: string, path: string, status: number, started: bigint): void {
-    const log = this.runtime.log;
-    if (status < 500 && !log.isLevelEnabled('info')) return;
-    const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
-    ctx.log[status >= 500 ? 'error' : 'info']({ method, path, status, ms }, 'request');
   }
 }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { healthEndpoint } from '../http/health.js';
+import { readyEndpoint } from '../observability/readiness.js';
 import { jwksEndpoint } from '../oidc/jwks.js';
 import { userinfoEndpoint } from '../oidc/userinfo.js';
 import type { Runtime } from '../services/context.js';
@@ -42,6 +43,7 @@ export function protocolDoor(
   return (
     door
       .route('/healthz', { methods: { GET: healthEndpoint } })
+      .route('/readyz', { methods: { GET: readyEndpoint } })
       .route('/.well-known/oauth-authorization-server', {
         methods: { GET: document(serverMetadata(runtime.config)) },
       })

@@ -1,3 +1,4 @@
+import { recordTokenIssued } from '../observability/metrics.js';
 import { authenticateClient } from './client-auth.js';
 import { allowClientOrigin } from './cors.js';
 import { tokenRequestProof } from './dpop/index.js';
@@ -23,5 +24,6 @@ export async function tokenEndpoint(req: ProtocolRequest, res: ProtocolResponse)
   // RFC 9449 §5: one proof check for every grant; a valid proof binds what the grant issues.
   const dpop = await tokenRequestProof(req.ctx, proofRequest(req, res), client);
   const body = await grant.handle({ ctx: req.ctx, params, client, clientAuth: method, dpop });
+  recordTokenIssued(grant.grantType);
   res.setAll({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json(body, 200);
 }

@@ -5,6 +5,8 @@ import {
   EXPIRING_TABLES,
   type ExpiringTable,
 } from '../db/tables/expiring.js';
+import { moduleLog } from '../log.js';
+import { recordCleanup } from '../observability/metrics.js';
 import type { Runtime } from './context.js';
 
 export { EXPIRING_TABLES, type ExpiringTable };
@@ -53,10 +55,11 @@ export function startCleanup(runtime: Runtime): () => void {
         signal: controller.signal,
         abandonedAfter: runtime.config.dynamicRegistration.abandonedAfter,
       });
+      recordCleanup(counts);
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
-      if (total > 0) runtime.log.info({ deleted: counts }, 'expired rows deleted');
+      if (total > 0) moduleLog(runtime.log, 'cleanup').info({ deleted: counts }, 'expired rows deleted');
     } catch (err) {
-      runtime.log.warn({ err: (err as Error).message }, 'cleanup failed; will retry');
+      moduleLog(runtime.log, 'cleanup').warn({ err: (err as Error).message }, 'cleanup failed; will retry');
     } finally {
       running = false;
     }

@@ -4,6 +4,7 @@ import { type Database, runInTransaction, type Tx } from '../db/orm.js';
 import type { Sql } from '../db/sql.js';
 import type { OutboundClient } from '../http/outbound.js';
 import type { Logger } from '../log.js';
+import type { Readiness } from '../observability/readiness.js';
 import type { ClientCache } from './client-cache.js';
 import type { KeyStore } from './keys.js';
 import type { HotPathLimiter } from './limits.js';
@@ -54,6 +55,8 @@ export interface Runtime extends BaseRuntime {
   accessTokens: AccessTokenStore;
   /** The one SSRF-safe client for every URL Latchkey fetches (src/http/outbound.ts). */
   outbound: OutboundClient;
+  /** /readyz: database, migrations, keys, draining (src/observability/readiness.ts). */
+  readiness: Readiness;
 }
 
 /**
@@ -74,6 +77,10 @@ export class Ctx<R extends BaseRuntime = BaseRuntime> {
   private forked?: EntityManager;
   actor: Actor = { kind: 'anonymous' };
   ip?: string;
+  /** The client that authenticated on this request, for the access log (never a label). */
+  clientId?: string;
+  /** The error code of the answer (GraphQL `extensions.code`), for the access log. */
+  errorCode?: string;
 
   private childLog?: Logger;
 

@@ -15,6 +15,7 @@ export interface PublishedKey {
   alg: SigningAlg;
   status: 'active' | 'previous';
   publicJwk: JWK;
+  createdAt: Date;
   expiresAt: Date | null;
 }
 
@@ -25,6 +26,7 @@ interface KeyRow extends Record<string, unknown> {
   private_key: string;
   encrypted: boolean;
   status: 'active' | 'previous';
+  created_at: Date;
   expires_at: Date | null;
 }
 
@@ -57,7 +59,7 @@ export class KeyStore {
   /** Re-reads the keys (after a rotation here or on another instance). */
   async load(): Promise<void> {
     const rows = await this.sql.query<KeyRow>(
-      `select id, alg, public_jwk, private_key, encrypted, status, expires_at from signing_keys
+      `select id, alg, public_jwk, private_key, encrypted, status, created_at, expires_at from signing_keys
         where expires_at is null or expires_at > now() order by created_at desc`,
     );
     const active = new Map<SigningAlg, SigningKeyPair>();
@@ -80,6 +82,7 @@ export class KeyStore {
       alg: r.alg,
       status: r.status,
       publicJwk: r.public_jwk,
+      createdAt: r.created_at,
       expiresAt: r.expires_at,
     }));
   }

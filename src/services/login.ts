@@ -1,3 +1,4 @@
+import { recordLogin } from '../observability/metrics.js';
 import type { Ctx, Viewer } from './context.js';
 import { BusyError } from './errors.js';
 import { limitedAttempt, loginLimits } from './limits.js';
@@ -32,9 +33,13 @@ export async function authenticate(ctx: Ctx, username: string, password: string)
         : null;
     });
   } catch (err) {
-    if (err instanceof BusyError) return { ok: false, reason: 'busy', retryAfter: err.retryAfter };
+    if (err instanceof BusyError) {
+      recordLogin('busy');
+      return { ok: false, reason: 'busy', retryAfter: err.retryAfter };
+    }
     throw err;
   }
+  recordLogin(result.ok ? 'success' : result.blocked ? 'locked' : 'failure');
   if (result.ok) return { ok: true, user: result.value };
   return result.blocked
     ? { ok: false, reason: 'blocked', retryAfter: result.retryAfter }

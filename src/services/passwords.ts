@@ -1,4 +1,5 @@
 import argon2 from 'argon2';
+import { inSpan } from '../observability/tracing.js';
 import type { BaseRuntime } from './context.js';
 import { WorkGate } from './work-gate.js';
 
@@ -26,18 +27,23 @@ interface HasRuntime {
 
 /** argon2id with the library's defaults (m=64 MiB, t=3, p=4): ~250 ms here. */
 export function hashPassword(ctx: HasRuntime, password: string): Promise<string> {
-  return gate(ctx.runtime).run(() => argon2.hash(password, { type: argon2.argon2id }));
+  return gate(ctx.runtime).run(() =>
+    inSpan('argon2.hash', {}, () => argon2.hash(password, { type: argon2.argon2id })),
+  );
 }
 
 /** False for a wrong password or a malformed hash; BusyError when the gate is full. */
 export function verifyPassword(ctx: HasRuntime, hash: string, password: string): Promise<boolean> {
-  return gate(ctx.runtime).run(async () => {
-    try {
-      return await argon2.verify(hash, password);
-    } catch {
-      return false;
-    }
-  });
+  // The span covers the computation, not the wait for a slot in the gate.
+  return gate(ctx.runtime).run(() =>
+    inSpan('argon2.verify', {}, async () => {
+      try {
+        return await argon2.verify(hash, password);
+      } catch {
+        return false;
+      }
+    }),
+  );
 }
 
 let dummyHash: Promise<string> | undefined;

@@ -100,28 +100,34 @@ export class AccessTokenStore {
   private readonly lookups: Batcher<Buffer, AccessTokenRecord | null>;
 
   constructor(sql: Sql) {
-    this.inserts = new Batcher(async (rows) => {
-      try {
-        await insertAccessTokens(sql, rows);
-        return rows.map(() => undefined);
-      } catch (err) {
-        if (rows.length === 1) return [err as Error];
-        // One bad row must not fail its neighbours: write them one by one.
-        return Promise.all(
-          rows.map((r) =>
-            insertAccessTokens(sql, [r]).then(
-              () => undefined,
-              (e: unknown) => e as Error,
+    this.inserts = new Batcher(
+      async (rows) => {
+        try {
+          await insertAccessTokens(sql, rows);
+          return rows.map(() => undefined);
+        } catch (err) {
+          if (rows.length === 1) return [err as Error];
+          // One bad row must not fail its neighbours: write them one by one.
+          return Promise.all(
+            rows.map((r) =>
+              insertAccessTokens(sql, [r]).then(
+                () => undefined,
+                (e: unknown) => e as Error,
+              ),
             ),
-          ),
-        );
-      }
-    }, BATCHING);
-    this.lookups = new Batcher(async (digests) => {
-      const rows = await selectAccessTokens(sql, digests);
-      const byDigest = new Map(rows.map((r) => [Buffer.from(r.token_digest).toString('hex'), r]));
-      return digests.map((d) => toAccessTokenRecord(byDigest.get(d.toString('hex'))));
-    }, BATCHING);
+          );
+        }
+      },
+      { ...BATCHING, name: 'access_token_insert' },
+    );
+    this.lookups = new Batcher(
+      async (digests) => {
+        const rows = await selectAccessTokens(sql, digests);
+        const byDigest = new Map(rows.map((r) => [Buffer.from(r.token_digest).toString('hex'), r]));
+        return digests.map((d) => toAccessTokenRecord(byDigest.get(d.toString('hex'))));
+      },
+      { ...BATCHING, name: 'access_token_lookup' },
+    );
   }
 
   insert(token: MintedAccessToken, subject: TokenSubject): Promise<undefined> {

@@ -42,6 +42,8 @@ export interface BenchOptions {
   databaseUrl?: string;
   /** Passed to the server as WORKERS. */
   workers?: number;
+  /** Also start the server a second time with METRICS_PORT (the `*-metrics` scenarios). */
+  metricsTwin?: boolean;
 }
 
 export interface Bench {
@@ -85,6 +87,16 @@ export async function startBench(opts: BenchOptions): Promise<Bench> {
       'show server_version',
     );
     const env = await provision(config, db, server.baseUrl);
+    if (opts.metricsTwin) {
+      const metricsPort = await freePort();
+      const twin = await startServerProcess(databaseUrl, opts.workers, { METRICS_PORT: String(metricsPort) });
+      cleanups.push(twin.stop);
+      env.metricsTwin = {
+        baseUrl: twin.baseUrl,
+        metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+        pid: twin.pid,
+      };
+    }
     const database = { name: new URL(databaseUrl).pathname.slice(1), dropped: !opts.databaseUrl };
     return {
       env,
@@ -110,7 +122,11 @@ interface ServerProcess {
 }
 
 /** `node src/start.mjs` (the compiled server, as `npm start` runs it) on a free port, own event loop; resolves once /healthz is 200. */
-async function startServerProcess(databaseUrl: string, workers?: number): Promise<ServerProcess> {
+async function startServerProcess(
+  databaseUrl: string,
+  workers?: number,
+  extraEnv: Record<string, string> = {},
+): Promise<ServerProcess> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const logDir = path.join(ROOT, 'test-output/bench');
@@ -127,8 +143,11 @@ async function startServerProcess(databaseUrl: string, workers?: number): Promis
       ISSUER: baseUrl,
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
+      // The bench stops its servers itself: no load balancer to drain for.
+      SHUTDOWN_DRAIN_SECONDS: '0',
       ...REGISTRATION_SETTINGS,
       ...(workers ? { WORKERS: String(workers) } : {}),
+      ...extraEnv,
     },
     stdio: ['ignore', log, log],
     detached: true, // a Ctrl-C meant for the benchmark does not reach the server: we stop it

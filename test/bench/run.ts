@@ -13,6 +13,8 @@
  *   --rounds N          rounds of each pair run together (default 3): a scenario and the one it
  *                       is measured `against` (e.g. cc-resource against cc) run interleaved,
  *                       A B A B A B, and their medians and the ratio of medians are printed
+ *                       cc-metrics runs against a second server process on the same database,
+ *                       identical but for METRICS_PORT: the price of recording metrics
  *   --database-url URL  use this database (kept) instead of a fresh one (dropped at the end)
  *   --workers N         WORKERS for the server
  *   --compare           provision, write an env file for the shared kit's compare.sh, print the
@@ -106,9 +108,10 @@ async function prepare(bench: Bench, scenario: Scenario, opts: Options): Promise
 
 async function measure(bench: Bench, scenario: Scenario, driver: Driver, opts: Options): Promise<Outcome> {
   try {
-    const before = cpuSeconds(bench.serverPid);
+    const pid = driver.serverPid ?? bench.serverPid;
+    const before = cpuSeconds(pid);
     const result = await driver.run(opts.duration, opts.load);
-    const after = cpuSeconds(bench.serverPid);
+    const after = cpuSeconds(pid);
     const served = result.rate * result.seconds;
     if (before !== null && after !== null && served > 0) result.cpuUs = ((after - before) * 1e6) / served;
     return { scenario, result };
@@ -295,7 +298,11 @@ async function main(): Promise<void> {
   );
   let bench: Bench;
   try {
-    bench = await startBench({ databaseUrl: opts.databaseUrl, workers: opts.workers });
+    bench = await startBench({
+      databaseUrl: opts.databaseUrl,
+      workers: opts.workers,
+      metricsTwin: opts.only.some((s) => s.name.endsWith('-metrics')),
+    });
   } catch (err) {
     console.error(`bench: ${(err as Error).message}`);
     process.exit(1);

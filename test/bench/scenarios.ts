@@ -15,6 +15,11 @@ export interface BenchEnv {
   user: { username: string; password: string };
   /** Fresh single-use refresh tokens of the flow client, scope `read`. */
   seedRefreshTokens(count: number): Promise<string[]>;
+  /**
+   * A second server process on the same database, identical but for METRICS_PORT (metrics
+   * recorded and served): started only when a `*-metrics` scenario is selected.
+   */
+  metricsTwin?: { baseUrl: string; metricsUrl: string; pid: number };
 }
 
 export interface Load {
@@ -42,6 +47,8 @@ export interface Measurement {
 
 export interface Driver {
   run(seconds: number, load: Load): Promise<Measurement>;
+  /** The server process it loads, when not the bench's main one (for its CPU per request). */
+  serverPid?: number;
 }
 
 export interface Scenario {
@@ -157,6 +164,24 @@ export const scenarios: Scenario[] = [
   dpopScenario('cc-dpop-ps256', 'PS256'),
   // The control: the same pooled driver without a proof, so the driver's own cost is seen.
   dpopScenario('cc-pooled', null),
+  {
+    // The same client_credentials request against the twin server that records metrics: the
+    // cost of metrics on the token path (METRICS_PORT set vs unset).
+    name: 'cc-metrics',
+    unit: 'req/s',
+    against: 'cc',
+    async prepare(env) {
+      const twin = env.metricsTwin;
+      if (!twin) throw new Skip('no metrics twin server');
+      const onTwin = { ...env, baseUrl: twin.baseUrl };
+      await precheck(onTwin, ccRequest(env), hasAccessToken);
+      const scraped = await (await fetch(twin.metricsUrl)).text();
+      if (!/latchkey_tokens_issued_total\{grant_type="client_credentials"\} [1-9]/.test(scraped)) {
+        throw new Skip('the twin server does not count tokens on /metrics');
+      }
+      return { ...fixed(onTwin, ccRequest(env), hasAccessToken), serverPid: twin.pid };
+    },
+  },
   {
     name: 'introspect',
     unit: 'req/s',

@@ -53,7 +53,7 @@ export async function startTestServer(
   });
   fs.mkdirSync('test-output/logs', { recursive: true });
   const logFile = path.join('test-output/logs', `${process.pid}-${Date.now()}-${++serverCount}.log`);
-  const log = createLogger(config.logLevel, fs.createWriteStream(logFile, { flags: 'a' }));
+  const log = createLogger(config.logLevel, fs.createWriteStream(logFile, { flags: 'a' }), config.logLevels);
   const server = await startServer(config, {
     log,
     inMemory: backend === 'pglite',

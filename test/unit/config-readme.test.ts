@@ -32,6 +32,7 @@ const DERIVED: Record<string, string> = {
   PASSWORD_HASH_QUEUE: '4 × `PASSWORD_HASH_CONCURRENCY`',
   ACCESS_TOKEN_AUDIENCE: '`ISSUER`',
   SCOPES: 'see below',
+  SHUTDOWN_DRAIN_SECONDS: '`5` in production, else `0`',
 };
 
 const schemaVariables = Object.keys(configSchema.shape);
@@ -69,6 +70,9 @@ describe('README configuration table against the config schema', () => {
     expect(config.passwordHashing.queue).toBe(4 * config.passwordHashing.concurrency);
     expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '2' }).passwordHashing.queue).toBe(8);
     expect(config.accessTokenAudience).toBe(config.issuer);
+    expect(config.shutdownDrainSeconds).toBe(0);
+    expect(loadConfig({ NODE_ENV: 'production' }).shutdownDrainSeconds).toBe(5);
+    expect(loadConfig({ NODE_ENV: 'production', SHUTDOWN_DRAIN_SECONDS: '0' }).shutdownDrainSeconds).toBe(0);
     expect(loadConfig({ ISSUER: 'https://id.example' }).accessTokenAudience).toBe('https://id.example');
     const listed = /^Default scopes: ([\s\S]*?)\n\n/m.exec(README)?.[1] ?? '';
     expect([...listed.matchAll(/`([^`]+)`/g)].map((m) => m[1])).toEqual(Object.keys(DEFAULT_SCOPES));

@@ -1,3 +1,4 @@
+import { recordReplay } from '../../observability/metrics.js';
 import { diagnoseCode, type RedeemedCode, type Redemption, redeemCode } from '../../services/codes.js';
 import type { ServerCtx } from '../../services/context.js';
 import { digest } from '../../services/secrets.js';
@@ -113,6 +114,7 @@ async function explainUnlessRedeemable(ctx: ServerCtx, presented: Redemption): P
       throw invalidGrant('The authorization code is invalid.');
     case 'unused':
       // RFC 6749 §4.1.2: a code used twice revokes the tokens issued with it.
+      recordReplay('authorization_code');
       await revokeFamily(ctx.sql, found.code.id);
       throw invalidGrant('The authorization code has already been used.');
     case 'unexpired':

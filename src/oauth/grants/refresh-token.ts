@@ -1,3 +1,4 @@
+import { recordReplay } from '../../observability/metrics.js';
 import { diagnoseRefreshToken, reissueWithinGrace, rotateRefreshToken } from '../../services/refresh.js';
 import { digest } from '../../services/secrets.js';
 import { issuesJwt, mintAccessToken, mintRefreshToken, revokeFamily } from '../../services/tokens.js';
@@ -113,6 +114,7 @@ export const refreshTokenGrant: GrantHandler = {
       if (why.consumedAgo <= concurrencyWindowSeconds) {
         throw invalidGrant('The refresh token was just rotated by a concurrent request.');
       }
+      recordReplay('refresh_token');
       await revokeFamily(ctx.sql, why.familyId);
       throw invalidGrant('The refresh token has already been used; its token family has been revoked.');
     }

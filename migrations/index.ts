@@ -8,6 +8,7 @@ import { Migration20261203152806 as M4 } from './Migration20261203152806.js';
 import { Migration20261203152817 as M5 } from './Migration20261203152817.js';
 import { Migration20261203200159 as M6 } from './Migration20261203200159.js';
 import { Migration20261204190945_used_jtis as M7 } from './Migration20261204190945_used_jtis.js';
+import { Migration20261204193322_mfa as M8 } from './Migration20261204193322_mfa.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128002501', class: M0 },
@@ -18,4 +19,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203152817', class: M5 },
   { name: 'Migration20261203200159', class: M6 },
   { name: 'Migration20261204190945_used_jtis', class: M7 },
+  { name: 'Migration20261204193322_mfa', class: M8 },
 ];

@@ -195,6 +195,8 @@ const schema = z.object({
    * metadata-document client the cleanup deletes.
    */
   DYNAMIC_REGISTRATION_ABANDONED_AFTER: seconds(86_400, 600),
+  /** Who must have a second factor: nobody, administrators, every user. */
+  MFA_REQUIRED: z.enum(['off', 'admins', 'all']).default('off'),
 });
 
 type Env = z.infer<typeof schema>;
@@ -300,6 +302,7 @@ function configFrom(e: Env) {
     outbound: { allowPrivateNetwork: e.OUTBOUND_ALLOW_PRIVATE_NETWORK },
     clientIdMetadataDocuments: e.CLIENT_ID_METADATA_DOCUMENTS,
     clientIdMetadataDocumentsMaxPerHour: e.CLIENT_ID_METADATA_DOCUMENTS_MAX_PER_HOUR,
+    mfaRequired: e.MFA_REQUIRED,
   };
 }
 

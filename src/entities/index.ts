@@ -6,6 +6,7 @@ import { DeviceCode } from './DeviceCode.js';
 import { Grant } from './Grant.js';
 import { InitialAccessToken } from './InitialAccessToken.js';
 import { RateLimitCounter } from './RateLimitCounter.js';
+import { RecoveryCode } from './RecoveryCode.js';
 import { RefreshToken } from './RefreshToken.js';
 import { Resource } from './Resource.js';
 import { ServerSecret } from './ServerSecret.js';
@@ -13,6 +14,8 @@ import { Session } from './Session.js';
 import { SigningKey } from './SigningKey.js';
 import { UsedJti } from './UsedJti.js';
 import { User } from './User.js';
+import { UserFactor } from './UserFactor.js';
+import { WebauthnChallenge } from './WebauthnChallenge.js';
 
 export type * from './Application.js';
 export {
@@ -24,6 +27,7 @@ export {
   Grant,
   InitialAccessToken,
   RateLimitCounter,
+  RecoveryCode,
   RefreshToken,
   Resource,
   ServerSecret,
@@ -31,6 +35,8 @@ export {
   SigningKey,
   UsedJti,
   User,
+  UserFactor,
+  WebauthnChallenge,
 };
 
 export const entities = [
@@ -49,4 +55,7 @@ export const entities = [
   InitialAccessToken,
   Resource,
   UsedJti,
+  UserFactor,
+  RecoveryCode,
+  WebauthnChallenge,
 ];

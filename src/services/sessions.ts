@@ -13,12 +13,14 @@ export async function startSession(
   ctx: Ctx,
   userId: string,
   meta: { ip?: string; userAgent?: string } = {},
+  amr: readonly string[] = ['pwd'],
 ): Promise<{ cookieValue: string; session: BrowserSession }> {
   const { idleTimeout, maxAge } = ctx.config.session;
   const cookieValue = newCredential('session');
   const session = await insertSession(ctx.sql, {
     tokenDigest: digest(cookieValue),
     userId,
+    amr: [...amr],
     idleTimeout,
     maxAge,
     ip: meta.ip?.slice(0, 64) ?? null,

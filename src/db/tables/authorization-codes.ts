@@ -13,7 +13,7 @@ import { statement } from './statement.js';
 import { userEnabled } from './users.js';
 
 const CODE_COLUMNS = `id, code_digest, application_id, user_id, grant_id, redirect_uri, scopes,
-       code_challenge, code_challenge_method, nonce, auth_time, sid, expires_at, resources`;
+       code_challenge, code_challenge_method, nonce, auth_time, amr, sid, expires_at, resources`;
 
 /** What the authorization request binds a new code to. */
 export interface CodeBinding {
@@ -79,11 +79,11 @@ function grantForCode(user: string, from: string | null, mayRecord: string): str
 }
 
 const CREATE = statement(
-  [...BINDING_PARAMS, 'user_id', 'auth_time', 'sid'],
+  [...BINDING_PARAMS, 'user_id', 'auth_time', 'amr', 'sid'],
   `with ${grantForCode(':user_id::uuid', null, 'true')}
    insert into authorization_codes (${CODE_COLUMNS})
    select :id, :code_digest, :application_id, :user_id, grant_row.id, :redirect_uri, :scopes, :code_challenge,
-          :code_challenge_method, :nonce, :auth_time, :sid, now() + make_interval(secs => :ttl), :resources
+          :code_challenge_method, :nonce, :auth_time, :amr::text[], :sid, now() + make_interval(secs => :ttl), :resources
      from grant_row limit 1`,
 );
 
@@ -95,7 +95,7 @@ export async function insertCode(
   sql: Sql,
   codeDigest: Buffer,
   binding: CodeBinding,
-  holder: { userId: string; authTime: Date; sid: string | null },
+  holder: { userId: string; authTime: Date; amr: readonly string[]; sid: string | null },
 ): Promise<void> {
   await sql.execute(
     CREATE.text,
@@ -103,6 +103,7 @@ export async function insertCode(
       ...bindingValues(codeDigest, binding),
       user_id: holder.userId,
       auth_time: holder.authTime,
+      amr: [...holder.amr],
       sid: holder.sid,
     }),
   );
@@ -114,7 +115,7 @@ const CREATE_FOR_SESSION = statement(
    ${grantForCode('live_session.user_id', 'live_session', ':skip_consent::boolean')}
    insert into authorization_codes (${CODE_COLUMNS})
    select :id, :code_digest, :application_id, live_session.user_id, grant_row.id, :redirect_uri, :scopes,
-          :code_challenge, :code_challenge_method, :nonce, live_session.auth_time, live_session.id,
+          :code_challenge, :code_challenge_method, :nonce, live_session.auth_time, live_session.amr, live_session.id,
           now() + make_interval(secs => :ttl), :resources
      from live_session, grant_row limit 1
    returning id`,
@@ -207,6 +208,8 @@ export interface RedeemedCode {
   resources: string[];
   nonce: string | null;
   authTime: Date;
+  /** RFC 8176 methods of the session the code was issued in (null: issued before they were kept). */
+  amr: string[] | null;
   sid: string | null;
 }
 
@@ -218,11 +221,12 @@ interface CodeDbRow {
   resources: string[];
   nonce: string | null;
   auth_time: Date;
+  amr: string[] | null;
   sid: string | null;
 }
 
 const CODE_FIELDS =
-  'ac.id, ac.application_id, ac.user_id, ac.grant_id, ac.scopes, ac.resources, ac.nonce, ac.auth_time, ac.sid';
+  'ac.id, ac.application_id, ac.user_id, ac.grant_id, ac.scopes, ac.resources, ac.nonce, ac.auth_time, ac.amr, ac.sid';
 
 function toRedeemedCode(r: CodeDbRow): RedeemedCode {
   return {
@@ -233,6 +237,7 @@ function toRedeemedCode(r: CodeDbRow): RedeemedCode {
     resources: r.resources,
     nonce: r.nonce,
     authTime: r.auth_time,
+    amr: r.amr,
     sid: r.sid,
   };
 }

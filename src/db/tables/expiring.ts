@@ -11,6 +11,7 @@ export const EXPIRING_TABLES = [
   'signing_keys',
   'initial_access_tokens',
   'used_jtis',
+  'webauthn_challenges',
 ] as const;
 
 export type ExpiringTable = (typeof EXPIRING_TABLES)[number];

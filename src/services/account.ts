@@ -41,9 +41,9 @@ export async function changeOwnPassword(ctx: Ctx, input: PasswordChange): Promis
     const user = await tx.em.findOneOrFail(User, { id: viewer.id });
     tx.em.assign(user, { passwordHash, passwordChangedAt: new Date() });
     await tx.em.flush();
-    const ended = keep
-      ? await deleteOtherSessionsOfUser(tx.sql, viewer.id, keep)
-      : (await deleteSessionsOfUser(tx.sql, viewer.id), 0);
+    let ended = 0;
+    if (keep) ended = await deleteOtherSessionsOfUser(tx.sql, viewer.id, keep);
+    else await deleteSessionsOfUser(tx.sql, viewer.id);
     await recordAudit(
       ctx,
       'user.password.change',

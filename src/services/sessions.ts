@@ -1,4 +1,12 @@
-import { deleteSession, findLiveSession, insertSession, type SessionRecord } from '../db/tables/sessions.js';
+import {
+  deleteSession,
+  findLiveSession,
+  insertSession,
+  recentSignIns as recentSignInsOf,
+  type SessionRecord,
+  type SignIn,
+} from '../db/tables/sessions.js';
+import { requireUser } from './access.js';
 import type { Ctx } from './context.js';
 import { digest, newCredential } from './secrets.js';
 
@@ -40,4 +48,10 @@ export function findSession(ctx: Ctx, cookieValue: string | undefined): Promise<
 
 export async function endSession(ctx: Ctx, sessionId: string): Promise<void> {
   await deleteSession(ctx.sql, sessionId);
+}
+
+/** The signed-in user's live sessions, newest first (the security page's recent sign-ins). */
+export function recentSignIns(ctx: Ctx): Promise<SignIn[]> {
+  const user = requireUser(ctx);
+  return recentSignInsOf(ctx.sql, user.id);
 }

@@ -19,12 +19,10 @@ import {
   insertCredential,
   takeChallenge,
 } from '../db/tables/factors.js';
-import { isUuid } from '../entities/base.js';
-import { User } from '../entities/User.js';
 import { type FactorMethod, loginAmr } from '../oauth/authentication-level.js';
 import { requireUser } from './access.js';
 import { recordAudit } from './audit.js';
-import type { Ctx, Viewer } from './context.js';
+import type { Ctx } from './context.js';
 import { ValidationError } from './errors.js';
 import { issueRecoveryCodes } from './factors.js';
 import { digest } from './secrets.js';
@@ -104,6 +102,11 @@ async function takeChallengeOf(
   return { challenge, userId: taken.userId };
 }
 
+/** RFC 8176: a key that cannot leave its device is `hwk`; a synced passkey is `swk`. */
+function methodOf(deviceType: string): FactorMethod {
+  return deviceType === 'multiDevice' ? 'swk' : 'hwk';
+}
+
 const unverified = () =>
   new ValidationError('credential', 'The passkey could not be verified. Nothing was changed; try again.');
 
@@ -136,7 +139,7 @@ export async function passkeyRegistrationOptions(ctx: Ctx): Promise<PublicKeyCre
 export async function registerPasskey(
   ctx: Ctx,
   input: { credential: string | undefined; name?: string },
-): Promise<{ recoveryCodes: string[] | null }> {
+): Promise<{ recoveryCodes: string[] | null; method: FactorMethod }> {
   const user = requireUser(ctx);
   const response = parseCredential<RegistrationResponseJSON>(input.credential);
   const { challenge } = await takeChallengeOf(ctx, response.response.clientDataJSON, 'register', user.id);
@@ -174,7 +177,7 @@ export async function registerPasskey(
     });
     const recoveryCodes = first ? await issueRecoveryCodes(tx.sql, user.id) : null;
     await recordAudit(ctx, 'user.factor.add', { type: 'user', id: user.id }, { kind: 'webauthn' }, tx.em);
-    return { recoveryCodes };
+    return { recoveryCodes, method: methodOf(info.credentialDeviceType) };
   });
 }
 
@@ -254,19 +257,4 @@ export async function verifyPasskeyLogin(
     ? loginAmr({ password: true, factor })
     : loginAmr({ password: false, factor, userVerified: result.userVerified });
   return { userId: stored.userId, amr };
-}
-
-/** The user a passwordless sign-in proved, if they may sign in (active). */
-export async function passkeyUser(ctx: Ctx, userId: string): Promise<Viewer | null> {
-  if (!isUuid(userId)) return null;
-  const user = await ctx.em.findOne(User, { id: userId, isActive: true });
-  return user
-    ? {
-        id: user.id,
-        username: user.username,
-        email: user.email,
-        isAdmin: user.isAdmin,
-        isActive: user.isActive,
-      }
-    : null;
 }

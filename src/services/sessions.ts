@@ -51,7 +51,7 @@ export async function endSession(ctx: Ctx, sessionId: string): Promise<void> {
 }
 
 /** The signed-in user's live sessions, newest first (the security page's recent sign-ins). */
-export function recentSignIns(ctx: Ctx): Promise<SignIn[]> {
+export async function recentSignIns(ctx: Ctx): Promise<SignIn[]> {
   const user = requireUser(ctx);
   return recentSignInsOf(ctx.sql, user.id);
 }

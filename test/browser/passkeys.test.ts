@@ -11,6 +11,11 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * screenshot of every new page. The issuer is on `localhost`: Chromium refuses WebAuthn on an
  * IP-address origin.
  */
+/** The UMD global of @simplewebauthn/browser, as the page's script sees it. */
+type UmdGlobal = {
+  SimpleWebAuthnBrowser: { startAuthentication(o: { optionsJSON: unknown }): Promise<unknown> };
+};
+
 let server: TestServer;
 let browser: Browser;
 let base: string;
@@ -156,9 +161,10 @@ describe('passkeys and TOTP in Chromium (WebAuthn L2 §7, RFC 6238)', () => {
       const options = await (
         await fetch('/accounts/webauthn/second-factor/', { method: 'POST', body })
       ).json();
-      // biome-ignore lint/suspicious/noExplicitAny: the UMD global of @simplewebauthn/browser
       return JSON.stringify(
-        await (window as any).SimpleWebAuthnBrowser.startAuthentication({ optionsJSON: options }),
+        await (window as unknown as UmdGlobal).SimpleWebAuthnBrowser.startAuthentication({
+          optionsJSON: options,
+        }),
       );
     });
     const parsed = JSON.parse(answer);
@@ -205,8 +211,7 @@ describe('passkeys and TOTP in Chromium (WebAuthn L2 §7, RFC 6238)', () => {
       const options = await (
         await fetch('/accounts/webauthn/second-factor/', { method: 'POST', body })
       ).json();
-      // biome-ignore lint/suspicious/noExplicitAny: the UMD global of @simplewebauthn/browser
-      const lib = (window as any).SimpleWebAuthnBrowser;
+      const lib = (window as unknown as UmdGlobal).SimpleWebAuthnBrowser;
       return JSON.stringify(await lib.startAuthentication({ optionsJSON: options }));
     });
     const res = await page.evaluate(async (credential) => {

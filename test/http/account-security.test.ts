@@ -159,6 +159,21 @@ describe('TOTP second factor (RFC 6238)', () => {
   });
 });
 
+describe('admin warning', () => {
+  it('an administrator without a second factor sees a warning on every page; with one, none', async () => {
+    await createUser(server.cli(), { username: 'boss', password: 'boss-password', isAdmin: true });
+    const agent = new Agent(server.url);
+    await agent.login('boss', 'boss-password');
+    for (const path of ['/', '/o/applications/', '/accounts/security/']) {
+      expect((await agent.get(path)).text).toContain('You are an administrator without a second factor.');
+    }
+    await enrollTotp(agent);
+    expect((await agent.get('/')).text).not.toContain('without a second factor');
+    const plain = await newUser();
+    expect((await plain.agent.get('/')).text).not.toContain('without a second factor');
+  });
+});
+
 describe('recovery codes', () => {
   it('a recovery code signs in once: the second use is refused, another code still works; the security page counts them', async () => {
     const { username, password, agent } = await newUser();

@@ -10,7 +10,8 @@ import { Migration20261203200159 as M6 } from './Migration20261203200159.js';
 import { Migration20261204190945_used_jtis as M7 } from './Migration20261204190945_used_jtis.js';
 import { Migration20261204192407_dpop as M8 } from './Migration20261204192407_dpop.js';
 import { Migration20261204192419_par_private_key_jwt as M9 } from './Migration20261204192419_par_private_key_jwt.js';
-import { Migration20261204202704_application_profile as M10 } from './Migration20261204202704_application_profile.js';
+import { Migration20261204193322_mfa as M10 } from './Migration20261204193322_mfa.js';
+import { Migration20261204202704_application_profile as M11 } from './Migration20261204202704_application_profile.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128002501', class: M0 },
@@ -23,5 +24,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261204190945_used_jtis', class: M7 },
   { name: 'Migration20261204192407_dpop', class: M8 },
   { name: 'Migration20261204192419_par_private_key_jwt', class: M9 },
-  { name: 'Migration20261204202704_application_profile', class: M10 },
+  { name: 'Migration20261204193322_mfa', class: M10 },
+  { name: 'Migration20261204202704_application_profile', class: M11 },
 ];

@@ -234,6 +234,8 @@ const schema = z.object({
   DYNAMIC_REGISTRATION_ABANDONED_AFTER: seconds(86_400, 600),
   /** RFC 9449 §8–9: DPoP proofs must carry a server nonce (handed out in DPoP-Nonce). */
   DPOP_NONCES: bool(false),
+  /** Who must have a second factor: nobody, administrators, every user. */
+  MFA_REQUIRED: z.enum(['off', 'admins', 'all']).default('off'),
 });
 
 type Env = z.infer<typeof schema>;
@@ -347,6 +349,7 @@ function configFrom(e: Env) {
     clientIdMetadataDocuments: e.CLIENT_ID_METADATA_DOCUMENTS,
     clientIdMetadataDocumentsMaxPerHour: e.CLIENT_ID_METADATA_DOCUMENTS_MAX_PER_HOUR,
     dpop: { nonces: e.DPOP_NONCES },
+    mfaRequired: e.MFA_REQUIRED,
   };
 }
 

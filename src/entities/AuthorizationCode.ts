@@ -63,6 +63,10 @@ export class AuthorizationCode {
   @Property({ ...timestamptz })
   authTime!: Date;
 
+  /** The session's authentication methods (RFC 8176), repeated in the id_token. */
+  @Property({ type: 'text[]', nullable: true })
+  amr?: string[] | null;
+
   /** Browser session id (OIDC `sid`), for front-channel and RP-initiated logout. */
   @Property({ type: 'uuid', nullable: true })
   sid?: string | null;

@@ -22,6 +22,10 @@ export class Session {
   @Property({ ...timestamptz })
   authTime!: Date;
 
+  /** How the user authenticated (RFC 8176 values), for the id_token's amr and acr. */
+  @Property({ type: 'text[]', default: ['pwd'] })
+  amr: Opt<string[]> = ['pwd'];
+
   @Property({ ...timestamptz, defaultRaw: 'now()' })
   createdAt: Opt<Date> = new Date();
 

@@ -7,6 +7,7 @@ import { Grant } from './Grant.js';
 import { InitialAccessToken } from './InitialAccessToken.js';
 import { PushedAuthorizationRequest } from './PushedAuthorizationRequest.js';
 import { RateLimitCounter } from './RateLimitCounter.js';
+import { RecoveryCode } from './RecoveryCode.js';
 import { RefreshToken } from './RefreshToken.js';
 import { Resource } from './Resource.js';
 import { ServerSecret } from './ServerSecret.js';
@@ -14,6 +15,8 @@ import { Session } from './Session.js';
 import { SigningKey } from './SigningKey.js';
 import { UsedJti } from './UsedJti.js';
 import { User } from './User.js';
+import { UserFactor } from './UserFactor.js';
+import { WebauthnChallenge } from './WebauthnChallenge.js';
 
 export type * from './Application.js';
 export {
@@ -26,6 +29,7 @@ export {
   InitialAccessToken,
   PushedAuthorizationRequest,
   RateLimitCounter,
+  RecoveryCode,
   RefreshToken,
   Resource,
   ServerSecret,
@@ -33,6 +37,8 @@ export {
   SigningKey,
   UsedJti,
   User,
+  UserFactor,
+  WebauthnChallenge,
 };
 
 export const entities = [
@@ -52,4 +58,7 @@ export const entities = [
   Resource,
   UsedJti,
   PushedAuthorizationRequest,
+  UserFactor,
+  RecoveryCode,
+  WebauthnChallenge,
 ];

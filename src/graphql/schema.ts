@@ -4,6 +4,7 @@ import { buildSchemaSync } from 'type-graphql';
 import { AdminResolver } from './resolvers/admin.js';
 import { ApplicationResolver } from './resolvers/applications.js';
 import { AuthorizationResolver } from './resolvers/authorizations.js';
+import { FactorResolver } from './resolvers/factors.js';
 import { InitialAccessTokenResolver } from './resolvers/initial-access-tokens.js';
 import { ResourceResolver } from './resolvers/resources.js';
 import { TokenResolver } from './resolvers/tokens.js';
@@ -21,6 +22,7 @@ export function getSchema(): GraphQLSchema {
       TokenResolver,
       AuthorizationResolver,
       UserResolver,
+      FactorResolver,
       AdminResolver,
       InitialAccessTokenResolver,
       ResourceResolver,

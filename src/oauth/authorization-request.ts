@@ -68,6 +68,8 @@ export interface AuthorizationRequest {
   codeTtlSeconds: number;
   prompt: Set<Prompt>;
   maxAge?: number;
+  /** OIDC Core §3.1.2.1 `acr_values`, in the client's order of preference. */
+  acrValues: string[];
   loginHint?: string;
   /**
    * The parameters as received — for a pushed request, as pushed — to rebuild the request after
@@ -294,6 +296,9 @@ export function checkAuthorizationRequest(
       if (!/^\d{1,9}$/.test(maxAgeRaw)) fail(invalidRequest('max_age must be a non-negative integer.'));
       maxAge = Number(maxAgeRaw);
     }
+    const acrValues = (params.get('acr_values') ?? '').split(' ').filter(Boolean);
+    if (acrValues.length > 10 || acrValues.some((v) => v.length > 200))
+      fail(invalidRequest('acr_values is too long.'));
     return {
       client,
       target,
@@ -309,6 +314,7 @@ export function checkAuthorizationRequest(
         : config.ttl.authorizationCode,
       prompt,
       maxAge,
+      acrValues,
       loginHint: params.get('login_hint'),
       params,
       pushed,

@@ -1,6 +1,7 @@
 import { createCodeForSession } from '../services/codes.js';
 import { digest } from '../services/secrets.js';
 import { cookieName, readCookie } from '../web/cookies.js';
+import { asksAboutAuthentication } from './authentication-level.js';
 import { parseAuthorizationRequest, redirectWith } from './authorization-request.js';
 import { parseParams } from './params.js';
 import type { ProtocolHandler } from './protocol-io.js';
@@ -18,7 +19,7 @@ const REDIRECT_HEADERS = {
  * GET /o/authorize/ when nothing needs a page: a valid request, a live session, and no consent
  * to ask (the application skips it or a grant covers the scopes). One statement checks the
  * session and stores the code; the answer is the redirect back to the client. Anything else —
- * no or dead session, consent, prompt, max_age, implicit, any error — passes, untouched, to the
+ * no or dead session, consent, prompt, max_age, acr_values, implicit, any error — passes, untouched, to the
  * full authorization endpoint (src/oauth/authorize.ts), which renders pages and errors.
  */
 export const quickAuthorize: ProtocolHandler = async (req, res) => {
@@ -34,8 +35,7 @@ export const quickAuthorize: ProtocolHandler = async (req, res) => {
   } catch {
     return 'pass';
   }
-  if (request.responseType !== 'code' || request.prompt.size > 0 || request.maxAge !== undefined)
-    return 'pass';
+  if (request.responseType !== 'code' || asksAboutAuthentication(request)) return 'pass';
   const code = await createCodeForSession(ctx.sql, {
     sessionDigest: digest(cookie),
     applicationId: request.client.id,

@@ -1,12 +1,14 @@
 import express, { type Request, type Response, Router } from 'express';
 import { newId } from '../entities/base.js';
 import { createAuthorizationCode } from '../services/codes.js';
+import { userHasFactor } from '../services/factors.js';
 import { findActiveGrant, upsertGrant } from '../services/grants.js';
 import type { BrowserSession } from '../services/sessions.js';
 import { insertAccessToken, mintAccessToken } from '../services/tokens.js';
 import { renderConsent, serialise, verifyConsentRequest } from '../web/consent.js';
 import { csrfFailure, isValidCsrf } from '../web/csrf.js';
 import { WebError } from '../web/errors.js';
+import { needsAuthentication } from './authentication-level.js';
 import {
   AuthorizationPageError,
   AuthorizationRedirectError,
@@ -20,7 +22,7 @@ import { carryForward } from './pushed-authorization.js';
 
 /**
  * GET and POST /o/authorize/ (RFC 6749 §4.1, OIDC Core §3.1.2): validate, make sure the user is
- * logged in (prompt, max_age), ask for consent unless the application skips it or an active
+ * logged in (prompt, max_age, acr_values step-up), ask for consent unless the application skips it or an active
  * grant already covers the scopes, then redirect back with a code (or, for applications that
  * opted in to the implicit grant, a token in the fragment). The consent form posts back here.
  * No CORS headers are ever sent from this endpoint.
@@ -62,7 +64,10 @@ async function run(req: Request, res: Response, parse: () => Params): Promise<vo
   await answer(req, res, async () => {
     const request = await parseAuthorizationRequest(params, req.ctx.runtime, req.ctx.config, req.ctx.ip);
     const session = req.browserSession;
-    if (!session || needsLogin(request, session)) {
+    if (
+      !session ||
+      (await needsAuthentication(request, session, () => userHasFactor(req.ctx, session.user.id)))
+    ) {
       if (request.prompt.has('none')) {
         throw new AuthorizationRedirectError(
           request.target,
@@ -137,13 +142,6 @@ async function answer(req: Request, res: Response, step: () => Promise<void>): P
   }
 }
 
-function needsLogin(request: AuthorizationRequest, session: BrowserSession): boolean {
-  if (request.prompt.has('login')) return true;
-  if (request.maxAge === undefined) return false;
-  const age = Math.floor((Date.now() - session.authTime.getTime()) / 1000);
-  return age > request.maxAge;
-}
-
 /**
  * Sends the browser to the login page, coming back to this request afterwards. `prompt=login`
  * is dropped from the way back (the fresh login satisfies it) and tells the login page to ask
@@ -186,6 +184,7 @@ async function respond(
       nonce: request.nonce ?? null,
       dpopJkt: request.dpopJkt,
       authTime: session.authTime,
+      amr: session.amr,
       sid: session.id,
       ttlSeconds: request.codeTtlSeconds,
     });

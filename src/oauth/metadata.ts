@@ -7,6 +7,7 @@ import {
   SIGNING_ALGS,
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../vocabulary.js';
+import { ACR_VALUES_SUPPORTED } from './authentication-level.js';
 import { DPOP_ALGS } from './dpop/proof.js';
 
 /**
@@ -67,6 +68,8 @@ export function openIdConfiguration(config: Config): Record<string, unknown> {
       'exp',
       'iat',
       'auth_time',
+      'acr',
+      'amr',
       'nonce',
       'at_hash',
       'azp',
@@ -81,6 +84,7 @@ export function openIdConfiguration(config: Config): Record<string, unknown> {
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     prompt_values_supported: ['none', 'login', 'consent'],
+    acr_values_supported: [...ACR_VALUES_SUPPORTED],
     frontchannel_logout_supported: false,
     backchannel_logout_supported: false,
   };

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { acrFor } from '../oauth/authentication-level.js';
 import type { ClientRecord } from '../services/client-cache.js';
 import type { ServerCtx } from '../services/context.js';
 import { signJws } from '../services/jws.js';
@@ -11,6 +12,8 @@ export interface IdTokenInput {
   /** The authorization request's nonce; null where the grant has none to repeat (device, refresh). */
   nonce: string | null;
   authTime: Date | null;
+  /** RFC 8176 methods of the login behind the token; null where unknown (refresh, device). */
+  amr?: readonly string[] | null;
   /** The browser session the user signed in with, if any. */
   sid: string | null;
   /** The access token issued alongside, for at_hash. */
@@ -34,6 +37,10 @@ export async function issueIdToken(input: IdTokenInput): Promise<string> {
     azp: input.client.clientId,
   };
   if (input.authTime) claims.auth_time = Math.floor(input.authTime.getTime() / 1000);
+  if (input.amr?.length) {
+    claims.amr = [...input.amr];
+    claims.acr = acrFor(input.amr);
+  }
   if (input.nonce) claims.nonce = input.nonce;
   if (input.sid) claims.sid = input.sid;
   if (input.accessToken) claims.at_hash = halfHash(input.accessToken);

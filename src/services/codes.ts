@@ -16,6 +16,7 @@ export { type CodeDiagnosis, diagnoseCode, type RedeemedCode, type Redemption, r
 export interface NewCode extends CodeBinding {
   userId: string;
   authTime: Date;
+  amr: readonly string[];
   sid: string | null;
 }
 

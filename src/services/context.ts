@@ -23,7 +23,14 @@ export interface Viewer {
 
 /** Who is acting, for authorization checks and the audit trail. */
 export type Actor =
-  | { kind: 'user'; user: Viewer; via: 'session' | 'bearer'; scopes?: readonly string[]; sessionId?: string }
+  | {
+      kind: 'user';
+      user: Viewer;
+      /** `login`: the password was verified, the login is not finished (second factor, enrollment). */
+      via: 'session' | 'bearer' | 'login';
+      scopes?: readonly string[];
+      sessionId?: string;
+    }
   | { kind: 'client'; clientId: string }
   | { kind: 'cli' }
   /**

@@ -4,19 +4,22 @@ import { type AtRestKind, openAtRest, sealAtRest } from './key-crypto.js';
 
 interface Table {
   kind: AtRestKind;
-  table: 'signing_keys' | 'server_secrets';
+  table: 'signing_keys' | 'server_secrets' | 'user_factors';
   id: 'id' | 'name';
-  value: 'private_key' | 'value';
+  value: 'private_key' | 'value' | 'secret';
 }
 
 const TABLES: readonly Table[] = [
   { kind: 'signing key', table: 'signing_keys', id: 'id', value: 'private_key' },
   { kind: 'server secret', table: 'server_secrets', id: 'name', value: 'value' },
+  // WebAuthn rows have no secret (a public key only).
+  { kind: 'TOTP secret', table: 'user_factors', id: 'id', value: 'secret' },
 ];
 
 export interface EncryptedCounts {
   signingKeys: number;
   serverSecrets: number;
+  totpSecrets: number;
 }
 
 /**
@@ -31,7 +34,7 @@ export async function encryptAtRest(sql: Sql, kek: string, log: Logger): Promise
     const done: number[] = [];
     for (const t of TABLES) {
       const rows = await tx.query<{ key: string; value: string; encrypted: boolean }>(
-        `select ${t.id} as key, ${t.value} as value, encrypted from ${t.table}`,
+        `select ${t.id} as key, ${t.value} as value, encrypted from ${t.table} where ${t.value} is not null`,
       );
       for (const row of rows) if (row.encrypted) openAtRest(row.value, kek, t.kind);
       let n = 0;
@@ -44,12 +47,14 @@ export async function encryptAtRest(sql: Sql, kek: string, log: Logger): Promise
       }
       done.push(n);
     }
-    return { signingKeys: done[0], serverSecrets: done[1] };
+    return { signingKeys: done[0], serverSecrets: done[1], totpSecrets: done[2] };
   });
-  if (counts.signingKeys + counts.serverSecrets > 0) {
+  if (counts.signingKeys + counts.serverSecrets + counts.totpSecrets > 0) {
     log.info(
       counts,
-      `encrypted ${plural(counts.signingKeys, 'signing key')} and ${plural(counts.serverSecrets, 'server secret')} at rest`,
+      counts.totpSecrets > 0
+        ? `encrypted ${plural(counts.signingKeys, 'signing key')}, ${plural(counts.serverSecrets, 'server secret')} and ${plural(counts.totpSecrets, 'TOTP secret')} at rest`
+        : `encrypted ${plural(counts.signingKeys, 'signing key')} and ${plural(counts.serverSecrets, 'server secret')} at rest`,
     );
   }
   return counts;

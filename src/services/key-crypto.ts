@@ -1,16 +1,17 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 /**
- * Secret material at rest (private signing keys, server secrets): AES-256-GCM under a key
+ * Secret material at rest (private signing keys, server secrets, TOTP secrets): AES-256-GCM under a key
  * derived (HKDF-SHA256) from KEY_ENCRYPTION_KEY, one derived key per kind of material so that a
  * ciphertext of one kind never opens as the other. The envelope is
  * `v1.<iv>.<tag>.<ciphertext>` in base64url.
  */
-export type AtRestKind = 'signing key' | 'server secret';
+export type AtRestKind = 'signing key' | 'server secret' | 'TOTP secret';
 
 const INFO: Record<AtRestKind, string> = {
   'signing key': 'signing-key-encryption-v1',
   'server secret': 'server-secret-encryption-v1',
+  'TOTP secret': 'totp-secret-encryption-v1',
 };
 
 /** The server found stored material it cannot open: it must not start (nor replace the material). */

@@ -231,3 +231,11 @@ export class HotPathLimiter {
     return state;
   }
 }
+
+/**
+ * The second-factor limit: per user (the password is already known to whoever is guessing, so
+ * the address adds nothing), cleared by a success. TOTP codes and recovery codes share it.
+ */
+export function secondFactorLimits(userId: string, config: { loginMaxFailures: number }): Limit[] {
+  return [{ key: `mfa:user:${userId}`, max: config.loginMaxFailures, onSuccess: 'reset' }];
+}

@@ -1,3 +1,5 @@
+import { isUuid } from '../entities/base.js';
+import { User } from '../entities/User.js';
 import { recordLogin } from '../observability/metrics.js';
 import type { Ctx, Viewer } from './context.js';
 import { BusyError } from './errors.js';
@@ -44,4 +46,22 @@ export async function authenticate(ctx: Ctx, username: string, password: string)
   return result.blocked
     ? { ok: false, reason: 'blocked', retryAfter: result.retryAfter }
     : { ok: false, reason: 'invalid' };
+}
+
+/**
+ * The user a login step names (a passkey's owner, the user of a pending two-step login), if
+ * they may still sign in (exists, active).
+ */
+export async function userForLogin(ctx: Ctx, userId: string): Promise<Viewer | null> {
+  if (!isUuid(userId)) return null;
+  const user = await ctx.em.findOne(User, { id: userId, isActive: true });
+  return user
+    ? {
+        id: user.id,
+        username: user.username,
+        email: user.email,
+        isAdmin: user.isAdmin,
+        isActive: user.isActive,
+      }
+    : null;
 }

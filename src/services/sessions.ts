@@ -1,4 +1,12 @@
-import { deleteSession, findLiveSession, insertSession, type SessionRecord } from '../db/tables/sessions.js';
+import {
+  deleteSession,
+  findLiveSession,
+  insertSession,
+  recentSignIns as recentSignInsOf,
+  type SessionRecord,
+  type SignIn,
+} from '../db/tables/sessions.js';
+import { requireUser } from './access.js';
 import type { Ctx } from './context.js';
 import { digest, newCredential } from './secrets.js';
 
@@ -13,12 +21,14 @@ export async function startSession(
   ctx: Ctx,
   userId: string,
   meta: { ip?: string; userAgent?: string } = {},
+  amr: readonly string[] = ['pwd'],
 ): Promise<{ cookieValue: string; session: BrowserSession }> {
   const { idleTimeout, maxAge } = ctx.config.session;
   const cookieValue = newCredential('session');
   const session = await insertSession(ctx.sql, {
     tokenDigest: digest(cookieValue),
     userId,
+    amr: [...amr],
     idleTimeout,
     maxAge,
     ip: meta.ip?.slice(0, 64) ?? null,
@@ -38,4 +48,10 @@ export function findSession(ctx: Ctx, cookieValue: string | undefined): Promise<
 
 export async function endSession(ctx: Ctx, sessionId: string): Promise<void> {
   await deleteSession(ctx.sql, sessionId);
+}
+
+/** The signed-in user's live sessions, newest first (the security page's recent sign-ins). */
+export async function recentSignIns(ctx: Ctx): Promise<SignIn[]> {
+  const user = requireUser(ctx);
+  return recentSignInsOf(ctx.sql, user.id);
 }

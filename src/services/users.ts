@@ -44,7 +44,8 @@ function checkUsername(username: string): string {
   return value;
 }
 
-function checkPassword(password: string): void {
+/** The password rule, for every way a password is set (admins, the CLI, the user's own change). */
+export function checkPassword(password: string): void {
   if (password.length < PASSWORD_MIN) {
     throw new ValidationError('password', `Password must be at least ${PASSWORD_MIN} characters.`);
   }

@@ -1,12 +1,15 @@
 import { type Request, type Response, Router } from 'express';
-import { authenticate } from '../services/login.js';
-import { endSession, startSession } from '../services/sessions.js';
-import { clearCookie, cookieName, setCookie } from './cookies.js';
+import { ValidationError } from '../services/errors.js';
+import { authenticate, userForLogin } from '../services/login.js';
+import { endSession } from '../services/sessions.js';
+import { verifyPasskeyLogin } from '../services/webauthn.js';
+import { clearCookie, cookieName } from './cookies.js';
 import { csrfToken, requireCsrf } from './csrf.js';
 import { field } from './forms.js';
+import { afterPassword, finishLogin } from './login-flow.js';
 import { safeNext } from './safe-next.js';
 
-/** /accounts/login/ and /accounts/logout/. */
+/** /accounts/login/ (password, or a passkey alone) and /accounts/logout/. */
 export function accountsRouter(): Router {
   const router = Router();
 
@@ -21,8 +24,13 @@ export function accountsRouter(): Router {
       username:
         extra.username ??
         (typeof req.query.login_hint === 'string' ? req.query.login_hint.slice(0, 150) : ''),
-      error: extra.error,
+      error:
+        extra.error ??
+        (req.query.expired === '1'
+          ? 'Your sign-in took too long and has expired. Please log in again.'
+          : undefined),
       csrfToken: csrfToken(req, res),
+      passkeys: true,
     });
   };
 
@@ -63,17 +71,32 @@ export function accountsRouter(): Router {
         showLogin(req, res, { username, error: 'Please enter a correct username and password.' });
         return;
       }
-      // A new session id every login; the old session (if any) and the pre-session cookie die.
-      if (req.browserSession) await endSession(req.ctx, req.browserSession.id);
-      const { cookieValue } = await startSession(req.ctx, result.user.id, {
-        ip: req.ip,
-        userAgent: req.get('user-agent'),
+      await afterPassword(req, res, result.user, field(req, 'next') ?? '/');
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  // WebAuthn L2 §7.2, passwordless: a discoverable credential names its user; with user
+  // verification it is two factors on its own.
+  router.post('/accounts/login/passkey/', requireCsrf, async (req, res, next) => {
+    try {
+      const proved = await verifyPasskeyLogin(req.ctx, {
+        credential: field(req, 'credential'),
+        userId: null,
       });
-      const config = req.ctx.config;
-      setCookie(res, config, cookieName(config, 'session'), cookieValue);
-      clearCookie(res, config, cookieName(config, 'csrf'));
+      const user = await userForLogin(req.ctx, proved.userId);
+      if (!user) {
+        showLogin(req, res, { status: 400, error: 'This passkey cannot sign in here.' });
+        return;
+      }
+      await finishLogin(req, res, user.id, proved.amr);
       res.redirect(303, safeNext(field(req, 'next')));
     } catch (err) {
+      if (err instanceof ValidationError) {
+        showLogin(req, res, { status: 400, error: err.message });
+        return;
+      }
       next(err);
     }
   });

@@ -7,7 +7,7 @@ import type { Config } from '../config/index.js';
  * `__Host-` prefix when the issuer is https (the browser then refuses any Domain or non-secure
  * overwrite).
  */
-export function cookieName(config: Config, base: 'session' | 'csrf' | 'secret'): string {
+export function cookieName(config: Config, base: 'session' | 'csrf' | 'secret' | 'pending'): string {
   return `${config.secureCookies ? '__Host-' : ''}lk_${base}`;
 }
 

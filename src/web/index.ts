@@ -1,9 +1,11 @@
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import express, { type Express, Router } from 'express';
 import { authorizeRouter } from '../oauth/authorize.js';
 import { endSessionRouter } from '../oidc/end-session.js';
 import { VIEWS_DIR } from '../paths.js';
 import type { Runtime } from '../services/context.js';
+import { mfaRequiredFor, userHasFactor } from '../services/factors.js';
 import { accountsRouter } from './accounts.js';
 import { applicationsRouter } from './applications.js';
 import { authorizedTokensRouter } from './authorized-tokens.js';
@@ -11,6 +13,8 @@ import { deviceRouter } from './device.js';
 import { WebError, webErrorHandler } from './errors.js';
 import { homeRouter } from './home.js';
 import { resourcesRouter } from './resources.js';
+import { secondFactorRouter } from './second-factor.js';
+import { securityRouter } from './security.js';
 import { securityHeaders } from './security-headers.js';
 import { loadBrowserSession } from './session.js';
 import { createViewEngine } from './view-engine.js';
@@ -24,9 +28,18 @@ export function setupViews(app: Express, runtime: Runtime): void {
   app.set('views', VIEWS_DIR);
 }
 
+/** @simplewebauthn/browser's browser bundle, from node_modules (no CDN). */
+const WEBAUTHN_BROWSER = path.join(
+  path.dirname(path.dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser'))),
+  'dist/bundle/index.umd.min.js',
+);
+
 /** Static assets: the stylesheet and small scripts, served from views/assets (no CDN). */
 export function assetsRouter(): Router {
   const router = Router();
+  router.get('/static/vendor/simplewebauthn-browser.js', (_req, res) => {
+    res.sendFile(WEBAUTHN_BROWSER, { maxAge: '1h' });
+  });
   router.use(
     '/static',
     express.static(path.join(VIEWS_DIR, 'assets'), {
@@ -48,10 +61,19 @@ export function webRouter(runtime: Runtime, extra: Router[] = []): Router {
     next();
   });
   router.use(loadBrowserSession());
-  router.use((req, res, next) => {
-    res.locals.viewer = req.browserSession?.user;
-    res.locals.issuer = runtime.config.issuer;
-    next();
+  router.use(async (req, res, next) => {
+    try {
+      const viewer = req.browserSession?.user;
+      res.locals.viewer = viewer;
+      res.locals.issuer = runtime.config.issuer;
+      // An administrator without a second factor is warned on every page (one indexed lookup).
+      if (viewer?.isAdmin && !(await userHasFactor(req.ctx, viewer.id))) {
+        res.locals.mfaWarning = mfaRequiredFor(runtime.config, viewer) ? 'required' : 'advised';
+      }
+      next();
+    } catch (err) {
+      next(err);
+    }
   });
   // The authorization endpoint parses its own body strictly (a repeated parameter is an error).
   router.use(authorizeRouter(runtime.config.bodyLimitBytes));
@@ -59,6 +81,8 @@ export function webRouter(runtime: Runtime, extra: Router[] = []): Router {
     express.urlencoded({ extended: false, limit: runtime.config.bodyLimitBytes, parameterLimit: 200 }),
   );
   router.use(accountsRouter());
+  router.use(secondFactorRouter());
+  router.use(securityRouter());
   router.use(endSessionRouter());
   router.use(homeRouter());
   router.use(applicationsRouter());

@@ -31,6 +31,8 @@ export async function startTestServer(
     databaseUrl?: string;
     /** A test resolver and CA for the outbound client (servers with self-signed certificates). */
     outbound?: StartOptions['outbound'];
+    /** The issuer's host: `localhost` for WebAuthn, which Chromium refuses on an IP address. */
+    issuerHost?: 'localhost';
   } = {},
 ): Promise<TestServer> {
   const backend = opts.backend ?? 'postgresql';
@@ -44,7 +46,7 @@ export async function startTestServer(
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: String(port),
-    ISSUER: `http://127.0.0.1:${port}`,
+    ISSUER: `http://${opts.issuerHost ?? '127.0.0.1'}:${port}`,
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     CLEANUP_INTERVAL: '0',

@@ -4,16 +4,21 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Application } from '../../src/entities/Application.js';
 import type { User } from '../../src/entities/User.js';
+import * as account from '../../src/services/account.js';
 import * as applications from '../../src/services/applications.js';
 import * as audit from '../../src/services/audit.js';
 import * as authorizations from '../../src/services/authorizations.js';
 import { Ctx, type ServerCtx } from '../../src/services/context.js';
 import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../../src/services/errors.js';
+import * as factors from '../../src/services/factors.js';
 import * as initialAccessTokens from '../../src/services/initial-access-tokens.js';
 import * as keyRotation from '../../src/services/key-rotation.js';
 import * as resources from '../../src/services/resources.js';
+import * as sessions from '../../src/services/sessions.js';
 import * as tokenManagement from '../../src/services/token-management.js';
+import * as totp from '../../src/services/totp.js';
 import * as users from '../../src/services/users.js';
+import * as webauthn from '../../src/services/webauthn.js';
 import { serviceRuntime } from '../helpers/services.js';
 
 /**
@@ -51,6 +56,8 @@ const signedIn = { anonymous: UnauthenticatedError, client: ForbiddenError };
 const behindListing = {
   skip: 'batch load for ids a checked listing returned; fields are masked per actor by the mappers',
 };
+/** Acts on the caller's own account only: another user's objects are out of its reach by construction. */
+const ownAccount = { ...signedIn, stranger: { skip: 'acts on the caller’s own account only' } };
 const empty = {
   hides(result: unknown) {
     const list = Array.isArray(result) ? result : (result as { nodes: unknown[] }).nodes;
@@ -183,6 +190,32 @@ const ENTRY_POINTS: Record<string, Row> = {
     stranger: behindListing,
     call: (c, f) => tokenManagement.activeTokenCounts(c, [f.app.id]),
   },
+  // Issue 18: second factors.
+  'factors.listFactors': { ...owned, call: (c, f) => factors.listFactors(c, f.alice.id) },
+  'factors.removeFactor': { ...owned, call: (c) => factors.removeFactor(c, randomUUID()) },
+  'factors.resetFactors': { ...admin, call: (c, f) => factors.resetFactors(c, f.alice.id) },
+  'factors.regenerateRecoveryCodes': { ...ownAccount, call: (c) => factors.regenerateRecoveryCodes(c) },
+  'factors.recoveryCodesRemaining': { ...ownAccount, call: (c) => factors.recoveryCodesRemaining(c) },
+  'totp.startTotpEnrollment': { ...ownAccount, call: async (c) => totp.startTotpEnrollment(c) },
+  'totp.totpUri': { ...ownAccount, call: async (c) => totp.totpUri(c, 'A'.repeat(32)) },
+  'totp.confirmTotp': {
+    ...ownAccount,
+    call: (c) => totp.confirmTotp(c, { secret: 'A'.repeat(32), code: '123456' }),
+  },
+  'webauthn.passkeyRegistrationOptions': {
+    ...ownAccount,
+    call: (c) => webauthn.passkeyRegistrationOptions(c),
+  },
+  'webauthn.registerPasskey': {
+    ...ownAccount,
+    call: (c) => webauthn.registerPasskey(c, { credential: '{}' }),
+  },
+  'account.changeOwnPassword': {
+    ...ownAccount,
+    call: (c) =>
+      account.changeOwnPassword(c, { current: 'x', next: 'new-password', confirm: 'new-password' }),
+  },
+  'sessions.recentSignIns': { ...ownAccount, call: (c) => sessions.recentSignIns(c) },
 };
 
 /** What doors import from src/services that is not an actor's entry point, and why. */
@@ -210,6 +243,19 @@ const NOT_ENTRY_POINTS: Record<string, string> = {
   'sessions.endSession': 'authentication: logout of the cookie’s own session',
   'tokens.findAccessToken': 'authentication: bearer token → actor',
   'limits.limitedAttempt': 'brute-force limiter around authentication steps',
+  'login.userForLogin': 'authentication: the user a passkey or a pending two-step login names',
+  'factors.userHasFactor':
+    'authentication: does the login need a second step (login, step-up, admin warning)',
+  'factors.redeemRecoveryCode': 'authentication: the second step of a pending login, under its limit',
+  'factors.limitedSecondFactor': 'brute-force limiter around second-factor checks',
+  'factors.issueRecoveryCodes':
+    'internal: on the transaction of a first factor’s enrollment, after its check',
+  'factors.mfaRequiredFor': 'pure: the MFA_REQUIRED policy',
+  'users.checkPassword': 'pure: the password rule',
+  'totp.verifyTotpLogin': 'authentication: the second step of a pending login, under its limit',
+  'totp.secondFactorMessage': 'pure: a sentence',
+  'webauthn.passkeyLoginOptions': 'authentication: a challenge for signing in (passwordless or second step)',
+  'webauthn.verifyPasskeyLogin': 'authentication: a passkey assertion',
   // Protocol steps: the user is the session's, the client is authenticated by the protocol door.
   'device-codes.findPendingByUserCode': 'protocol: RFC 8628 §3.3 user-code entry (logged-in page)',
   'device-codes.decideDeviceCode': 'protocol: RFC 8628 §3.3 approval by the logged-in user',
@@ -228,6 +274,11 @@ const ADMIN_MODULES: Record<string, Record<string, unknown>> = {
   'initial-access-tokens': initialAccessTokens,
   resources,
   'token-management': tokenManagement,
+  factors,
+  totp,
+  webauthn,
+  account,
+  sessions,
 };
 
 function classified(key: string): boolean {
@@ -315,6 +366,9 @@ const OBJECT_TABLES = [
   'grants',
   'sessions',
   'resources',
+  'user_factors',
+  'recovery_codes',
+  'webauthn_challenges',
 ];
 
 /** The rows of the given tables: a refusal leaves all of them (and the audit trail) as they were. */

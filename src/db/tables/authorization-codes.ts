@@ -13,7 +13,7 @@ import { statement } from './statement.js';
 import { userEnabled } from './users.js';
 
 const CODE_COLUMNS = `id, code_digest, application_id, user_id, grant_id, redirect_uri, scopes,
-       code_challenge, code_challenge_method, nonce, auth_time, sid, expires_at, resources, dpop_jkt`;
+       code_challenge, code_challenge_method, nonce, auth_time, amr, sid, expires_at, resources, dpop_jkt`;
 
 /** What the authorization request binds a new code to. */
 export interface CodeBinding {
@@ -83,11 +83,11 @@ function grantForCode(user: string, from: string | null, mayRecord: string): str
 }
 
 const CREATE = statement(
-  [...BINDING_PARAMS, 'user_id', 'auth_time', 'sid'],
+  [...BINDING_PARAMS, 'user_id', 'auth_time', 'amr', 'sid'],
   `with ${grantForCode(':user_id::uuid', null, 'true')}
    insert into authorization_codes (${CODE_COLUMNS})
    select :id, :code_digest, :application_id, :user_id, grant_row.id, :redirect_uri, :scopes, :code_challenge,
-          :code_challenge_method, :nonce, :auth_time, :sid, now() + make_interval(secs => :ttl), :resources, :dpop_jkt
+          :code_challenge_method, :nonce, :auth_time, :amr::text[], :sid, now() + make_interval(secs => :ttl), :resources, :dpop_jkt
      from grant_row limit 1`,
 );
 
@@ -99,7 +99,7 @@ export async function insertCode(
   sql: Sql,
   codeDigest: Buffer,
   binding: CodeBinding,
-  holder: { userId: string; authTime: Date; sid: string | null },
+  holder: { userId: string; authTime: Date; amr: readonly string[]; sid: string | null },
 ): Promise<void> {
   await sql.execute(
     CREATE.text,
@@ -107,6 +107,7 @@ export async function insertCode(
       ...bindingValues(codeDigest, binding),
       user_id: holder.userId,
       auth_time: holder.authTime,
+      amr: [...holder.amr],
       sid: holder.sid,
     }),
   );
@@ -118,7 +119,7 @@ const CREATE_FOR_SESSION = statement(
    ${grantForCode('live_session.user_id', 'live_session', ':skip_consent::boolean')}
    insert into authorization_codes (${CODE_COLUMNS})
    select :id, :code_digest, :application_id, live_session.user_id, grant_row.id, :redirect_uri, :scopes,
-          :code_challenge, :code_challenge_method, :nonce, live_session.auth_time, live_session.id,
+          :code_challenge, :code_challenge_method, :nonce, live_session.auth_time, live_session.amr, live_session.id,
           now() + make_interval(secs => :ttl), :resources, :dpop_jkt
      from live_session, grant_row limit 1
    returning id`,
@@ -217,6 +218,8 @@ export interface RedeemedCode {
   resources: string[];
   nonce: string | null;
   authTime: Date;
+  /** RFC 8176 methods of the session the code was issued in (null: issued before they were kept). */
+  amr: string[] | null;
   sid: string | null;
 }
 
@@ -228,11 +231,12 @@ interface CodeDbRow {
   resources: string[];
   nonce: string | null;
   auth_time: Date;
+  amr: string[] | null;
   sid: string | null;
 }
 
 const CODE_FIELDS =
-  'ac.id, ac.application_id, ac.user_id, ac.grant_id, ac.scopes, ac.resources, ac.nonce, ac.auth_time, ac.sid';
+  'ac.id, ac.application_id, ac.user_id, ac.grant_id, ac.scopes, ac.resources, ac.nonce, ac.auth_time, ac.amr, ac.sid';
 
 function toRedeemedCode(r: CodeDbRow): RedeemedCode {
   return {
@@ -243,6 +247,7 @@ function toRedeemedCode(r: CodeDbRow): RedeemedCode {
     resources: r.resources,
     nonce: r.nonce,
     authTime: r.auth_time,
+    amr: r.amr,
     sid: r.sid,
   };
 }

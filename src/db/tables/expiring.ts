@@ -12,6 +12,7 @@ export const EXPIRING_TABLES = [
   'initial_access_tokens',
   'used_jtis',
   'pushed_authorization_requests',
+  'webauthn_challenges',
 ] as const;
 
 export type ExpiringTable = (typeof EXPIRING_TABLES)[number];

@@ -8,6 +8,8 @@ export interface SessionRecord {
   id: string;
   user: { id: string; username: string; email: string | null; isAdmin: boolean; isActive: boolean };
   authTime: Date;
+  /** How the user authenticated (RFC 8176 values). */
+  amr: string[];
   expiresAt: Date;
 }
 
@@ -19,7 +21,7 @@ export interface SessionRecord {
 export const TOUCH_AFTER_SECONDS = 60;
 
 /** What every reader of a session selects; `live_session` is the CTE of LIVE_SESSION. */
-const SESSION_COLUMNS = `s.id, s.auth_time, s.expires_at, s.absolute_expires_at, s.last_seen_at,
+const SESSION_COLUMNS = `s.id, s.auth_time, s.amr, s.expires_at, s.absolute_expires_at, s.last_seen_at,
             u.id as user_id, u.username, u.email, u.is_admin, u.is_active`;
 
 /**
@@ -45,6 +47,7 @@ export const LIVE_SESSION_PARAMS = ['session_digest', 'idle_timeout'] as const;
 interface SessionDbRow {
   id: string;
   auth_time: Date;
+  amr: string[];
   expires_at: Date;
   absolute_expires_at: Date;
   last_seen_at: Date;
@@ -59,6 +62,7 @@ function toSession(row: SessionDbRow): SessionRecord {
   return {
     id: row.id,
     authTime: row.auth_time,
+    amr: row.amr,
     expiresAt: row.expires_at,
     user: {
       id: row.user_id,
@@ -86,10 +90,10 @@ export async function findLiveSession(
 }
 
 const INSERT = statement(
-  ['id', 'token_digest', 'user_id', 'idle_timeout', 'max_age', 'ip', 'user_agent'],
+  ['id', 'token_digest', 'user_id', 'amr', 'idle_timeout', 'max_age', 'ip', 'user_agent'],
   `with s as (
-     insert into sessions (id, token_digest, user_id, auth_time, expires_at, absolute_expires_at, ip, user_agent)
-     values (:id, :token_digest, :user_id, now(), now() + make_interval(secs => :idle_timeout),
+     insert into sessions (id, token_digest, user_id, auth_time, amr, expires_at, absolute_expires_at, ip, user_agent)
+     values (:id, :token_digest, :user_id, now(), :amr, now() + make_interval(secs => :idle_timeout),
              now() + make_interval(secs => :max_age), :ip, :user_agent)
      returning *)
    select ${SESSION_COLUMNS} from s join users u on u.id = s.user_id`,
@@ -101,6 +105,7 @@ export async function insertSession(
   s: {
     tokenDigest: Buffer;
     userId: string;
+    amr: string[];
     idleTimeout: number;
     maxAge: number;
     ip: string | null;
@@ -113,6 +118,7 @@ export async function insertSession(
       id: newId(),
       token_digest: s.tokenDigest,
       user_id: s.userId,
+      amr: s.amr,
       idle_timeout: s.idleTimeout,
       max_age: s.maxAge,
       ip: s.ip,
@@ -132,4 +138,50 @@ export async function deleteSession(sql: Sql, id: string): Promise<void> {
 /** Ends every session of a user (password changed, user disabled). */
 export async function deleteSessionsOfUser(sql: Sql, userId: string): Promise<void> {
   await sql.execute(DELETE_FOR_USER.text, DELETE_FOR_USER.values({ user_id: userId }));
+}
+
+const DELETE_OTHERS = statement(
+  ['user_id', 'keep'],
+  'delete from sessions where user_id = :user_id and id <> :keep',
+);
+
+/** Ends every session of a user but one (the one that just changed the password). */
+export async function deleteOtherSessionsOfUser(sql: Sql, userId: string, keepId: string): Promise<number> {
+  return sql.execute(DELETE_OTHERS.text, DELETE_OTHERS.values({ user_id: userId, keep: keepId }));
+}
+
+export interface SignIn {
+  id: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+  amr: string[];
+  ip: string | null;
+  userAgent: string | null;
+}
+
+const RECENT = statement(
+  ['user_id'],
+  `select id, created_at, last_seen_at, amr, ip, user_agent from sessions
+    where user_id = :user_id and expires_at > now() and absolute_expires_at > now()
+    order by created_at desc limit 20`,
+);
+
+/** A user's live sessions, newest first: the sign-ins the security page lists. */
+export async function recentSignIns(sql: Sql, userId: string): Promise<SignIn[]> {
+  const rows = await sql.query<{
+    id: string;
+    created_at: Date;
+    last_seen_at: Date;
+    amr: string[];
+    ip: string | null;
+    user_agent: string | null;
+  }>(RECENT.text, RECENT.values({ user_id: userId }));
+  return rows.map((r) => ({
+    id: r.id,
+    createdAt: r.created_at,
+    lastSeenAt: r.last_seen_at,
+    amr: r.amr,
+    ip: r.ip,
+    userAgent: r.user_agent,
+  }));
 }

@@ -93,6 +93,7 @@ export const authorizationCodeGrant: GrantHandler = {
       scopes,
       nonce: redeemed.nonce,
       authTime: redeemed.authTime,
+      amr: redeemed.amr,
       sid: redeemed.sid,
       accessToken: access.value,
     });

@@ -1,4 +1,5 @@
 import { newId } from '../../entities/base.js';
+import { mfaRequiredFor, userHasFactor } from '../../services/factors.js';
 import { upsertGrant } from '../../services/grants.js';
 import { authenticate } from '../../services/login.js';
 import { insertTokenPair, mintAccessToken } from '../../services/tokens.js';
@@ -12,7 +13,8 @@ import type { GrantHandler } from './types.js';
 /**
  * RFC 6749 §4.3, for applications that opt in (OAuth 2.1 drops it). Same argon2 check and the
  * same brute-force limits as the login page. The consent is recorded as a grant so that the
- * user sees and can revoke it.
+ * user sees and can revoke it. An account with a second factor (or one MFA_REQUIRED covers)
+ * cannot use it: the grant has no way to ask for the factor.
  */
 export const passwordGrant: GrantHandler = {
   grantType: 'password',
@@ -33,6 +35,10 @@ export const passwordGrant: GrantHandler = {
       if (result.reason === 'blocked') throw tooManyAttempts('invalid_grant', result.retryAfter);
       if (result.reason === 'busy') throw temporarilyUnavailable(result.retryAfter);
       throw invalidGrant('Invalid username or password.');
+    }
+    // A password alone must not open an account that needs more: the login page asks for it.
+    if (mfaRequiredFor(ctx.config, result.user) || (await userHasFactor(ctx, result.user.id))) {
+      throw invalidGrant('This account signs in with a second factor: use the authorization code flow.');
     }
     const identifiers = resources.map((r) => r.identifier);
     const grant = await upsertGrant(ctx.sql, result.user.id, client.id, scopes, identifiers);

@@ -24,6 +24,8 @@ export interface FlowOptions {
   nonce: boolean;
   /** RFC 8707: this `resource` at the authorization request and at the token request. */
   resource?: string;
+  /** RFC 9449: a fresh DPoP proof for the token request (the tokens must come back DPoP-bound). */
+  dpopProof?: (htu: string) => Promise<string>;
 }
 
 export interface TokenSet {
@@ -176,21 +178,22 @@ export class CodeFlow {
       code_verifier: verifier,
     });
     if (opts.resource) form.set('resource', opts.resource);
-    const tokenRes = await this.send(
-      'POST',
-      '/o/token/',
-      {
-        Authorization: basicAuth(clientId, clientSecret),
-        'Content-Type': 'application/x-www-form-urlencoded',
-      },
-      form.toString(),
-    );
+    const headers: Record<string, string> = {
+      Authorization: basicAuth(clientId, clientSecret),
+      'Content-Type': 'application/x-www-form-urlencoded',
+    };
+    if (opts.dpopProof) headers.DPoP = await opts.dpopProof(`${this.client.baseUrl}/o/token/`);
+    const tokenRes = await this.send('POST', '/o/token/', headers, form.toString());
     const token = `POST /o/token/ grant_type=authorization_code (after ${authorize})`;
     if (tokenRes.status !== 200) {
       throw new FlowFailure('status', `${token} answered ${tokenRes.status}: ${tokenRes.body.slice(0, 200)}`);
     }
     const body = JSON.parse(tokenRes.body) as Partial<TokenSet>;
-    if (typeof body.access_token !== 'string' || (opts.nonce && typeof body.id_token !== 'string')) {
+    if (
+      typeof body.access_token !== 'string' ||
+      (opts.nonce && typeof body.id_token !== 'string') ||
+      (opts.dpopProof && body.token_type !== 'DPoP')
+    ) {
       throw new FlowFailure(
         'error',
         `${token} answered 200 without the expected tokens: ${tokenRes.body.slice(0, 200)}`,

@@ -214,6 +214,26 @@ export const scenarios: Scenario[] = [
     prepare: (env) => flows(env, { scope: 'read', nonce: false, resource: env.resource }),
   },
   {
+    // Each flow's token request carries a fresh ES256 proof, signed by the load driver.
+    name: 'flow-dpop',
+    unit: 'flows/s',
+    against: 'flow',
+    async prepare(env) {
+      const key = await generateKeyPair('ES256');
+      const jwk = await exportJWK(key.publicKey);
+      const dpopProof = (htu: string) =>
+        new SignJWT({
+          htm: 'POST',
+          htu,
+          jti: randomBytes(16).toString('base64url'),
+          iat: Math.floor(Date.now() / 1000),
+        })
+          .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+          .sign(key.privateKey);
+      return flows(env, { scope: 'read', nonce: false, dpopProof });
+    },
+  },
+  {
     name: 'flow-openid',
     unit: 'flows/s',
     prepare: (env) => flows(env, { scope: 'openid read', nonce: true }),

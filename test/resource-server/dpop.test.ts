@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
+import express from 'express';
 import { decodeJwt } from 'jose';
+import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type JtiStore,
   MemoryJtiStore,
   protectedResourceMetadataDocument,
+  requireToken,
 } from '../../src/resource-server/index.js';
 import { DpopKey, forgedJws, rawRequest } from '../helpers/dpop.js';
 import { postForm } from '../helpers/oauth.js';
+import { freePort } from '../helpers/ports.js';
 import {
   type Listening,
   type ResourceFixture,
@@ -135,6 +139,54 @@ describe('RFC 9449 §7.1: a bound token with a valid proof', () => {
       await expectProofRefused(await call(proxied, token, await proof(local)), /htu/);
     } finally {
       await proxied.close();
+    }
+  });
+});
+
+describe('RFC 9449 §7: with a real DPoP client (openid-client 6)', () => {
+  it('RFC 9449 §7.1: openid-client gets a bound token with its DPoP handle and calls the API with it (fetchProtectedResource)', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const app = express();
+    app.get(
+      '/api',
+      requireToken({ issuer: f.issuer, resource: f.jwtResource, dpop: { publicUrl: base } }),
+      (req, res) => void res.json((req as express.Request & { auth?: unknown }).auth),
+    );
+    const server = await new Promise<import('node:http').Server>((resolve) => {
+      const s = app.listen(port, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const config = await oidc.discovery(
+        new URL(f.issuer),
+        f.machine.clientId,
+        undefined,
+        oidc.ClientSecretBasic(String(f.machine.clientSecret)),
+        { execute: [oidc.allowInsecureRequests] },
+      );
+      const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair());
+      const tokens = await oidc.clientCredentialsGrant(
+        config,
+        { scope: 'notes:read', resource: f.jwtResource },
+        { DPoP },
+      );
+      expect(tokens.token_type).toBe('dpop');
+      const res = await oidc.fetchProtectedResource(
+        config,
+        tokens.access_token,
+        new URL(`${base}/api`),
+        'GET',
+        undefined,
+        undefined,
+        {
+          DPoP,
+        },
+      );
+      expect(res.status).toBe(200);
+      expect((await res.json()).confirmation).toEqual({ jkt: await DPoP.calculateThumbprint() });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     }
   });
 });

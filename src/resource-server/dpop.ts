@@ -158,6 +158,7 @@ export function createDpopCheck(o: DpopOptions, resource: string): DpopCheck {
   const maxAge = o.maxAgeSeconds ?? 60;
   const tolerance = o.clockToleranceSeconds ?? 5;
   const store = o.jtiStore ?? new MemoryJtiStore();
+  const keys = new ProofKeys(algorithms);
 
   /** The URL the client called, as the public sees it (see DpopOptions.publicUrl). */
   const requestUrl = (req: Request) => {
@@ -178,24 +179,11 @@ export function createDpopCheck(o: DpopOptions, resource: string): DpopCheck {
       if (proof.length > MAX_PROOF_BYTES) throw invalidDpopProof('The DPoP proof is too large.');
       if (!COMPACT_JWS.test(proof)) throw invalidDpopProof('The DPoP proof is not a compact JWS.');
 
-      let jwk: JWK;
-      try {
-        const header = decodeProtectedHeader(proof);
-        jwk = header.jwk as JWK;
-      } catch {
-        throw invalidDpopProof('The DPoP proof header is not a JSON object.');
-      }
-      if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk))
-        throw invalidDpopProof('The DPoP proof header must carry the public key as "jwk".');
-      if (jwk.kty === 'oct' || PRIVATE_MEMBERS.some((m) => Object.hasOwn(jwk, m)))
-        throw invalidDpopProof(
-          'The DPoP proof "jwk" must be a public key, without private or symmetric material.',
-        );
-
+      const { key, thumbprint } = await keys.of(proof);
       let payload: Record<string, unknown>;
       try {
-        // typ, alg in the list, the jwk imported as a public key for that alg, the signature.
-        ({ payload } = await jwtVerify(proof, EmbeddedJWK, {
+        // typ, alg in the list, the signature by the header's jwk.
+        ({ payload } = await jwtVerify(proof, key, {
           typ: 'dpop+jwt',
           algorithms,
           requiredClaims: ['htm', 'htu', 'iat', 'jti'],
@@ -220,12 +208,6 @@ export function createDpopCheck(o: DpopOptions, resource: string): DpopCheck {
       if (typeof ath !== 'string' || ath !== accessTokenHash(token))
         throw invalidDpopProof('The DPoP proof ath must be the hash of the access token (RFC 9449 §4.2).');
 
-      let thumbprint: string;
-      try {
-        thumbprint = await calculateJwkThumbprint(jwk, 'sha256');
-      } catch {
-        throw invalidDpopProof('The DPoP proof "jwk" is malformed.');
-      }
       if (thumbprint !== jkt)
         throw invalidDpopProof('The DPoP proof is not signed by the key the access token is bound to.');
       // Last, so a proof refused for another reason does not use up its jti.
@@ -233,6 +215,54 @@ export function createDpopCheck(o: DpopOptions, resource: string): DpopCheck {
         throw invalidDpopProof('The DPoP proof was already used (jti replay).');
     },
   };
+}
+
+/**
+ * The keys of proofs by protected header: a client signs every proof with one key, under the
+ * same header (typ, alg, jwk), so the jwk checks, its import and its thumbprint are done once per
+ * key, not once per request (the import alone cost about as much as the signature check). All
+ * cached follows from the header alone; every proof's signature is still verified. Bounded: a
+ * flood of keys only evicts.
+ */
+class ProofKeys {
+  private readonly cache = new Map<string, { key: CryptoKey | Uint8Array; thumbprint: string }>();
+
+  constructor(
+    private readonly algorithms: readonly string[],
+    private readonly maxEntries = 1000,
+  ) {}
+
+  async of(proof: string): Promise<{ key: CryptoKey | Uint8Array; thumbprint: string }> {
+    const segment = proof.slice(0, proof.indexOf('.'));
+    const hit = this.cache.get(segment);
+    if (hit) return hit;
+    let header: ReturnType<typeof decodeProtectedHeader>;
+    try {
+      header = decodeProtectedHeader(proof);
+    } catch {
+      throw invalidDpopProof('The DPoP proof header is not a JSON object.');
+    }
+    const jwk = header.jwk as JWK | undefined;
+    if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk))
+      throw invalidDpopProof('The DPoP proof header must carry the public key as "jwk".');
+    if (jwk.kty === 'oct' || PRIVATE_MEMBERS.some((m) => Object.hasOwn(jwk, m)))
+      throw invalidDpopProof(
+        'The DPoP proof "jwk" must be a public key, without private or symmetric material.',
+      );
+    if (typeof header.alg !== 'string' || !this.algorithms.includes(header.alg))
+      throw invalidDpopProof('The DPoP proof alg is not one this resource accepts (see algs).');
+    let found: { key: CryptoKey | Uint8Array; thumbprint: string };
+    try {
+      // jose's EmbeddedJWK: the header's jwk imported for the header's alg, and only a public key.
+      const key = await EmbeddedJWK(header, { payload: '', signature: '' });
+      found = { key, thumbprint: await calculateJwkThumbprint(jwk, 'sha256') };
+    } catch (err) {
+      throw proofRefusal(err);
+    }
+    if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(segment, found);
+    return found;
+  }
 }
 
 /** jose's refusals in the library's own words (nothing of the proof is echoed). */

@@ -392,6 +392,11 @@ describe('RFC 9449 §4.3: each claim of the proof is checked', () => {
       await key.proof('GET', HTU, { accessToken: token, claims: { htu: { toString: 1 } } }),
       await key.proof('GET', HTU, { accessToken: token, claims: { htu: 'javascript:alert(1)' } }),
       await key.proof('GET', HTU, { accessToken: token, claims: { exp: 1 } }),
+      // A header already seen (its key cached) with another payload under the old signature.
+      await (async () => {
+        const [h, , sig] = (await key.proof('GET', HTU, { accessToken: token })).split('.');
+        return `${h}.${b64(JSON.stringify({ ...claims, jti: 'tampered' }))}.${sig}`;
+      })(),
     ];
     for (const proof of hostile) {
       const res = await rawRequest(`${api.url}/api`, {

@@ -22,6 +22,11 @@ export interface TokenAuth {
   resource: URL;
   /** How the token was checked. */
   verifiedBy: 'jwt' | 'introspection';
+  /**
+   * The key the caller proved it holds (RFC 9449 §7.1: a DPoP proof by the key of the token's
+   * `cnf.jkt`); undefined for a bearer token.
+   */
+  confirmation: { jkt: string } | undefined;
   /** The AuthInfo slot for anything else: here the claims again (frozen). */
   extra: Record<string, unknown>;
 }
@@ -72,12 +77,14 @@ class Auth implements TokenAuth {
   readonly claims: Readonly<Record<string, unknown>>;
   readonly resource: URL;
   readonly verifiedBy: TokenAuth['verifiedBy'];
+  readonly confirmation: TokenAuth['confirmation'];
   readonly extra: Record<string, unknown>;
 
   constructor(
     readonly token: string,
     v: VerifiedToken,
     resource: string,
+    confirmation: TokenAuth['confirmation'],
   ) {
     this.subject = v.subject;
     this.clientId = v.clientId;
@@ -87,12 +94,17 @@ class Auth implements TokenAuth {
     this.claims = v.claims;
     this.resource = new URL(resource);
     this.verifiedBy = v.verifiedBy;
+    this.confirmation = confirmation && Object.freeze({ ...confirmation });
     this.extra = v.claims as Record<string, unknown>;
   }
 }
 
-export const authFor = (token: string, v: VerifiedToken, resource: string): TokenAuth =>
-  new Auth(token, v, resource);
+export const authFor = (
+  token: string,
+  v: VerifiedToken,
+  resource: string,
+  confirmation?: TokenAuth['confirmation'],
+): TokenAuth => new Auth(token, v, resource, confirmation);
 
 type WithAuth = Request & { auth?: TokenAuth };
 

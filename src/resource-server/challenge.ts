@@ -10,6 +10,8 @@ export interface Challenge {
   scopes?: readonly string[];
   /** RFC 9728 §5.1: where the protected resource metadata is. */
   resourceMetadata?: string;
+  /** RFC 9449 §7.1: the DPoP proof algorithms accepted (space-separated in the header). */
+  algs?: readonly string[];
 }
 
 /**
@@ -27,6 +29,7 @@ export function challengeHeader(c: Challenge): string {
   if (c.error && c.description) params.push(`error_description=${quoted(c.description)}`);
   if (c.scopes?.length) params.push(`scope=${quoted(c.scopes.join(' '))}`);
   if (c.resourceMetadata) params.push(`resource_metadata=${quoted(c.resourceMetadata)}`);
+  if (c.algs?.length) params.push(`algs=${quoted(c.algs.join(' '))}`);
   const scheme = c.scheme ?? 'Bearer';
   return params.length ? `${scheme} ${params.join(', ')}` : scheme;
 }

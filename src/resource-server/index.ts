@@ -6,9 +6,11 @@
 export { authOf, type TokenAuth, type VerifiedToken } from './auth.js';
 export { type Challenge, challengeHeader } from './challenge.js';
 export type { AuthorizationServerMetadata } from './discovery.js';
+export { type DpopOptions, type JtiStore, MemoryJtiStore } from './dpop.js';
 export {
   type BearerErrorCode,
   insufficientScope,
+  invalidDpopProof,
   invalidRequest,
   invalidToken,
   TokenError,

@@ -5,6 +5,21 @@ import type { KeySet } from './jwks.js';
 /** A compact JWS: three base64url parts (the third empty for `alg: none`, refused below). */
 export const looksLikeJws = (token: string) => /^[\w-]+\.[\w-]+\.[\w-]*$/.test(token);
 
+/** The asymmetric JWS algorithms jose verifies (RFC 7518 §3.3–3.5, RFC 8037). */
+export const ASYMMETRIC_ALGORITHMS: readonly string[] = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+];
+
 /** Algorithms never accepted, whatever the configuration says: unsigned, or keyed by a shared secret. */
 export function refusedAlgorithm(alg: string): boolean {
   return alg === 'none' || /^HS/i.test(alg);

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ASYMMETRIC_ALGORITHMS } from './jwt.js';
 
 const WELL_KNOWN = '/.well-known/oauth-protected-resource';
 
@@ -12,6 +13,13 @@ export interface ProtectedResourceMetadataOptions {
   bearerMethodsSupported?: readonly string[];
   resourceName?: string;
   resourceDocumentation?: string;
+  /**
+   * RFC 9728 §2 `dpop_signing_alg_values_supported`: the DPoP proof algorithms requireToken
+   * accepts (its `dpop.algorithms`; the library's default list when true).
+   */
+  dpopSigningAlgValuesSupported?: readonly string[] | true;
+  /** RFC 9728 §2 `dpop_bound_access_tokens_required` (requireToken's `dpop.required`). */
+  dpopBoundAccessTokensRequired?: boolean;
   /** Any other RFC 9728 §2 member (snake_case, as in the document). */
   extra?: Readonly<Record<string, unknown>>;
   /**
@@ -63,6 +71,18 @@ export function protectedResourceMetadataDocument(
     bearer_methods_supported: [...(o.bearerMethodsSupported ?? ['header'])],
     ...(o.resourceName ? { resource_name: o.resourceName } : {}),
     ...(o.resourceDocumentation ? { resource_documentation: o.resourceDocumentation } : {}),
+    ...(o.dpopSigningAlgValuesSupported
+      ? {
+          dpop_signing_alg_values_supported: [
+            ...(o.dpopSigningAlgValuesSupported === true
+              ? ASYMMETRIC_ALGORITHMS
+              : o.dpopSigningAlgValuesSupported),
+          ],
+        }
+      : {}),
+    ...(o.dpopBoundAccessTokensRequired !== undefined
+      ? { dpop_bound_access_tokens_required: o.dpopBoundAccessTokensRequired }
+      : {}),
   };
 }
 

@@ -1,15 +1,17 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { attach, authFor, type TokenAuth } from './auth.js';
 import { challengeHeader } from './challenge.js';
-import { presentedToken } from './credentials.js';
-import { insufficientScope, invalidToken, TokenError, UpstreamError } from './errors.js';
+import { type Presented, presentedToken } from './credentials.js';
+import { createDpopCheck, type DpopOptions } from './dpop.js';
+import { insufficientScope, invalidToken, onDpopChallenge, TokenError, UpstreamError } from './errors.js';
 import { resourceMetadataUrl } from './metadata.js';
 import { createTokenVerifier, type TokenVerifier, type VerifierOptions } from './verifier.js';
 
 /**
- * A proof-of-possession check for sender-constrained tokens (RFC 7800 `cnf`; DPoP, RFC 9449,
- * issue 17). Without one, a token carrying `cnf` is refused: honouring it as a plain bearer
- * token would defeat the binding.
+ * A proof-of-possession check for sender-constrained tokens other than DPoP (RFC 7800 `cnf`,
+ * e.g. mTLS `x5t#S256`); DPoP (`cnf.jkt`) is checked by the library itself (option `dpop`).
+ * Without one, a token carrying such a `cnf` is refused: honouring it as a plain bearer token
+ * would defeat the binding.
  */
 export interface ProofOfPossession {
   /** Authorization schemes accepted besides Bearer, e.g. `['DPoP']`. */
@@ -39,6 +41,13 @@ export interface RequireTokenOptions extends VerifierOptions {
   /** The RFC 9728 metadata URL named in challenges; default from the resource (§3.1); false: none. */
   resourceMetadataUrl?: string | false;
   proofOfPossession?: ProofOfPossession;
+  /**
+   * DPoP (RFC 9449 §7): on by default. A token bound to a key (`cnf.jkt`, in the JWT or the
+   * introspection answer) must come as `Authorization: DPoP` with a proof of that key; a token
+   * sent with the DPoP scheme must be bound. `false` turns it off (bound tokens are then
+   * refused unless `proofOfPossession` handles the DPoP scheme).
+   */
+  dpop?: DpopOptions | false;
   /** Share one verifier (its caches, JWKS, discovery) between several requireToken calls. */
   verifier?: TokenVerifier;
   /**
@@ -72,6 +81,14 @@ export function requireToken(options: RequireTokenOptions): RequestHandler {
   const required = [...(options.scopes ?? [])];
   const pop = options.proofOfPossession;
   const schemes = new Set((pop?.schemes ?? []).map((s) => s.toLowerCase()));
+  const dpop = options.dpop === false ? undefined : createDpopCheck(options.dpop ?? {}, options.resource);
+  if (dpop) {
+    if (schemes.has('dpop'))
+      throw new TypeError(
+        'requireToken: DPoP is checked by the library; set dpop: false to check it in proofOfPossession',
+      );
+    schemes.add('dpop');
+  }
   const metadataUrl =
     options.resourceMetadataUrl === false
       ? undefined
@@ -98,14 +115,32 @@ export function requireToken(options: RequireTokenOptions): RequestHandler {
         err = invalidToken('The access token could not be verified.');
       }
       const e = err as TokenError;
-      const challenge = challengeHeader({
-        realm,
-        error: e.code,
-        description: e.description,
-        scopes: e.code === 'insufficient_scope' ? e.scopes : required,
-        resourceMetadata: metadataUrl,
-      });
-      res.status(e.status).set('WWW-Authenticate', [challenge, ...(pop?.challenges ?? [])]);
+      // The error rides on the challenge of the scheme it concerns (RFC 9449 §7.1–7.2); the
+      // other scheme's challenge still says what this resource accepts.
+      const errorOn = dpop && (dpop.required || e.scheme === 'DPoP') ? 'DPoP' : 'Bearer';
+      // Bearer keeps realm, scope and resource_metadata (what RFC 6750 and RFC 9728 clients
+      // read); the DPoP challenge beside it is RFC 9449 §7.1's short one (its error and algs).
+      const alone = !!dpop?.required;
+      const challenge = (scheme: 'Bearer' | 'DPoP') => {
+        const full = scheme === 'Bearer' || alone;
+        const carries = scheme === errorOn;
+        return challengeHeader({
+          scheme,
+          realm: full ? realm : undefined,
+          ...(carries ? { error: e.code, description: e.description } : {}),
+          scopes: e.code === 'insufficient_scope' && carries ? e.scopes : full ? required : [],
+          resourceMetadata: full ? metadataUrl : undefined,
+          algs: scheme === 'DPoP' ? dpop?.algorithms : undefined,
+        });
+      };
+      const challenges = !dpop
+        ? [challenge('Bearer')]
+        : dpop.required
+          ? [challenge('DPoP')]
+          : errorOn === 'DPoP'
+            ? [challenge('DPoP'), challenge('Bearer')]
+            : [challenge('Bearer'), challenge('DPoP')];
+      res.status(e.status).set('WWW-Authenticate', [...challenges, ...(pop?.challenges ?? [])]);
       res.json(
         e.code ? { error: e.code, error_description: e.description } : { error_description: e.description },
       );
@@ -114,7 +149,32 @@ export function requireToken(options: RequireTokenOptions): RequestHandler {
 
   async function check(req: Request): Promise<TokenAuth> {
     const presented = presentedToken(req, schemes);
+    if (!dpop || presented.scheme.toLowerCase() !== 'dpop') return checkToken(req, presented);
+    try {
+      return await checkToken(req, presented);
+    } catch (err) {
+      // The client used the DPoP scheme: every refusal is that scheme's (RFC 9449 §7.1).
+      throw err instanceof TokenError ? onDpopChallenge(err) : err;
+    }
+  }
+
+  async function checkToken(req: Request, presented: Presented): Promise<TokenAuth> {
     const verified = await verifier.verify(presented.token);
+    const jkt = typeof verified.cnf?.jkt === 'string' ? verified.cnf.jkt : undefined;
+    if (dpop && (jkt !== undefined || presented.scheme.toLowerCase() === 'dpop')) {
+      if (presented.scheme.toLowerCase() !== 'dpop')
+        throw onDpopChallenge(
+          invalidToken(
+            'The access token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof (RFC 9449 §7.1).',
+          ),
+        );
+      if (jkt === undefined)
+        throw invalidToken('The access token is not DPoP-bound; send it as a Bearer token (RFC 9449 §7.1).');
+      await dpop.verify(req, presented.token, jkt);
+      return withScopes(authFor(presented.token, verified, verifier.resource, { jkt }));
+    }
+    if (dpop?.required)
+      throw invalidToken('This resource accepts only DPoP-bound access tokens (RFC 9449 §7.1).');
     const auth = authFor(presented.token, verified, verifier.resource);
     const bound = verified.cnf !== undefined || presented.scheme.toLowerCase() !== 'bearer';
     if (bound) {
@@ -128,6 +188,10 @@ export function requireToken(options: RequireTokenOptions): RequestHandler {
         throw invalidToken('The proof of possession is invalid.');
       }
     }
+    return withScopes(auth);
+  }
+
+  function withScopes(auth: TokenAuth): TokenAuth {
     const missing = required.filter((s) => !auth.scopes.includes(s));
     if (missing.length) throw insufficientScope(required);
     return auth;

@@ -3,7 +3,7 @@ import { type AuthorizationServerMetadata, discovery, endpointOf } from './disco
 import type { Fetch, Upstream } from './http.js';
 import { checkIntrospection, type IntrospectionClient, introspect } from './introspection.js';
 import { KeySet } from './jwks.js';
-import { looksLikeJws, refusedAlgorithm, verifyJwt } from './jwt.js';
+import { ASYMMETRIC_ALGORITHMS, looksLikeJws, refusedAlgorithm, verifyJwt } from './jwt.js';
 import type { Refreshing } from './refreshing.js';
 import { TokenCache } from './token-cache.js';
 
@@ -56,19 +56,7 @@ export interface TokenVerifier {
   verify(token: string): Promise<VerifiedToken>;
 }
 
-const ASYMMETRIC = new Set([
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-]);
+const ASYMMETRIC = new Set(ASYMMETRIC_ALGORITHMS);
 
 /** Developer mistakes fail at start-up, with the option named; never on a request. */
 function checkOptions(o: VerifierOptions): VerificationMode {

@@ -32,6 +32,8 @@ let notes: Listening;
 let api: Listening;
 const METADATA_PATH = '/.well-known/oauth-protected-resource/api';
 const METADATA_URL = `https://notes.example.com${METADATA_PATH}`;
+/** RFC 9449 §7.1: the proof algorithms the library accepts by default, in its DPoP challenge. */
+const DPOP_ALGS = 'RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519';
 
 beforeAll(async () => {
   f = await startResourceFixture();
@@ -53,7 +55,7 @@ describe('RFC 6750 §3 / RFC 9728 §5.1: the challenge', () => {
     const res = await get(api, '/api');
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe(
-      `Bearer realm="${f.jwtResource}", scope="notes:read", resource_metadata="${METADATA_URL}"`,
+      `Bearer realm="${f.jwtResource}", scope="notes:read", resource_metadata="${METADATA_URL}", DPoP algs="${DPOP_ALGS}"`,
     );
     expect(await res.json()).toEqual({ error_description: 'An access token is required.' });
   });
@@ -69,7 +71,7 @@ describe('RFC 6750 §3 / RFC 9728 §5.1: the challenge', () => {
     expect(res.status).toBe(401);
     const challenge = String(res.headers.get('www-authenticate'));
     expect(challenge).toMatch(
-      /^Bearer realm="[^"]+", error="invalid_token", error_description="[\x20\x21\x23-\x5B\x5D-\x7E]+", scope="notes:read", resource_metadata="[^"]+"$/,
+      /^Bearer realm="[^"]+", error="invalid_token", error_description="[\x20\x21\x23-\x5B\x5D-\x7E]+", scope="notes:read", resource_metadata="[^"]+", DPoP algs="[^"]+"$/,
     );
   });
 
@@ -195,19 +197,50 @@ describe('RFC 6750 §2: where the token may be', () => {
 describe('RFC 7800 cnf / RFC 9449: sender-constrained tokens', () => {
   const bound = () => signWithLatchkeyKey(f, { cnf: { jkt: 'thumbprint-of-the-client-key' } });
 
-  it('RFC 9449 §7.1: a token carrying cnf is refused as a bearer token when no proof-of-possession check is configured', async () => {
+  const unboundCnf = () =>
+    signWithLatchkeyKey(f, { cnf: { 'x5t#S256': 'thumbprint-of-a-client-certificate' } });
+
+  it('RFC 9449 §7.2: a cnf.jkt token sent as Bearer is refused with the DPoP challenge (built-in check)', async () => {
     const res = await get(api, '/api', bearer(bound()));
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(
+      /^DPoP error="invalid_token", error_description="[^"]+", algs="/,
+    );
+    expect((await res.json()).error_description).toMatch(/DPoP-bound/);
+  });
+
+  it('RFC 7800: a token bound otherwise (mTLS x5t#S256) is refused as a bearer token when no proof-of-possession check is configured', async () => {
+    const res = await get(api, '/api', bearer(unboundCnf()));
     expect(res.status).toBe(401);
     expect((await res.json()).error_description).toMatch(/sender-constrained/);
   });
 
-  it('RFC 9449 §7.1: the DPoP scheme is recognised and refused with a clear 400 until a check is configured', async () => {
-    const res = await get(api, '/api', { Authorization: `DPoP ${bound()}` });
-    expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({
-      error: 'invalid_request',
-      error_description: 'This resource does not accept DPoP-bound tokens yet; use a Bearer token.',
-    });
+  it('RFC 9449 §7.1: with dpop: false, the DPoP scheme is recognised and refused with a clear 400, and cnf tokens as sender-constrained', async () => {
+    const off = await startApi(f, { dpop: false });
+    try {
+      const res = await get(off, '/api', { Authorization: `DPoP ${bound()}` });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        error: 'invalid_request',
+        error_description: 'This resource does not accept DPoP-bound tokens yet; use a Bearer token.',
+      });
+      const asBearer = await get(off, '/api', bearer(bound()));
+      expect(asBearer.status).toBe(401);
+      expect(asBearer.headers.get('www-authenticate')).not.toContain('DPoP');
+      expect((await asBearer.json()).error_description).toMatch(/sender-constrained/);
+    } finally {
+      await off.close();
+    }
+  });
+
+  it('a proofOfPossession hook naming the DPoP scheme while the built-in check is on is a start-up error', async () => {
+    expect(() =>
+      requireToken({
+        issuer: f.issuer,
+        resource: f.jwtResource,
+        proofOfPossession: { schemes: ['DPoP'], verify() {} },
+      }),
+    ).toThrow(/dpop: false/);
   });
 
   it('the proofOfPossession hook gets the scheme and the verified cnf, decides, and adds its challenge', async () => {
@@ -223,7 +256,7 @@ describe('RFC 7800 cnf / RFC 9449: sender-constrained tokens', () => {
           throw invalidToken('The DPoP proof is invalid.');
       },
     };
-    const rs = await startApi(f, { proofOfPossession: pop, onError: (e) => errors.push(e) });
+    const rs = await startApi(f, { proofOfPossession: pop, dpop: false, onError: (e) => errors.push(e) });
     try {
       const token = bound();
       const ok = await get(rs, '/api', { Authorization: `DPoP ${token}`, DPoP: 'good-proof' });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { challengeHeader } from '../../src/resource-server/challenge.js';
 import { metadataUrls } from '../../src/resource-server/discovery.js';
+import {
+  accessTokenHash,
+  createDpopCheck,
+  MemoryJtiStore,
+  normalizedHtu,
+} from '../../src/resource-server/dpop.js';
 import { resourceMetadataUrl } from '../../src/resource-server/metadata.js';
 import { Refreshing } from '../../src/resource-server/refreshing.js';
 import { TokenCache } from '../../src/resource-server/token-cache.js';
@@ -100,5 +106,55 @@ describe('resource-server: caches', () => {
       throw new Error('down');
     }, 1000);
     await expect(first.get()).rejects.toThrow('down');
+  });
+});
+
+describe('resource-server: DPoP pieces', () => {
+  it('RFC 9449 §11.1: the in-process jti store refuses a claimed jti until it expires, and stays bounded', async () => {
+    let now = 1000;
+    const store = new MemoryJtiStore(3, () => now);
+    expect(await store.claim('a', 1065)).toBe(true);
+    expect(await store.claim('a', 1065)).toBe(false);
+    const parallel = await Promise.all([
+      store.claim('b', 1065),
+      store.claim('b', 1065),
+      store.claim('b', 1065),
+    ]);
+    expect(parallel.filter(Boolean)).toHaveLength(1);
+    now = 1066; // a's window is over: the proof is refused as too old by then anyway
+    expect(await store.claim('a', 1131)).toBe(true);
+    for (const jti of ['c', 'd', 'e', 'f']) await store.claim(jti, 1131);
+    expect(store.size).toBeLessThanOrEqual(3);
+  });
+
+  it('RFC 9449 §4.3 point 9: htu normalisation drops query, fragment, default port and case of scheme and host', () => {
+    expect(normalizedHtu('HTTPS://API.Example.com:443/a/B?x=1#f')).toBe('https://api.example.com/a/B');
+    expect(normalizedHtu('http://api.example.com:8080/')).toBe('http://api.example.com:8080/');
+    expect(normalizedHtu('ftp://api.example.com/')).toBeNull();
+    expect(normalizedHtu('not a url')).toBeNull();
+  });
+
+  it('RFC 9449 §7.1: the DPoP challenge lists algs; RFC 9449 §4.2: ath is base64url SHA-256 of the token', () => {
+    expect(
+      challengeHeader({
+        scheme: 'DPoP',
+        error: 'invalid_dpop_proof',
+        description: 'bad',
+        algs: ['ES256', 'EdDSA'],
+      }),
+    ).toBe('DPoP error="invalid_dpop_proof", error_description="bad", algs="ES256 EdDSA"');
+    // RFC 9449 §7.1's example token and its ath.
+    expect(accessTokenHash('Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU')).toBe(
+      'fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo',
+    );
+  });
+
+  it('dpop options: symmetric or unknown algorithms and a bad publicUrl fail at start-up', () => {
+    expect(() => createDpopCheck({ algorithms: ['HS256'] }, 'https://api.example.com')).toThrow(/HS256/);
+    expect(() => createDpopCheck({ algorithms: [] }, 'https://api.example.com')).toThrow(/empty/);
+    expect(() => createDpopCheck({ publicUrl: 'ftp://x' }, 'https://api.example.com')).toThrow(/publicUrl/);
+    expect(() => createDpopCheck({ publicUrl: 'https://x/?q' }, 'https://api.example.com')).toThrow(
+      /publicUrl/,
+    );
   });
 });

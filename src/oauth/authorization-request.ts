@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import type { ClientCache, ClientRecord } from '../services/client-cache.js';
 import { ClientMetadataDocumentError } from '../services/client-metadata-documents.js';
 import type { Runtime } from '../services/context.js';
-import type { ResourceCache, ResourceRecord } from '../services/resources.js';
+import type { ResourceRecord } from '../services/resources.js';
 import { FAPI2_MAX_CODE_TTL } from '../vocabulary.js';
 import { JKT } from './dpop/proof.js';
 import { invalidRequest, OAuthError, unauthorizedClient, unsupportedResponseType } from './errors.js';

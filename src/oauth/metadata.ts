@@ -3,7 +3,6 @@ import { CLIENT_ASSERTION_ALGS } from '../services/client-jwks.js';
 import {
   CONFIDENTIAL_AUTH_METHODS,
   GRANT_TYPES,
-  SECRET_AUTH_METHODS,
   SIGNING_ALGS,
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../vocabulary.js';

@@ -85,6 +85,14 @@ export class UnauthenticatedError extends DomainError {
   override name = 'UnauthenticatedError';
 }
 
+/** A per-address limit was reached before the work was done; retry after `retryAfter` seconds. */
+export class TooManyAttemptsError extends DomainError {
+  override name = 'TooManyAttemptsError';
+  constructor(readonly retryAfter: number) {
+    super(`Too many attempts; retry after ${retryAfter} seconds.`);
+  }
+}
+
 /** PostgreSQL unique_violation, from either driver. */
 export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';

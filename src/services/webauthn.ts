@@ -23,8 +23,9 @@ import { type FactorMethod, loginAmr } from '../oauth/authentication-level.js';
 import { requireUser } from './access.js';
 import { recordAudit } from './audit.js';
 import type { Ctx } from './context.js';
-import { ValidationError } from './errors.js';
+import { TooManyAttemptsError, ValidationError } from './errors.js';
 import { issueRecoveryCodes } from './factors.js';
+import { countAttempt, limitAddress } from './limits.js';
 import { digest } from './secrets.js';
 
 /**
@@ -181,6 +182,9 @@ export async function registerPasskey(
   });
 }
 
+/** Passwordless sign-in ceremonies one address may start per challenge lifetime. */
+const PASSWORDLESS_OPTIONS_PER_WINDOW = 30;
+
 /**
  * Options for signing in (WebAuthn L2 §7.2): as the second factor of `userId` (their credentials
  * allowed), or passwordless (`null`: any discoverable credential; the credential says who).
@@ -189,6 +193,16 @@ export async function passkeyLoginOptions(
   ctx: Ctx,
   userId: string | null,
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  if (userId === null) {
+    // Anyone may ask (nobody is signed in yet), and each ask stores a challenge: counted per
+    // address before anything is written.
+    const limit = await countAttempt(
+      ctx.sql,
+      [{ key: `passkey:ip:${limitAddress(ctx.ip)}`, max: PASSWORDLESS_OPTIONS_PER_WINDOW }],
+      CHALLENGE_TTL,
+    );
+    if (limit.blocked) throw new TooManyAttemptsError(limit.retryAfter);
+  }
   const { rpID } = relyingParty(ctx);
   const allow = userId ? await credentialsOf(ctx.sql, userId) : [];
   const options = await generateAuthenticationOptions({

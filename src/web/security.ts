@@ -1,6 +1,6 @@
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import { changeOwnPassword } from '../services/account.js';
-import { NotFoundError, ValidationError } from '../services/errors.js';
+import { NotFoundError, TooManyAttemptsError, ValidationError } from '../services/errors.js';
 import {
   listFactors,
   recoveryCodesRemaining,
@@ -188,6 +188,10 @@ export function securityRouter(): Router {
         }
         res.json(await options(req));
       } catch (err) {
+        if (err instanceof TooManyAttemptsError) {
+          res.status(429).set('Retry-After', String(err.retryAfter)).json({ error: err.message });
+          return;
+        }
         next(err);
       }
     };

@@ -387,3 +387,31 @@ describe('OIDC amr / acr and step-up (RFC 8176, OIDC Core §3.1.2.1)', () => {
     expect((await refused.json()).error).toBe('invalid_grant');
   });
 });
+
+describe('passwordless sign-in options', () => {
+  it('WebAuthn L2 §13.4.3 / OWASP ASVS V2.2.1: the anonymous passwordless ceremony is counted per address before a challenge is stored — 40 parallel asks from one address give 30 challenges and 10 readable 429s with Retry-After', async () => {
+    const agent = new Agent(server.url);
+    const login = await agent.get('/accounts/login/');
+    const csrf = hiddenInputs(login.text, '/accounts/login/').csrf_token;
+    expect(csrf).toBeTruthy();
+    const count = async () =>
+      Number(
+        (
+          await server.runtime.db.sql.query<{ n: string }>(
+            "select count(*)::text as n from webauthn_challenges where purpose = 'passwordless'",
+          )
+        )[0].n,
+      );
+    const before = await count();
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () => agent.post('/accounts/webauthn/passwordless/', { csrf_token: csrf })),
+    );
+    const ok = answers.filter((a) => a.status === 200);
+    const limited = answers.filter((a) => a.status === 429);
+    expect(ok).toHaveLength(30);
+    expect(limited).toHaveLength(10);
+    expect(JSON.parse(limited[0].text).error).toMatch(/Too many attempts/);
+    expect(Number(limited[0].headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await count()) - before).toBe(30);
+  });
+});

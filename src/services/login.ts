@@ -24,15 +24,7 @@ export async function authenticate(ctx: Ctx, username: string, password: string)
   try {
     result = await limitedAttempt(ctx.sql, limits, ctx.config.limits.loginWindow, async () => {
       const user = await verifyCredentials(ctx, username, password);
-      return user
-        ? {
-            id: user.id,
-            username: user.username,
-            email: user.email,
-            isAdmin: user.isAdmin,
-            isActive: user.isActive,
-          }
-        : null;
+      return user ? viewerOf(user) : null;
     });
   } catch (err) {
     if (err instanceof BusyError) {
@@ -55,13 +47,16 @@ export async function authenticate(ctx: Ctx, username: string, password: string)
 export async function userForLogin(ctx: Ctx, userId: string): Promise<Viewer | null> {
   if (!isUuid(userId)) return null;
   const user = await ctx.em.findOne(User, { id: userId, isActive: true });
-  return user
-    ? {
-        id: user.id,
-        username: user.username,
-        email: user.email,
-        isAdmin: user.isAdmin,
-        isActive: user.isActive,
-      }
-    : null;
+  return user ? viewerOf(user) : null;
+}
+
+/** What a session carries of its user. */
+function viewerOf(user: Pick<User, 'id' | 'username' | 'email' | 'isAdmin' | 'isActive'>): Viewer {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    isAdmin: user.isAdmin,
+    isActive: user.isActive,
+  };
 }

@@ -10,19 +10,9 @@ import {
   TokenKindValue,
 } from './enums.js';
 
+/** The optional application settings, the same when creating and when updating (not an input of its own). */
 @InputType()
-export class CreateApplicationInput {
-  @Field(() => String)
-  name!: string;
-
-  @Field(() => ClientTypeValue)
-  clientType!: ClientTypeValue;
-
-  @Field(() => [GrantTypeValue], {
-    description: 'AUTHORIZATION_CODE also gets REFRESH_TOKEN unless you remove it later.',
-  })
-  grantTypes!: GrantTypeValue[];
-
+abstract class ApplicationSettingsInput {
   @Field(() => [String], { nullable: true })
   redirectUris?: string[];
 
@@ -90,7 +80,21 @@ export class CreateApplicationInput {
 }
 
 @InputType()
-export class UpdateApplicationInput {
+export class CreateApplicationInput extends ApplicationSettingsInput {
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => ClientTypeValue)
+  clientType!: ClientTypeValue;
+
+  @Field(() => [GrantTypeValue], {
+    description: 'AUTHORIZATION_CODE also gets REFRESH_TOKEN unless you remove it later.',
+  })
+  grantTypes!: GrantTypeValue[];
+}
+
+@InputType()
+export class UpdateApplicationInput extends ApplicationSettingsInput {
   @Field(() => String, { nullable: true })
   name?: string;
 
@@ -99,65 +103,6 @@ export class UpdateApplicationInput {
 
   @Field(() => [GrantTypeValue], { nullable: true })
   grantTypes?: GrantTypeValue[];
-
-  @Field(() => [String], { nullable: true })
-  redirectUris?: string[];
-
-  @Field(() => [String], { nullable: true })
-  postLogoutRedirectUris?: string[];
-
-  @Field(() => [String], { nullable: true })
-  allowedOrigins?: string[];
-
-  @Field(() => [String], { nullable: true })
-  scopes?: string[];
-
-  @Field(() => Boolean, { nullable: true })
-  skipAuthorization?: boolean;
-
-  @Field(() => Boolean, { nullable: true })
-  requireDpop?: boolean;
-
-  @Field(() => AccessTokenFormatValue, { nullable: true })
-  accessTokenFormat?: AccessTokenFormatValue;
-
-  @Field(() => SigningAlgorithmValue, { nullable: true })
-  idTokenSignedResponseAlg?: SigningAlgorithmValue;
-
-  @Field(() => TokenEndpointAuthMethodValue, { nullable: true })
-  tokenEndpointAuthMethod?: TokenEndpointAuthMethodValue;
-
-  @Field(() => GraphQLJSONObject, {
-    nullable: true,
-    description:
-      'RFC 7591 jwks: the JWK Set of public keys a PRIVATE_KEY_JWT client signs its assertions with (RFC 7523). Setting it replaces jwksUri.',
-  })
-  jwks?: Record<string, unknown>;
-
-  @Field(() => String, {
-    nullable: true,
-    description:
-      'RFC 7591 jwks_uri (https): where a PRIVATE_KEY_JWT client publishes its keys. Setting it replaces jwks.',
-  })
-  jwksUri?: string;
-
-  @Field(() => Boolean, {
-    nullable: true,
-    description: 'RFC 9126 §6: only pushed authorization requests (PAR) are accepted for this application.',
-  })
-  requirePar?: boolean;
-
-  @Field(() => ApplicationProfileValue, {
-    nullable: true,
-    description: 'FAPI2: hold the application to the FAPI 2.0 Security Profile (switches on PAR and DPoP).',
-  })
-  profile?: ApplicationProfileValue;
-
-  @Field(() => Boolean, {
-    nullable: true,
-    description: 'Replace the refresh token at each refresh (default true).',
-  })
-  rotateRefreshTokens?: boolean;
 }
 
 @InputType()

@@ -49,16 +49,21 @@ async function fapiClient(): Promise<{ client: TestClient; key: CryptoKey; kid: 
   return { client, key: privateKey, kid };
 }
 
+/** openid-client's view of the server, authenticating with the client's key (RFC 7523). */
+function discover(client: TestClient, key: CryptoKey, kid: string) {
+  return oidc.discovery(
+    new URL(server.runtime.config.issuer),
+    client.clientId,
+    undefined,
+    oidc.PrivateKeyJwt({ key, kid }),
+    { execute: [oidc.allowInsecureRequests] },
+  );
+}
+
 describe('FAPI 2.0 Security Profile per application', () => {
   it('FAPI 2.0 §5.3.1–5.3.2, §5.4: openid-client pushes with private_key_jwt, authorizes with PKCE S256 and dpop_jkt, gets DPoP-bound tokens signed PS256 (id_token and JWT access token), and refreshes twice with the same refresh token (§5.3.2.1: no rotation)', async () => {
     const { client, key, kid } = await fapiClient();
-    const config = await oidc.discovery(
-      new URL(server.runtime.config.issuer),
-      client.clientId,
-      undefined,
-      oidc.PrivateKeyJwt({ key, kid }),
-      { execute: [oidc.allowInsecureRequests] },
-    );
+    const config = await discover(client, key, kid);
     const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair());
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
@@ -134,13 +139,7 @@ describe('FAPI 2.0 Security Profile per application', () => {
     );
     expect(stored[0]).toMatchObject({ require_par: true, require_dpop: true, rotate_refresh_tokens: false });
 
-    const config = await oidc.discovery(
-      new URL(server.runtime.config.issuer),
-      client.clientId,
-      undefined,
-      oidc.PrivateKeyJwt({ key, kid }),
-      { execute: [oidc.allowInsecureRequests] },
-    );
+    const config = await discover(client, key, kid);
     const noPkce = await oidc
       .buildAuthorizationUrlWithPAR(config, { redirect_uri: REDIRECT, scope: 'read', state: 's' })
       .then(

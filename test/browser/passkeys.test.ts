@@ -179,12 +179,15 @@ describe('passkeys and TOTP in Chromium (WebAuthn L2 §7, RFC 6238)', () => {
       },
     };
     const submit = async (credential: string) => {
+      // Wait for the answer's own page: waitForLoadState alone can return at once on the page
+      // still showing the previous answer's message.
+      const loaded = page.waitForEvent('load');
       await page.evaluate((value) => {
         const form = document.querySelector('form[data-passkey-form]') as HTMLFormElement;
         (form.elements.namedItem('credential') as HTMLInputElement).value = value;
         form.submit();
       }, credential);
-      await page.waitForLoadState();
+      await loaded;
       return page.getByRole('alert').first().textContent();
     };
     expect(await submit(JSON.stringify(tampered))).toContain('could not be verified');

@@ -57,7 +57,7 @@ export function basicAuth(clientId: string, secret: string): string {
 }
 
 /** `name=value` pairs of a response's Set-Cookie headers (attributes dropped). */
-function setCookies(res: Response): Map<string, string> {
+export function setCookies(res: Response): Map<string, string> {
   const jar = new Map<string, string>();
   for (const line of res.headers.getSetCookie()) {
     const pair = line.split(';', 1)[0];
@@ -98,29 +98,22 @@ export async function login(baseUrl: string, username: string, password: string)
   return `${session[0]}=${session[1]}`;
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   location: string;
   body: string;
 }
 
-export class CodeFlow {
+/** Requests to one server on keep-alive connections (node:http: see the module comment). */
+export class KeepAliveClient {
   private readonly agent = new http.Agent({ keepAlive: true });
 
-  constructor(
-    readonly client: FlowClientConfig,
-    private readonly sessionCookie: string,
-  ) {}
+  constructor(readonly baseUrl: string) {}
 
-  private send(
-    method: 'GET' | 'POST',
-    path: string,
-    headers: Record<string, string>,
-    body = '',
-  ): Promise<Answer> {
+  send(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body = ''): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const req = http.request(
-        `${this.client.baseUrl}${path}`,
+        `${this.baseUrl}${path}`,
         { method, headers, agent: this.agent, timeout: 10_000 },
         (res) => {
           let text = '';
@@ -138,6 +131,21 @@ export class CodeFlow {
       req.on('error', reject);
       req.end(body);
     });
+  }
+}
+
+export class CodeFlow {
+  private readonly http: KeepAliveClient;
+
+  constructor(
+    readonly client: FlowClientConfig,
+    private readonly sessionCookie: string,
+  ) {
+    this.http = new KeepAliveClient(client.baseUrl);
+  }
+
+  private send(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body = '') {
+    return this.http.send(method, path, headers, body);
   }
 
   /** One complete flow: authorize (302 with a code) → token (200 with tokens). */
@@ -204,9 +212,19 @@ export class CodeFlow {
 }
 
 /** Runs flows back to back on `workers` concurrent loops for `seconds`; latency is per complete flow. */
-export async function runFlows(
-  flow: CodeFlow,
-  opts: FlowOptions & { seconds: number; workers: number },
+export function runFlows(flow: CodeFlow, opts: FlowOptions & { seconds: number; workers: number }) {
+  return runLoops(opts, async () => {
+    await flow.run(opts);
+  });
+}
+
+/**
+ * Runs `step` back to back on `workers` concurrent loops for `seconds` (a loop's own state, such
+ * as the refresh token it holds, lives in the step's closure over its index); latency per step.
+ */
+export async function runLoops(
+  opts: { seconds: number; workers: number },
+  step: (worker: number) => Promise<void>,
 ): Promise<Measurement> {
   const started = performance.now();
   const deadline = started + opts.seconds * 1000;
@@ -214,11 +232,11 @@ export async function runFlows(
   let non2xx = 0;
   let errors = 0;
   let sample: string | undefined;
-  const worker = async () => {
+  const worker = async (index: number) => {
     while (performance.now() < deadline) {
       const t0 = performance.now();
       try {
-        await flow.run(opts);
+        await step(index);
         latencies.push(performance.now() - t0);
       } catch (err) {
         if (err instanceof FlowFailure && err.kind === 'status') non2xx++;
@@ -227,7 +245,7 @@ export async function runFlows(
       }
     }
   };
-  await Promise.all(Array.from({ length: opts.workers }, worker));
+  await Promise.all(Array.from({ length: opts.workers }, (_, i) => worker(i)));
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   return {

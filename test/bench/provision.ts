@@ -26,6 +26,8 @@ export const PASSWORD = 'alice-pass';
 export const REDIRECT_URI = 'http://127.0.0.1:9999/cb';
 /** The registered resource (RFC 8707) of the `*-resource` scenarios; it accepts `read` and `write`. */
 export const RESOURCE = 'https://api.bench.example/';
+/** A registered resource whose access tokens are JWTs (RFC 9068): the `cc-jwt` scenario. */
+export const JWT_RESOURCE = 'https://jwt-api.bench.example/';
 /**
  * Dynamic registration is open on the bench server and its per-address limit is the highest
  * the setting allows: every registration comes from 127.0.0.1, so the default (20 an hour)
@@ -44,6 +46,8 @@ export interface BenchOptions {
   workers?: number;
   /** Also start the server a second time with METRICS_PORT (the `*-metrics` scenarios). */
   metricsTwin?: boolean;
+  /** Run the primary server under `node --cpu-prof`, writing its profile into this folder at exit. */
+  cpuProfDir?: string;
 }
 
 export interface Bench {
@@ -76,7 +80,7 @@ export async function startBench(opts: BenchOptions): Promise<Bench> {
       cleanups.push(() => adminQuery(`drop database if exists ${name} with (force)`));
       databaseUrl = urlFor(name);
     }
-    const server = await startServerProcess(databaseUrl, opts.workers);
+    const server = await startServerProcess(databaseUrl, opts.workers, {}, opts.cpuProfDir);
     cleanups.push(server.stop);
 
     // The server migrated the database; provision through the services, as the CLI would.
@@ -126,6 +130,7 @@ async function startServerProcess(
   databaseUrl: string,
   workers?: number,
   extraEnv: Record<string, string> = {},
+  cpuProfDir?: string,
 ): Promise<ServerProcess> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -133,7 +138,8 @@ async function startServerProcess(
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `server-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
   const log = fs.openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['src/start.mjs'], {
+  const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProfDir)}`] : [];
+  const child = spawn(process.execPath, [...profile, 'src/start.mjs'], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -225,7 +231,16 @@ async function provision(config: Config, db: Database, baseUrl: string): Promise
   });
   // RFC 8707: any application may ask for any registered resource, within its scopes and the
   // resource's (README, "Resource indicators"): registering it is all the clients need.
-  if (!(await listResources(ctx)).some((r) => r.identifier === RESOURCE)) {
+  const registered = (await listResources(ctx)).map((r) => r.identifier);
+  if (!registered.includes(JWT_RESOURCE)) {
+    await createResource(ctx, {
+      identifier: JWT_RESOURCE,
+      name: 'bench JWT API',
+      scopes: ['read', 'write'],
+      accessTokenFormat: 'jwt',
+    });
+  }
+  if (!registered.includes(RESOURCE)) {
     await createResource(ctx, { identifier: RESOURCE, name: 'bench API', scopes: ['read', 'write'] });
   }
   const session = await login(baseUrl, USERNAME, PASSWORD);
@@ -284,6 +299,7 @@ async function provision(config: Config, db: Database, baseUrl: string): Promise
     cc: { clientId: cc.application.clientId, clientSecret: cc.clientSecret! },
     flow: new CodeFlow(flowClient, session),
     resource: RESOURCE,
+    jwtResource: JWT_RESOURCE,
     user: { username: USERNAME, password: PASSWORD },
     seedRefreshTokens,
   };

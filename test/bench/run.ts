@@ -1,6 +1,10 @@
 /**
  * `npm run bench [-- options]`: load-tests Latchkey on a fresh PostgreSQL database.
  *
+ * Every run first measures a bare Node `http` handler (test/bench/bare.ts) with the same load;
+ * each request scenario's rate is also printed as a fraction of it (`x_bare`): the share of
+ * what Node itself manages on this machine, now.
+ *
  * A server runs in a child process (its own event loop) with NODE_ENV=production; the load comes
  * from autocannon (request scenarios) and from concurrent fetch-based OAuth clients (flows).
  * Server settings other than the ones set here pass through from the environment
@@ -17,6 +21,12 @@
  *                       identical but for METRICS_PORT: the price of recording metrics
  *   --database-url URL  use this database (kept) instead of a fresh one (dropped at the end)
  *   --workers N         WORKERS for the server
+ *   --cpu-prof DIR      run the server under `node --cpu-prof`: its .cpuprofile lands in DIR when
+ *                       the bench stops it (open it in Chrome DevTools or speedscope)
+ *   --reference         also start the shared kit's reference server (node-oidc-provider, in
+ *                       memory) and run every selected scenario that has a twin there
+ *                       (baseline, cc, introspect, refresh-chain, cc-dpop, cc-jwt, userinfo)
+ *                       interleaved with it: the ratio printed is Latchkey / reference
  *   --compare           provision, write an env file for the shared kit's compare.sh, print the
  *                       command, keep the server up until Ctrl-C
  */
@@ -25,9 +35,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../helpers/process.js';
+import { startBare } from './bare.js';
 import { cpuSeconds } from './cpu.js';
 import { type Bench, REGISTRATION_SETTINGS, startBench } from './provision.js';
-import { type Driver, type Load, type Measurement, type Scenario, Skip, scenarios } from './scenarios.js';
+import { type ReferenceEnv, referenceAvailable, startReference } from './reference.js';
+import {
+  bareDriver,
+  type Driver,
+  type Load,
+  type Measurement,
+  type Scenario,
+  Skip,
+  scenarios,
+} from './scenarios.js';
+
+/** The bare handler's rate in this run (req/s): each request scenario is printed as a share of it. */
+let bareRate: number | undefined;
 
 interface Options {
   duration: number;
@@ -38,6 +61,8 @@ interface Options {
   databaseUrl?: string;
   workers?: number;
   compare: boolean;
+  cpuProfDir?: string;
+  reference: boolean;
 }
 
 function options(argv: string[]): Options {
@@ -53,6 +78,8 @@ function options(argv: string[]): Options {
       'database-url': { type: 'string' },
       workers: { type: 'string' },
       compare: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
+      reference: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -80,6 +107,8 @@ function options(argv: string[]): Options {
     databaseUrl: values['database-url'],
     workers: values.workers === undefined ? undefined : count('workers', values.workers, 1),
     compare: values.compare,
+    cpuProfDir: values['cpu-prof'],
+    reference: values.reference,
   };
 }
 
@@ -200,9 +229,10 @@ function printOutcome(o: Outcome, label = o.scenario.name): void {
   }
   const r = o.result;
   const { unit } = o.scenario;
+  const cpu = r.cpuUs === undefined ? '-' : r.cpuUs.toFixed(0);
+  const share = unit === 'req/s' && bareRate ? (r.rate / bareRate).toFixed(2) : '-';
   console.log(
-    row(label, r.rate.toFixed(1), unit, ms(r.p50), ms(r.p99), String(r.non2xx), String(r.errors)) +
-      (r.cpuUs === undefined ? '' : ` ${r.cpuUs.toFixed(0).padStart(7)}`),
+    `${row(label, r.rate.toFixed(1), unit, ms(r.p50), ms(r.p99), String(r.non2xx), String(r.errors))} ${cpu.padStart(7)} ${share.padStart(6)}`,
   );
   if (r.note) console.log(`  note: ${r.note}`);
   if (r.sample) console.log(`  first failure: ${r.sample}`);
@@ -302,6 +332,7 @@ async function main(): Promise<void> {
       databaseUrl: opts.databaseUrl,
       workers: opts.workers,
       metricsTwin: opts.only.some((s) => s.name.endsWith('-metrics')),
+      cpuProfDir: opts.cpuProfDir,
     });
   } catch (err) {
     console.error(`bench: ${(err as Error).message}`);
@@ -334,9 +365,11 @@ async function main(): Promise<void> {
   }
 
   let interrupted = false;
+  let reference: ReferenceEnv | undefined;
   untilSignal().then(async () => {
     interrupted = true;
     console.log('\ninterrupted: stopping the server');
+    await reference?.stop();
     await bench.close();
     process.exit(130);
   });
@@ -350,16 +383,47 @@ async function main(): Promise<void> {
     serverGone = true;
   });
   const selected = (name: string | undefined) => opts.only.find((s) => s.name === name);
-  const paired = new Set(opts.only.filter((s) => selected(s.against)).flatMap((s) => [s.name, s.against]));
+  const hasTwin = (s: Scenario) => reference !== undefined && s.reference !== undefined;
+  const paired = new Set(
+    opts.only.filter((s) => !hasTwin(s) && selected(s.against)).flatMap((s) => [s.name, s.against]),
+  );
   if (paired.size) {
     console.log(`pairs: ${opts.rounds} interleaved round(s) each, then medians and the ratio of medians`);
   }
   // cpu_us: the server process's CPU per request (the primary only: with --workers it is partial).
-  console.log(`${row('scenario', 'rate', 'unit', 'p50_ms', 'p99_ms', 'non2xx', 'errors')}  cpu_us`);
+  console.log(`${row('scenario', 'rate', 'unit', 'p50_ms', 'p99_ms', 'non2xx', 'errors')}  cpu_us x_bare`);
+  const bare = await startBare();
+  const bareOutcome = await measure(
+    bench,
+    { name: 'bare node:http', unit: 'req/s', prepare: async () => bareDriver(bare) },
+    { ...bareDriver(bare), serverPid: bare.pid },
+    opts,
+  );
+  await bare.stop();
+  if ('result' in bareOutcome) bareRate = bareOutcome.result.rate;
+  printOutcome(bareOutcome);
+  if (opts.reference) {
+    if (!referenceAvailable())
+      console.log('reference: the shared kit is not here (../shared/bench/reference)');
+    else {
+      reference = await startReference();
+      console.log(`reference: node-oidc-provider at ${reference.baseUrl} (in memory), pid ${reference.pid}`);
+    }
+  }
+  const twin = (s: Scenario, ref: ReferenceEnv): Scenario => ({
+    name: `reference ${s.name}`,
+    unit: s.unit,
+    prepare: async () => ({ ...(await s.reference!(ref)), serverPid: ref.pid }),
+  });
   const done = new Set<string>();
   for (const scenario of opts.only) {
     if (interrupted || serverGone) break;
     if (done.has(scenario.name)) continue;
+    if (reference && hasTwin(scenario)) {
+      outcomes.push(...(await runPair(bench, twin(scenario, reference), scenario, opts)));
+      done.add(scenario.name);
+      continue;
+    }
     if (paired.has(scenario.name)) {
       // A pair runs where its first member is listed.
       const other = opts.only.find((s) => s.against === scenario.name) ?? scenario;
@@ -372,6 +436,7 @@ async function main(): Promise<void> {
     printOutcome(outcome);
     outcomes.push(outcome);
   }
+  await reference?.stop();
   await bench.close(); // first: the server's shutdown may log too
   const complaints = serverComplaints(bench.logFile);
   if (complaints.size) {

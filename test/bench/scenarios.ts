@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { basicAuth, type CodeFlow, type FlowOptions, runFlows } from './flow.js';
+import {
+  basicAuth,
+  type CodeFlow,
+  FlowFailure,
+  type FlowOptions,
+  KeepAliveClient,
+  runFlows,
+  runLoops,
+} from './flow.js';
+import type { ReferenceEnv } from './reference.js';
 
 /** What the scenarios work against: a provisioned, running server. */
 export interface BenchEnv {
@@ -12,6 +21,8 @@ export interface BenchEnv {
   flow: CodeFlow;
   /** A registered resource (RFC 8707) both clients may ask for; it accepts `read` and `write`. */
   resource: string;
+  /** A registered resource whose access tokens are JWTs (RFC 9068), scopes `read` and `write`. */
+  jwtResource: string;
   user: { username: string; password: string };
   /** Fresh single-use refresh tokens of the flow client, scope `read`. */
   seedRefreshTokens(count: number): Promise<string[]>;
@@ -20,6 +31,11 @@ export interface BenchEnv {
    * recorded and served): started only when a `*-metrics` scenario is selected.
    */
   metricsTwin?: { baseUrl: string; metricsUrl: string; pid: number };
+}
+
+/** Where a driver sends its requests: Latchkey, or the reference server (`--reference`). */
+export interface Target {
+  baseUrl: string;
 }
 
 export interface Load {
@@ -61,6 +77,11 @@ export interface Scenario {
   against?: string;
   /** Sends the precheck request(s); throws Skip when the server cannot run the scenario. */
   prepare(env: BenchEnv): Promise<Driver>;
+  /**
+   * The same work on the reference server (node-oidc-provider, `--reference`): the same driver
+   * and load, so the pair's ratio is Latchkey's rate over the reference's.
+   */
+  reference?(ref: ReferenceEnv): Promise<Driver>;
 }
 
 /** Thrown by `prepare`: the scenario is skipped, with the reason. */
@@ -76,10 +97,14 @@ interface HttpRequest {
 /** Is a 2xx body what the scenario expects? */
 type Check = (body: string) => boolean;
 
+/** A form POST; `authorization` '' sends none (a public client). */
 const form = (path: string, fields: Record<string, string>, authorization: string): HttpRequest => ({
   method: 'POST',
   path,
-  headers: { Authorization: authorization, 'Content-Type': 'application/x-www-form-urlencoded' },
+  headers: {
+    ...(authorization ? { Authorization: authorization } : {}),
+    'Content-Type': 'application/x-www-form-urlencoded',
+  },
   body: new URLSearchParams(fields).toString(),
 });
 
@@ -88,6 +113,12 @@ const ccRequest = (env: BenchEnv, fields: Record<string, string> = {}) =>
     '/o/token/',
     { grant_type: 'client_credentials', ...fields },
     basicAuth(env.cc.clientId, env.cc.clientSecret),
+  );
+const refCcRequest = (ref: ReferenceEnv, fields: Record<string, string> = {}) =>
+  form(
+    '/token',
+    { grant_type: 'client_credentials', ...fields },
+    basicAuth(ref.cc.clientId, ref.cc.clientSecret),
   );
 
 /**
@@ -123,6 +154,8 @@ const hasAccessToken: Check = (body) => body.includes('"access_token":"');
 const hasRefreshToken: Check = (body) => body.includes('"refresh_token":"');
 const isRegistered: Check = (body) => body.includes('"client_id":"');
 const isActive: Check = (body) => /"active"\s*:\s*true/.test(body);
+const hasSubject: Check = (body) => body.includes('"sub":"');
+const isJwt: Check = (body) => body.includes('"access_token":"eyJ');
 
 /**
  * The scenarios, in the order they run. Adding one is one entry: a precheck that throws Skip when
@@ -137,6 +170,11 @@ export const scenarios: Scenario[] = [
       await precheck(env, req, (body) => body.includes('"issuer"'));
       return fixed(env, req);
     },
+    async reference(ref) {
+      const req: HttpRequest = { method: 'GET', path: '/.well-known/openid-configuration' };
+      await precheck(ref, req, (body) => body.includes('"issuer"'));
+      return fixed(ref, req);
+    },
   },
   {
     name: 'cc',
@@ -144,6 +182,10 @@ export const scenarios: Scenario[] = [
     async prepare(env) {
       await precheck(env, ccRequest(env), hasAccessToken);
       return fixed(env, ccRequest(env), hasAccessToken);
+    },
+    async reference(ref) {
+      await precheck(ref, refCcRequest(ref), hasAccessToken);
+      return fixed(ref, refCcRequest(ref), hasAccessToken);
     },
   },
   {
@@ -191,6 +233,12 @@ export const scenarios: Scenario[] = [
       await precheck(env, req, isActive);
       return fixed(env, req, isActive);
     },
+    async reference(ref) {
+      const token = readJson(await precheck(ref, refCcRequest(ref), hasAccessToken)).access_token;
+      const req = form('/token/introspection', { token }, basicAuth(ref.cc.clientId, ref.cc.clientSecret));
+      await precheck(ref, req, isActive);
+      return fixed(ref, req, isActive);
+    },
   },
   {
     name: 'refresh',
@@ -203,6 +251,50 @@ export const scenarios: Scenario[] = [
         async (n) => (await env.seedRefreshTokens(n)).map((t) => refreshRequest(env, t)),
         hasRefreshToken,
       );
+    },
+  },
+  {
+    // Refresh rotation as clients do it: each of N loops holds one refresh token and sends the
+    // one each answer gives back (RFC 6749 §6, rotated: OAuth 2.1 §4.3.1). Unlike `refresh` (a
+    // pool of tokens seeded in the database) this needs only N tokens to start, so the reference
+    // server, whose tokens come from real flows, runs it too (its public client, which it rotates).
+    name: 'refresh-chain',
+    unit: 'req/s',
+    async prepare(env) {
+      return chained(
+        env,
+        (n) => env.seedRefreshTokens(n),
+        (t) => refreshRequest(env, t),
+      );
+    },
+    async reference(ref) {
+      const seed = async (n: number) => {
+        const tokens: string[] = [];
+        for (let i = 0; i < n; i++) tokens.push((await ref.userTokens('read')).refresh_token ?? '');
+        return tokens;
+      };
+      return chained(ref, seed, (token) =>
+        form(
+          '/token',
+          { grant_type: 'refresh_token', refresh_token: token, client_id: ref.publicClientId },
+          '',
+        ),
+      );
+    },
+  },
+  {
+    // RFC 9068: client_credentials for a resource whose access tokens are signed JWTs.
+    name: 'cc-jwt',
+    unit: 'req/s',
+    async prepare(env) {
+      const req = ccRequest(env, { resource: env.jwtResource });
+      await precheck(env, req, isJwt);
+      return fixed(env, req, isJwt);
+    },
+    async reference(ref) {
+      const req = refCcRequest(ref, { resource: ref.resource, scope: 'read' });
+      await precheck(ref, req, isJwt);
+      return fixed(ref, req, isJwt);
     },
   },
   { name: 'flow', unit: 'flows/s', prepare: (env) => flows(env, { scope: 'read', nonce: false }) },
@@ -248,9 +340,18 @@ export const scenarios: Scenario[] = [
         path: '/o/userinfo/',
         headers: { Authorization: `Bearer ${tokens.access_token}` },
       };
-      const check: Check = (body) => body.includes('"sub":"');
-      await precheck(env, req, check);
-      return fixed(env, req, check);
+      await precheck(env, req, hasSubject);
+      return fixed(env, req, hasSubject);
+    },
+    async reference(ref) {
+      const tokens = await ref.userTokens('openid read');
+      const req: HttpRequest = {
+        method: 'GET',
+        path: '/me',
+        headers: { Authorization: `Bearer ${tokens.access_token}` },
+      };
+      await precheck(ref, req, hasSubject);
+      return fixed(ref, req, hasSubject);
     },
   },
   {
@@ -280,42 +381,90 @@ export const scenarios: Scenario[] = [
   },
 ];
 
+/** The bare handler's load: a token-endpoint-shaped form POST (test/bench/bare.ts answers any). */
+export function bareDriver(bare: Target): Driver {
+  return fixed(
+    bare,
+    form('/', { grant_type: 'client_credentials' }, basicAuth('bare', 'bare')),
+    hasAccessToken,
+  );
+}
+
 /**
  * client_credentials with a DPoP proof signed with `alg`. Each proof is single-use, so they are
  * pooled: signed by the bench before each run, outside the server's CPU.
  */
 function dpopScenario(name: string, alg: string | null): Scenario {
+  const isBound: Check = (body) =>
+    hasAccessToken(body) && body.includes(alg ? '"token_type":"DPoP"' : '"token_type":"Bearer"');
+  const driver = async (target: Target, request: () => HttpRequest, htu: string) => {
+    const proofs = await proofSigner(alg);
+    const pool = async (n: number) =>
+      Promise.all(Array.from({ length: n }, () => withProof(request(), proofs, htu)));
+    await precheck(target, (await pool(1))[0], isBound);
+    return pooled(target, pool, isBound);
+  };
   return {
     name,
     unit: 'req/s',
     against: 'cc',
-    async prepare(env) {
-      const key = alg ? await generateKeyPair(alg) : null;
-      const jwk = key ? await exportJWK(key.publicKey) : null;
-      const proofs = async (n: number) => {
-        const out: HttpRequest[] = [];
-        for (let i = 0; i < n; i++) {
-          const req = ccRequest(env);
-          if (!alg || !key || !jwk) {
-            out.push(req);
-            continue;
-          }
-          const proof = await new SignJWT({
-            htm: 'POST',
-            htu: `${env.baseUrl}/o/token/`,
-            jti: randomBytes(16).toString('base64url'),
-            iat: Math.floor(Date.now() / 1000),
-          })
-            .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk })
-            .sign(key.privateKey);
-          out.push({ ...req, headers: { ...req.headers, DPoP: proof } });
+    prepare: (env) => driver(env, () => ccRequest(env), `${env.baseUrl}/o/token/`),
+    // The reference accepts ES256 proofs (not PS256): only the ES256 scenario has a twin.
+    ...(alg === 'ES256'
+      ? { reference: (ref: ReferenceEnv) => driver(ref, () => refCcRequest(ref), `${ref.baseUrl}/token`) }
+      : {}),
+  };
+}
+
+/** Signs RFC 9449 §4.2 proofs with one fresh key of `alg` (null: no proofs, the control). */
+async function proofSigner(alg: string | null): Promise<((htu: string) => Promise<string>) | null> {
+  if (!alg) return null;
+  const key = await generateKeyPair(alg);
+  const jwk = await exportJWK(key.publicKey);
+  return (htu) =>
+    new SignJWT({
+      htm: 'POST',
+      htu,
+      jti: randomBytes(16).toString('base64url'),
+      iat: Math.floor(Date.now() / 1000),
+    })
+      .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk })
+      .sign(key.privateKey);
+}
+
+async function withProof(
+  req: HttpRequest,
+  sign: ((htu: string) => Promise<string>) | null,
+  htu: string,
+): Promise<HttpRequest> {
+  return sign ? { ...req, headers: { ...req.headers, DPoP: await sign(htu) } } : req;
+}
+
+/**
+ * N loops, each holding one refresh token and sending the one each answer returns: seeded with
+ * `seed(n)` tokens the first time (more when a later run has more connections), carried on
+ * from run to run.
+ */
+function chained(
+  target: Target,
+  seed: (n: number) => Promise<string[]>,
+  request: (token: string) => HttpRequest,
+): Driver {
+  const held: string[] = [];
+  return {
+    async run(seconds, load) {
+      if (held.length < load.connections) held.push(...(await seed(load.connections - held.length)));
+      const client = new KeepAliveClient(target.baseUrl);
+      return runLoops({ seconds, workers: load.connections }, async (i) => {
+        const req = request(held[i]);
+        const res = await client.send(req.method, req.path, req.headers ?? {}, req.body);
+        if (res.status !== 200) {
+          throw new FlowFailure('status', `${describe(req)} → HTTP ${res.status}: ${res.body.slice(0, 200)}`);
         }
-        return out;
-      };
-      const isBound: Check = (body) =>
-        hasAccessToken(body) && body.includes(alg ? '"token_type":"DPoP"' : '"token_type":"Bearer"');
-      await precheck(env, (await proofs(1))[0], isBound);
-      return pooled(env, proofs, isBound);
+        const next = (JSON.parse(res.body) as { refresh_token?: unknown }).refresh_token;
+        if (typeof next !== 'string') throw new FlowFailure('error', `${describe(req)} → no refresh_token`);
+        held[i] = next;
+      });
     },
   };
 }
@@ -326,7 +475,7 @@ function describe(req: HttpRequest): string {
 }
 
 /** One request that must answer 2xx with a body passing `check`; returns the body. */
-async function precheck(env: BenchEnv, req: HttpRequest, check: Check): Promise<string> {
+async function precheck(env: Target, req: HttpRequest, check: Check): Promise<string> {
   let res: Response;
   try {
     res = await fetch(`${env.baseUrl}${req.path}`, { ...req, redirect: 'manual' });
@@ -361,7 +510,7 @@ async function flows(env: BenchEnv, opts: FlowOptions): Promise<Driver> {
 }
 
 /** The same request over and over with autocannon. */
-function fixed(env: BenchEnv, req: HttpRequest, check?: Check): Driver {
+function fixed(env: Target, req: HttpRequest, check?: Check): Driver {
   return { run: (seconds, load) => cannon(env, [req], { seconds, connections: load.connections }, check) };
 }
 
@@ -369,7 +518,7 @@ function fixed(env: BenchEnv, req: HttpRequest, check?: Check): Driver {
  * Each request different and single-use (refresh tokens, registrations): a pool is issued before each run, sized
  * from the rate of the previous run (the warm-up), and autocannon sends exactly that many.
  */
-function pooled(env: BenchEnv, issue: (count: number) => Promise<HttpRequest[]>, check?: Check): Driver {
+function pooled(env: Target, issue: (count: number) => Promise<HttpRequest[]>, check?: Check): Driver {
   let lastRate = 0;
   return {
     async run(seconds, load) {
@@ -390,7 +539,7 @@ function pooled(env: BenchEnv, issue: (count: number) => Promise<HttpRequest[]>,
  * takes the next) and the run stops early when they run out.
  */
 function cannon(
-  env: BenchEnv,
+  env: Target,
   reqs: HttpRequest[],
   opts: { seconds: number; connections: number },
   check?: Check,

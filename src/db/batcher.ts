@@ -49,3 +49,14 @@ export class Batcher<I, O> {
     }
   }
 }
+
+/**
+ * The hot paths' batching (token inserts and lookups, DPoP `jti` claims). One statement of a
+ * kind in flight, up to 200 rows: while it runs (an insert waits for its
+ * commit's WAL flush), the requests that arrive queue and go together in the next one. A
+ * statement's fixed cost (bind, plan, executor start, the commit's flush) then falls on a whole
+ * batch: under 32 connections PostgreSQL spent 46 µs of CPU per client_credentials token and
+ * 22 µs per introspection this way, against 133 µs and 129 µs with four statements in flight
+ * (README, Performance). An idle server still sends a lone request at once.
+ */
+export const HOT_PATH_BATCHING = { maxBatch: 200, maxInFlight: 1 };

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { accessLog } from '../observability/access-log.js';
 import { Ctx, type Runtime, type ServerCtx } from '../services/context.js';
+import { requestIdOf } from './request-id.js';
 
 declare global {
   namespace Express {
@@ -13,8 +13,6 @@ declare global {
   }
 }
 
-const REQUEST_ID = /^[\w.:-]{1,64}$/;
-
 /**
  * Gives every request an id (a sane incoming X-Request-Id is kept), a child logger and a service
  * context; reports it once the response finishes (the access log, metrics and the trace span's
@@ -24,12 +22,11 @@ const REQUEST_ID = /^[\w.:-]{1,64}$/;
 export function requestContext(runtime: Runtime) {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
-    const incoming = req.get('x-request-id');
-    req.id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.id = requestIdOf(req.headers['x-request-id']);
     res.setHeader('X-Request-Id', req.id);
     const ctx = new Ctx(runtime, { reqId: req.id });
     req.ctx = ctx;
-    ctx.ip = req.ip;
+    ctx.resolveIp(() => req.ip);
     const path = req.path;
     res.on('finish', () =>
       accessLog(runtime.log, res, {

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientAddress } from '../http/client-address.js';
 import { describe, temporaryUnavailability } from '../http/errors.js';
+import { requestIdOf } from '../http/request-id.js';
 import { accessLog, oauthErrorOf } from '../observability/access-log.js';
 import { Ctx, type Runtime } from '../services/context.js';
 import { invalidRequest, OAuthError, sendOAuthError, temporarilyUnavailable } from './errors.js';
@@ -40,7 +40,6 @@ const ANY_ORIGIN = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Expose-Headers': 'WWW-Authenticate, Retry-After',
 };
-const REQUEST_ID = /^[\w.:-]{1,64}$/;
 const EMPTY: Params = new Map();
 
 /**
@@ -97,10 +96,9 @@ export class ProtocolDoor {
       return;
     }
     const started = process.hrtime.bigint();
-    const incoming = req.headers['x-request-id'];
-    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const id = requestIdOf(req.headers['x-request-id']);
     const ctx = new Ctx(this.runtime, { reqId: id });
-    ctx.ip = this.addressOf(req);
+    ctx.resolveIp(() => this.addressOf(req));
     const out = new ProtocolResponse();
     out.setAll({ 'X-Request-Id': id, 'X-Content-Type-Options': 'nosniff' });
     if (route.cors) out.set('Vary', 'Origin');

@@ -83,7 +83,8 @@ export function isServerRuntime(runtime: BaseRuntime): runtime is Runtime {
 export class Ctx<R extends BaseRuntime = BaseRuntime> {
   private forked?: EntityManager;
   actor: Actor = { kind: 'anonymous' };
-  ip?: string;
+  private address?: string;
+  private addressOf?: () => string | undefined;
   /** The client that authenticated on this request, for the access log (never a label). */
   clientId?: string;
   /** The error code of the answer (GraphQL `extensions.code`), for the access log. */
@@ -96,6 +97,28 @@ export class Ctx<R extends BaseRuntime = BaseRuntime> {
     readonly runtime: R,
     private readonly bindings?: Record<string, string>,
   ) {}
+
+  /** The client's address (TRUST_PROXY honoured), for limits and the audit log. */
+  get ip(): string | undefined {
+    if (this.addressOf) {
+      this.address = this.addressOf();
+      this.addressOf = undefined;
+    }
+    return this.address;
+  }
+
+  set ip(value: string | undefined) {
+    this.address = value;
+    this.addressOf = undefined;
+  }
+
+  /**
+   * Resolves the address on first use: working it out (X-Forwarded-For through proxy-addr) is
+   * per-request work most token and discovery requests never need.
+   */
+  resolveIp(resolve: () => string | undefined): void {
+    this.addressOf = resolve;
+  }
 
   get log(): Logger {
     this.childLog ??= this.bindings ? this.runtime.log.child(this.bindings) : this.runtime.log;

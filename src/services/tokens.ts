@@ -1,4 +1,4 @@
-import { Batcher } from '../db/batcher.js';
+import { Batcher, HOT_PATH_BATCHING } from '../db/batcher.js';
 import type { Sql } from '../db/sql.js';
 import {
   type AccessTokenRecord,
@@ -118,7 +118,7 @@ export class AccessTokenStore {
           );
         }
       },
-      { ...BATCHING, name: 'access_token_insert' },
+      { ...HOT_PATH_BATCHING, name: 'access_token_insert' },
     );
     this.lookups = new Batcher(
       async (digests) => {
@@ -126,7 +126,7 @@ export class AccessTokenStore {
         const byDigest = new Map(rows.map((r) => [Buffer.from(r.token_digest).toString('hex'), r]));
         return digests.map((d) => toAccessTokenRecord(byDigest.get(d.toString('hex'))));
       },
-      { ...BATCHING, name: 'access_token_lookup' },
+      { ...HOT_PATH_BATCHING, name: 'access_token_lookup' },
     );
   }
 
@@ -139,9 +139,6 @@ export class AccessTokenStore {
     return this.lookups.submit(digest(value));
   }
 }
-
-/** At most 4 statements of a kind in flight, up to 200 rows each. */
-const BATCHING = { maxBatch: 200, maxInFlight: 4 };
 
 function store(ctx: ServerCtx): AccessTokenStore {
   return ctx.runtime.accessTokens;

@@ -1,4 +1,4 @@
-import { Batcher } from '../../db/batcher.js';
+import { Batcher, HOT_PATH_BATCHING } from '../../db/batcher.js';
 import type { Sql } from '../../db/sql.js';
 import { claimJtis } from '../../db/tables/used-jtis.js';
 import type { ClientRecord } from '../../services/client-cache.js';
@@ -52,7 +52,7 @@ const claimers = new WeakMap<Sql, Batcher<Claim, boolean>>();
 function claim(sql: Sql, item: Claim): Promise<boolean> {
   let batcher = claimers.get(sql);
   if (!batcher) {
-    batcher = new Batcher((items) => claimJtis(sql, items), { maxBatch: 200, maxInFlight: 4 });
+    batcher = new Batcher((items) => claimJtis(sql, items), HOT_PATH_BATCHING);
     claimers.set(sql, batcher);
   }
   return batcher.submit(item);

@@ -55,6 +55,8 @@ export async function introspectEndpoint(req: ProtocolRequest, res: ProtocolResp
       jti: access.id,
       // RFC 7662 §2.2: whom the token is for, so a resource server can refuse another's token.
       ...(access.audience ? { aud: access.audience } : {}),
+      // RFC 8693 §4.1 / RFC 7662 §2.2: a delegated (exchanged) token names its actor.
+      ...(access.act ? { act: access.act } : {}),
     });
     return;
   }

@@ -29,5 +29,7 @@ export async function signJwtAccessToken(
     exp: now + expiresIn,
     // RFC 9449 §6.1: a DPoP-bound token names its key's thumbprint.
     ...(subject.jkt ? { cnf: { jkt: subject.jkt } } : {}),
+    // RFC 8693 §4.1: an exchanged token names who acts for the subject.
+    ...(subject.act ? { act: subject.act } : {}),
   });
 }

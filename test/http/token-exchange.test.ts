@@ -344,6 +344,27 @@ describe('delegation (RFC 8693 §1.1, §4.1)', () => {
     });
   });
 
+  it('RFC 8693 §4.1: a delegation chain is bounded (the sixth nested actor is refused)', async () => {
+    let token = (await userToken(delegator)).access_token;
+    const actor = await clientToken(delegator);
+    const step = (subject: string) =>
+      exchange(delegator, {
+        subject_token: subject,
+        subject_token_type: AT,
+        actor_token: actor,
+        actor_token_type: AT,
+        resource: API_B,
+      });
+    for (let depth = 1; depth <= 5; depth++) {
+      const res = await step(token);
+      expect(res.status, `depth ${depth}: ${res.text}`).toBe(200);
+      token = String(res.json.access_token);
+    }
+    const sixth = await step(token);
+    expect(sixth.status).toBe(400);
+    expect(sixth.json.error).toBe('invalid_request');
+  });
+
   it('RFC 8693 §1.1: an application allowed only delegation is refused an exchange without actor_token', async () => {
     const subject = await userToken(delegator);
     const res = await exchange(delegator, {

@@ -55,7 +55,7 @@ describe('GraphQL (RFC 8693 policy fields)', () => {
   it('RFC 8693 §2.1: a new application’s policy is empty: no audience, delegation only, no refresh tokens', async () => {
     const res = await gql(server, owner, CREATE, { input: machineApp() });
     expect(res.errors).toBeUndefined();
-    const app = (res.data?.createApplication as { application: Record<string, unknown> }).application;
+    const app = (res.data!.createApplication as { application: Record<string, unknown> }).application;
     expect(app).toMatchObject({
       grantTypes: ['CLIENT_CREDENTIALS', 'TOKEN_EXCHANGE'],
       tokenExchangeAudiences: [],
@@ -66,7 +66,7 @@ describe('GraphQL (RFC 8693 policy fields)', () => {
 
   it('RFC 8693 §2.2.2: a non-admin owner cannot widen the policy (BAD_USER_INPUT per field); an admin can', async () => {
     const created = await gql(server, owner, CREATE, { input: machineApp() });
-    const id = (created.data?.createApplication as { application: { id: string } }).application.id;
+    const id = (created.data!.createApplication as { application: { id: string } }).application.id;
     for (const input of [
       { tokenExchangeAudiences: [API] },
       { tokenExchangeImpersonation: true },
@@ -146,7 +146,7 @@ describe('GraphQL (RFC 8693 policy fields)', () => {
     const created = await gql(server, admin, CREATE, {
       input: machineApp({ tokenExchangeAudiences: [API] }),
     });
-    const id = (created.data?.createApplication as { application: { id: string } }).application.id;
+    const id = (created.data!.createApplication as { application: { id: string } }).application.id;
     expect(codeOf(await gql(server, null, READ, { id }))).toBe('UNAUTHENTICATED');
     // Another non-admin user does not see it at all.
     await createUser(server.cli(), { username: 'stranger', password: 'stranger-password' });

@@ -115,6 +115,18 @@ async function clientToken(client: TestClient) {
 const exchange = (client: TestClient, form: Record<string, string>, headers: Record<string, string> = {}) =>
   postForm(server, '/o/token/', { grant_type: TE, ...form }, client, headers);
 
+/** The form members naming an access token as the subject (RFC 8693 §2.1). */
+const asSubject = (token: string) => ({ subject_token: token, subject_token_type: AT });
+/** … and as the actor. */
+const asActor = (token: string) => ({ actor_token: token, actor_token_type: AT });
+
+/** RFC 6749 §5.2: a 400 with this error code (and no token). */
+function refused(res: { status: number; json: Record<string, unknown> }, error: string) {
+  expect(res.status).toBe(400);
+  expect(res.json.error).toBe(error);
+  expect(res.json.access_token).toBeUndefined();
+}
+
 async function introspect(token: string) {
   return (await postForm(server, '/o/introspect/', { token }, machine)).json;
 }
@@ -127,8 +139,7 @@ describe('impersonation and the response (RFC 8693 §2.1, §2.2.1)', () => {
   it('RFC 8693 §2.2.1: an access token for the audience, issued_token_type, Bearer, no-store, the narrowed scope', async () => {
     const subject = await userToken(exchanger);
     const res = await exchange(exchanger, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: API_B,
       scope: 'read',
     });
@@ -152,8 +163,7 @@ describe('impersonation and the response (RFC 8693 §2.1, §2.2.1)', () => {
   it('RFC 8693 §2.1: audience as a logical name of a registered resource works like resource', async () => {
     const subject = await userToken(exchanger);
     const res = await exchange(exchanger, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       audience: API_B,
     });
     expect(res.status, res.text).toBe(200);
@@ -163,8 +173,7 @@ describe('impersonation and the response (RFC 8693 §2.1, §2.2.1)', () => {
   it('RFC 8693 §2.1 / RFC 9068: a JWT audience gets a JWT with the subject as sub and the exchanger as client_id', async () => {
     const subject = await userToken(exchanger);
     const res = await exchange(exchanger, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: JWT_API,
     });
     expect(res.status, res.text).toBe(200);
@@ -205,12 +214,11 @@ describe('impersonation and the response (RFC 8693 §2.1, §2.2.1)', () => {
 
   it('RFC 8693 §2.1 (no target named): the policy’s only audience is not guessed when there are several', async () => {
     const subject = await userToken(exchanger);
-    const res = await exchange(exchanger, { subject_token: subject.access_token, subject_token_type: AT });
-    expect(res.status).toBe(400);
-    expect(res.json.error).toBe('invalid_target');
+    const res = await exchange(exchanger, { ...asSubject(subject.access_token) });
+    refused(res, 'invalid_target');
     // `other` lists one audience: it is the target.
     const own = await userToken(other);
-    const single = await exchange(other, { subject_token: own.access_token, subject_token_type: AT });
+    const single = await exchange(other, { ...asSubject(own.access_token) });
     expect(single.status, single.text).toBe(200);
     expect((await introspect(String(single.json.access_token))).aud).toBe(API_B);
   });
@@ -221,7 +229,7 @@ describe('impersonation and the response (RFC 8693 §2.1, §2.2.1)', () => {
     const proof = await key.proof('POST', `${server.url}/o/token/`);
     const res = await exchange(
       exchanger,
-      { subject_token: subject.access_token, subject_token_type: AT, resource: API_B },
+      { ...asSubject(subject.access_token), resource: API_B },
       { DPoP: proof },
     );
     expect(res.status, res.text).toBe(200);
@@ -232,8 +240,7 @@ describe('impersonation and the response (RFC 8693 §2.1, §2.2.1)', () => {
   it('RFC 8693 §2.2.1: a refresh token only where the policy allows it (requested_token_type refresh_token)', async () => {
     const subject = await userToken(exchanger);
     const res = await exchange(exchanger, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: API_B,
       requested_token_type: RT,
     });
@@ -260,24 +267,20 @@ describe('impersonation and the response (RFC 8693 §2.1, §2.2.1)', () => {
 
     const own = await userToken(delegator);
     const actor = await clientToken(delegator);
-    const refused = await exchange(delegator, {
-      subject_token: own.access_token,
-      subject_token_type: AT,
-      actor_token: actor,
-      actor_token_type: AT,
+    const noRefresh = await exchange(delegator, {
+      ...asSubject(own.access_token),
+      ...asActor(actor),
       resource: API_B,
       requested_token_type: RT,
     });
-    expect(refused.status).toBe(400);
-    expect(refused.json.error).toBe('invalid_request');
+    refused(noRefresh, 'invalid_request');
   });
 
   it('RFC 8693 §2.2.2: an unknown requested_token_type is invalid_request', async () => {
     const subject = await userToken(exchanger);
     for (const requested of [IDT, 'urn:ietf:params:oauth:token-type:jwt', 'x']) {
       const res = await exchange(exchanger, {
-        subject_token: subject.access_token,
-        subject_token_type: AT,
+        ...asSubject(subject.access_token),
         resource: API_B,
         requested_token_type: requested,
       });
@@ -291,10 +294,8 @@ describe('delegation (RFC 8693 §1.1, §4.1)', () => {
     const subject = await userToken(delegator);
     const actor = await clientToken(delegator);
     const res = await exchange(delegator, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
-      actor_token: actor,
-      actor_token_type: AT,
+      ...asSubject(subject.access_token),
+      ...asActor(actor),
       resource: API_B,
     });
     expect(res.status, res.text).toBe(200);
@@ -302,10 +303,8 @@ describe('delegation (RFC 8693 §1.1, §4.1)', () => {
     expect(info).toMatchObject({ active: true, sub: aliceId, act: { sub: delegator.clientId } });
 
     const jwt = await exchange(delegator, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
-      actor_token: actor,
-      actor_token_type: AT,
+      ...asSubject(subject.access_token),
+      ...asActor(actor),
       resource: JWT_API,
     });
     expect(jwt.status, jwt.text).toBe(200);
@@ -315,10 +314,8 @@ describe('delegation (RFC 8693 §1.1, §4.1)', () => {
   it('RFC 8693 §4.1: exchanging a delegated token again nests the earlier actor (act.act)', async () => {
     const subject = await userToken(delegator);
     const first = await exchange(delegator, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
-      actor_token: await clientToken(delegator),
-      actor_token_type: AT,
+      ...asSubject(subject.access_token),
+      ...asActor(await clientToken(delegator)),
       resource: API_B,
       scope: 'read write',
     });
@@ -327,10 +324,8 @@ describe('delegation (RFC 8693 §1.1, §4.1)', () => {
     const bobs = await userToken(delegator, 'bob');
     const bob = await findUserByUsername(server.cli(), 'bob');
     const second = await exchange(delegator, {
-      subject_token: String(first.json.access_token),
-      subject_token_type: AT,
-      actor_token: bobs.access_token,
-      actor_token_type: AT,
+      ...asSubject(String(first.json.access_token)),
+      ...asActor(bobs.access_token),
       resource: JWT_API,
       scope: 'read',
     });
@@ -349,10 +344,8 @@ describe('delegation (RFC 8693 §1.1, §4.1)', () => {
     const actor = await clientToken(delegator);
     const step = (subject: string) =>
       exchange(delegator, {
-        subject_token: subject,
-        subject_token_type: AT,
-        actor_token: actor,
-        actor_token_type: AT,
+        ...asSubject(subject),
+        ...asActor(actor),
         resource: API_B,
       });
     for (let depth = 1; depth <= 5; depth++) {
@@ -361,35 +354,29 @@ describe('delegation (RFC 8693 §1.1, §4.1)', () => {
       token = String(res.json.access_token);
     }
     const sixth = await step(token);
-    expect(sixth.status).toBe(400);
-    expect(sixth.json.error).toBe('invalid_request');
+    refused(sixth, 'invalid_request');
   });
 
   it('RFC 8693 §1.1: an application allowed only delegation is refused an exchange without actor_token', async () => {
     const subject = await userToken(delegator);
     const res = await exchange(delegator, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: API_B,
     });
-    expect(res.status).toBe(400);
-    expect(res.json.error).toBe('invalid_request');
+    refused(res, 'invalid_request');
   });
 
   it('RFC 8693 §2.1: actor_token without actor_token_type (and the reverse) is invalid_request', async () => {
     const subject = await userToken(delegator);
     const actor = await clientToken(delegator);
     const a = await exchange(delegator, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       actor_token: actor,
       resource: API_B,
     });
-    expect(a.status).toBe(400);
-    expect(a.json.error).toBe('invalid_request');
+    refused(a, 'invalid_request');
     const b = await exchange(delegator, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       actor_token_type: AT,
       resource: API_B,
     });
@@ -400,14 +387,11 @@ describe('delegation (RFC 8693 §1.1, §4.1)', () => {
     const subject = await userToken(delegator);
     const foreignActor = await clientToken(other);
     const res = await exchange(delegator, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
-      actor_token: foreignActor,
-      actor_token_type: AT,
+      ...asSubject(subject.access_token),
+      ...asActor(foreignActor),
       resource: API_B,
     });
-    expect(res.status).toBe(400);
-    expect(res.json.error).toBe('invalid_request');
+    refused(res, 'invalid_request');
   });
 });
 
@@ -415,27 +399,23 @@ describe('narrowing, never widening (RFC 8693 §2.1, §2.2.2)', () => {
   it('RFC 8693 §2.2.2: a scope beyond the subject token’s is invalid_scope', async () => {
     const subject = await userToken(exchanger, 'alice', 'read');
     const res = await exchange(exchanger, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: API_B,
       scope: 'read write',
     });
-    expect(res.status).toBe(400);
-    expect(res.json.error).toBe('invalid_scope');
+    refused(res, 'invalid_scope');
   });
 
   it('RFC 8707 §2.2: the audience’s accepted scopes bound the exchanged token', async () => {
     const subject = await userToken(exchanger);
     const refused = await exchange(exchanger, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: READ_ONLY,
       scope: 'write',
     });
     expect(refused.json.error).toBe('invalid_scope');
     const narrowed = await exchange(exchanger, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: READ_ONLY,
     });
     expect(narrowed.status, narrowed.text).toBe(200);
@@ -444,7 +424,7 @@ describe('narrowing, never widening (RFC 8693 §2.1, §2.2.2)', () => {
 
   it('RFC 8693 §2.2.2: an audience outside the policy, an unregistered one, or two different targets are invalid_target', async () => {
     const subject = await userToken(exchanger);
-    const base = { subject_token: subject.access_token, subject_token_type: AT };
+    const base = { ...asSubject(subject.access_token) };
     const targets: Record<string, string>[] = [
       { resource: API_C },
       { audience: API_C },
@@ -468,8 +448,7 @@ describe('narrowing, never widening (RFC 8693 §2.1, §2.2.2)', () => {
         info.jti,
       ]);
     const res = await exchange(exchanger, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: API_B,
     });
     expect(res.status, res.text).toBe(200);
@@ -485,12 +464,10 @@ describe('inactive and foreign subject tokens (RFC 8693 §2.2.2)', () => {
     const revoked = await postForm(server, '/o/revoke_token/', { token: subject.access_token }, exchanger);
     expect(revoked.status).toBe(200);
     const res = await exchange(exchanger, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: API_B,
     });
-    expect(res.status).toBe(400);
-    expect(res.json.error).toBe('invalid_request');
+    refused(res, 'invalid_request');
     expect(res.json.access_token).toBeUndefined();
   });
 
@@ -504,8 +481,7 @@ describe('inactive and foreign subject tokens (RFC 8693 §2.2.2)', () => {
     });
     expect(viaIdBefore.status, viaIdBefore.text).toBe(200);
     const res = await exchange(other, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: API_B,
     });
     expect(res.status, res.text).toBe(200);
@@ -517,8 +493,7 @@ describe('inactive and foreign subject tokens (RFC 8693 §2.2.2)', () => {
     expect((await introspect(String(res.json.access_token))).active).toBe(false);
     expect((await introspect(String(viaIdBefore.json.access_token))).active).toBe(false);
     const again = await exchange(other, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: API_B,
     });
     expect(again.json.error).toBe('invalid_request');
@@ -540,23 +515,19 @@ describe('inactive and foreign subject tokens (RFC 8693 §2.2.2)', () => {
         info.jti,
       ]);
     const res = await exchange(exchanger, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: API_B,
     });
-    expect(res.status).toBe(400);
-    expect(res.json.error).toBe('invalid_request');
+    refused(res, 'invalid_request');
   });
 
   it("RFC 8693 §2.2.2: another application's token (not meant for the requester) is invalid_request", async () => {
     const foreign = await userToken(other);
     const res = await exchange(exchanger, {
-      subject_token: foreign.access_token,
-      subject_token_type: AT,
+      ...asSubject(foreign.access_token),
       resource: API_B,
     });
-    expect(res.status).toBe(400);
-    expect(res.json.error).toBe('invalid_request');
+    refused(res, 'invalid_request');
     const foreignId = await idToken(other);
     const viaId = await exchange(exchanger, {
       subject_token: foreignId,
@@ -568,8 +539,7 @@ describe('inactive and foreign subject tokens (RFC 8693 §2.2.2)', () => {
 
   it("RFC 8693 §2.2.2: a client's own client_credentials token has no user to act for", async () => {
     const res = await exchange(exchanger, {
-      subject_token: await clientToken(exchanger),
-      subject_token_type: AT,
+      ...asSubject(await clientToken(exchanger)),
       resource: API_B,
     });
     expect(res.json.error).toBe('invalid_request');
@@ -579,15 +549,14 @@ describe('inactive and foreign subject tokens (RFC 8693 §2.2.2)', () => {
     const res = await postForm(
       server,
       '/o/token/',
-      { grant_type: TE, subject_token: 'x', subject_token_type: AT, resource: API_B },
+      { grant_type: TE, ...asSubject('x'), resource: API_B },
       publicClient,
     );
-    expect(res.status).toBe(400);
-    expect(res.json.error).toBe('unauthorized_client');
+    refused(res, 'unauthorized_client');
   });
 
   it('RFC 8693 §2.1: an application without the grant type is unauthorized_client', async () => {
-    const res = await exchange(machine, { subject_token: 'x', subject_token_type: AT, resource: API_B });
+    const res = await exchange(machine, { ...asSubject('x'), resource: API_B });
     expect(res.json.error).toBe('unauthorized_client');
   });
 });
@@ -598,7 +567,7 @@ describe('hostile input and concurrency (RFC 8693 §2.2.2, RFC 6749 §5.2)', () 
     const cases: Record<string, string>[] = [
       { subject_token_type: AT, resource: API_B },
       { subject_token: subject.access_token, resource: API_B },
-      { subject_token: 'x'.repeat(10_000), subject_token_type: AT, resource: API_B },
+      { ...asSubject('x'.repeat(10_000)), resource: API_B },
       { subject_token: 'x'.repeat(10_000), subject_token_type: IDT, resource: API_B },
       { subject_token: 'a.b.c', subject_token_type: IDT, resource: API_B },
       { subject_token: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', subject_token_type: IDT, resource: API_B },
@@ -608,10 +577,8 @@ describe('hostile input and concurrency (RFC 8693 §2.2.2, RFC 6749 §5.2)', () 
         resource: API_B,
       },
       {
-        subject_token: subject.access_token,
-        subject_token_type: AT,
-        actor_token: '\u00ff'.repeat(9000),
-        actor_token_type: AT,
+        ...asSubject(subject.access_token),
+        ...asActor('\u00ff'.repeat(9000)),
         resource: API_B,
       },
     ];
@@ -622,7 +589,7 @@ describe('hostile input and concurrency (RFC 8693 §2.2.2, RFC 6749 §5.2)', () 
     }
     const hostileTargets = await Promise.all(
       [`https://x.example/${'a'.repeat(5000)}`, 'javascript:alert(1)', `${API_B}#frag`, ' '].map((audience) =>
-        exchange(exchanger, { subject_token: subject.access_token, subject_token_type: AT, audience }),
+        exchange(exchanger, { ...asSubject(subject.access_token), audience }),
       ),
     );
     for (const r of hostileTargets) {
@@ -630,8 +597,7 @@ describe('hostile input and concurrency (RFC 8693 §2.2.2, RFC 6749 §5.2)', () 
       expect(['invalid_target', 'invalid_request']).toContain(r.json.error);
     }
     const badScope = await exchange(exchanger, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: API_B,
       scope: 'read "quoted"',
     });
@@ -642,7 +608,7 @@ describe('hostile input and concurrency (RFC 8693 §2.2.2, RFC 6749 §5.2)', () 
     const subject = await userToken(exchanger);
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
-        exchange(exchanger, { subject_token: subject.access_token, subject_token_type: AT, resource: API_B }),
+        exchange(exchanger, { ...asSubject(subject.access_token), resource: API_B }),
       ),
     );
     for (const r of results) expect(r.status, r.text).toBe(200);
@@ -653,10 +619,8 @@ describe('hostile input and concurrency (RFC 8693 §2.2.2, RFC 6749 §5.2)', () 
     const subject = await userToken(delegator, 'bob');
     const actor = await clientToken(delegator);
     const form = {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
-      actor_token: actor,
-      actor_token_type: AT,
+      ...asSubject(subject.access_token),
+      ...asActor(actor),
       resource: API_B,
     };
     const app = await server
@@ -680,8 +644,7 @@ describe('records and interop', () => {
   it('RFC 8693 §2.1: each exchange is an audit event of the subject’s grant', async () => {
     const subject = await userToken(exchanger);
     const res = await exchange(exchanger, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       resource: API_B,
     });
     expect(res.status).toBe(200);
@@ -711,8 +674,7 @@ describe('records and interop', () => {
     );
     const subject = await userToken(exchanger);
     const tokens = await oidc.genericGrantRequest(config, TE, {
-      subject_token: subject.access_token,
-      subject_token_type: AT,
+      ...asSubject(subject.access_token),
       audience: API_B,
       scope: 'read',
     });

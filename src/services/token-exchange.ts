@@ -151,6 +151,23 @@ export async function exchangeToken(
   });
   const grantId = subject.grantId;
   await ctx.transaction(async (tx) => {
+    await recordAudit(
+      ctx,
+      'token.exchange',
+      { type: 'grant', id: grantId },
+      {
+        clientId: client.clientId,
+        subjectClientId: subject.clientId,
+        subjectTokenType: subject.kind,
+        actor: actor?.sub ?? null,
+        audience: target.identifier,
+        scopes,
+        refreshToken: refresh !== null,
+      },
+      tx.em,
+    );
+    // Last before COMMIT: the grant stays locked (FOR SHARE) for as short a time as possible, so
+    // a revocation waits the least; refused, the audit event rolls back with it.
     const written = await insertExchangedTokens(
       tx.sql,
       access,
@@ -168,21 +185,6 @@ export async function exchangeToken(
     if (!written) {
       throw invalidRequest('The subject_token is no longer active (revoked, or its authorization was).');
     }
-    await recordAudit(
-      ctx,
-      'token.exchange',
-      { type: 'grant', id: grantId },
-      {
-        clientId: client.clientId,
-        subjectClientId: subject.clientId,
-        subjectTokenType: subject.kind,
-        actor: actor?.sub ?? null,
-        audience: target.identifier,
-        scopes,
-        refreshToken: refresh !== null,
-      },
-      tx.em,
-    );
   });
   return { access, refresh, scopes };
 }

@@ -35,6 +35,7 @@ interface GrantTypeWord {
 }
 
 const DEVICE_CODE_URN = 'urn:ietf:params:oauth:grant-type:device_code';
+const TOKEN_EXCHANGE_URN = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 /** In the order the form and the GraphQL enum list them. */
 const GRANT_TYPE_TABLE = [
@@ -88,6 +89,15 @@ const GRANT_TYPE_TABLE = [
     startsRefreshChain: false,
     label: 'Implicit (legacy)',
   },
+  {
+    name: TOKEN_EXCHANGE_URN,
+    cli: 'token_exchange',
+    graphql: 'TOKEN_EXCHANGE',
+    endpoint: 'token',
+    // RFC 8693 §2.2.1: a refresh token only where the application's exchange policy allows it.
+    startsRefreshChain: true,
+    label: 'Token exchange (RFC 8693: an API acting for a user)',
+  },
 ] as const satisfies readonly GrantTypeWord[];
 
 /** An RFC 7591 `grant_types` value this server knows. */
@@ -97,6 +107,17 @@ export type GrantTypeEntry = (typeof GRANT_TYPE_TABLE)[number];
 export const GRANT_TYPE_ENTRIES: readonly GrantTypeEntry[] = GRANT_TYPE_TABLE;
 export const GRANT_TYPES: readonly GrantType[] = GRANT_TYPE_TABLE.map((g) => g.name);
 export const DEVICE_CODE_GRANT: GrantType = DEVICE_CODE_URN;
+export const TOKEN_EXCHANGE_GRANT: GrantType = TOKEN_EXCHANGE_URN;
+
+/**
+ * RFC 8693 §3 token type identifiers: the kinds of token a token exchange accepts as
+ * subject_token / actor_token, and the kinds it issues (requested_token_type, issued_token_type).
+ */
+export const TOKEN_TYPE = {
+  accessToken: 'urn:ietf:params:oauth:token-type:access_token',
+  refreshToken: 'urn:ietf:params:oauth:token-type:refresh_token',
+  idToken: 'urn:ietf:params:oauth:token-type:id_token',
+} as const;
 
 const grantTypeBySpelling = new Map<string, GrantType>(
   GRANT_TYPE_TABLE.flatMap((g) => [g.name, g.cli, g.graphql].map((s) => [s.toLowerCase(), g.name] as const)),

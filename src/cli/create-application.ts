@@ -9,6 +9,7 @@ import {
   type GrantType,
   grantTypeNamed,
   TOKEN_ENDPOINT_AUTH_METHODS,
+  TOKEN_EXCHANGE_GRANT,
   type TokenEndpointAuthMethod,
 } from '../vocabulary.js';
 import { type Command, list, requireString, UsageError } from './command.js';
@@ -28,7 +29,8 @@ export const createApplicationCommand: Command = {
   usage:
     'create-application --owner U --name N --client-type confidential|public --grant-types a,b ' +
     '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens] [--require-dpop] ' +
-    `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}] [--jwks-file F | --jwks-uri U] [--require-par] [--profile fapi2]`,
+    `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}] [--jwks-file F | --jwks-uri U] [--require-par] [--profile fapi2] ' +
+    '[--token-exchange-audiences r1,r2] [--token-exchange-impersonation] [--token-exchange-refresh-tokens]`,
   options: {
     owner: { type: 'string' },
     name: { type: 'string' },
@@ -48,6 +50,9 @@ export const createApplicationCommand: Command = {
     jwks: { type: 'string' },
     'require-par': { type: 'boolean' },
     profile: { type: 'string' },
+    'token-exchange-audiences': { type: 'string' },
+    'token-exchange-impersonation': { type: 'boolean' },
+    'token-exchange-refresh-tokens': { type: 'boolean' },
   },
   async prepare(values, argv) {
     const file = values['jwks-file'];
@@ -100,6 +105,9 @@ export const createApplicationCommand: Command = {
       jwksUri: typeof values['jwks-uri'] === 'string' ? values['jwks-uri'] : undefined,
       requirePar: values['require-par'] === true,
       profile: profile as ApplicationProfile | undefined,
+      tokenExchangeAudiences: list(values['token-exchange-audiences']),
+      tokenExchangeImpersonation: values['token-exchange-impersonation'] === true,
+      tokenExchangeRefreshTokens: values['token-exchange-refresh-tokens'] === true,
     });
     out(
       JSON.stringify({
@@ -118,6 +126,15 @@ export const createApplicationCommand: Command = {
         // RFC 9449 §5.2 names it dpop_bound_access_tokens.
         dpop_bound_access_tokens: application.requireDpop,
         profile: application.profile,
+        ...(application.grantTypes.includes(TOKEN_EXCHANGE_GRANT)
+          ? {
+              token_exchange: {
+                audiences: application.tokenExchangeAudiences,
+                impersonation: application.tokenExchangeImpersonation,
+                refresh_tokens: application.tokenExchangeRefreshTokens,
+              },
+            }
+          : {}),
       }),
     );
   },

@@ -70,6 +70,13 @@ export class AccessToken {
   @Property({ type: 'string', length: 64, nullable: true })
   jkt?: string | null;
 
+  /**
+   * RFC 8693 §4.1: the actor of a token issued by token exchange (delegation), nested for a
+   * chain; null for every other token (the ordinary inserts never name the column).
+   */
+  @Property({ type: 'json', columnType: 'jsonb', nullable: true })
+  act?: Record<string, unknown> | null;
+
   @Property({ type: 'string', length: 8, default: 'opaque' })
   format: Opt<AccessTokenFormat> = 'opaque';
 

@@ -105,6 +105,22 @@ export class Application {
   @Property({ type: 'boolean', default: true })
   rotateRefreshTokens: Opt<boolean> = true;
 
+  /**
+   * RFC 8693 token exchange policy: the resource identifiers (RFC 8707) this application may
+   * exchange a subject token for. Empty: none, so the grant type alone exchanges nothing until an
+   * administrator lists them.
+   */
+  @Property({ type: ArrayType, columnType: 'text[]', default: '{}' })
+  tokenExchangeAudiences: Opt<string[]> = [];
+
+  /** RFC 8693 §1.1: may exchange without an actor_token (impersonation); off, delegation only. */
+  @Property({ type: 'boolean', default: false })
+  tokenExchangeImpersonation: Opt<boolean> = false;
+
+  /** RFC 8693 §2.2.1: an exchange may also return a refresh token (needs the refresh_token grant). */
+  @Property({ type: 'boolean', default: false })
+  tokenExchangeRefreshTokens: Opt<boolean> = false;
+
   /** Null only for dynamically registered applications (RFC 7591): nobody registered them. */
   @Index({ name: 'applications_owner_id_index' })
   @ManyToOne({ entity: () => User, deleteRule: 'cascade', nullable: true })

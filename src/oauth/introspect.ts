@@ -41,7 +41,7 @@ export async function introspectEndpoint(req: ProtocolRequest, res: ProtocolResp
       res.json({ active: false });
       return;
     }
-    res.json({
+    const body: Record<string, unknown> = {
       active: true,
       scope: access.scopes.join(' '),
       client_id: access.clientId,
@@ -55,7 +55,11 @@ export async function introspectEndpoint(req: ProtocolRequest, res: ProtocolResp
       jti: access.id,
       // RFC 7662 §2.2: whom the token is for, so a resource server can refuse another's token.
       ...(access.audience ? { aud: access.audience } : {}),
-    });
+    };
+    // RFC 8693 §4.1 / RFC 7662 §2.2: a delegated (exchanged) token names its actor (set only
+    // then, so the common answer costs nothing more).
+    if (access.act) body.act = access.act;
+    res.json(body);
     return;
   }
   const refresh = await findRefreshToken(req.ctx.sql, token);

@@ -20,6 +20,7 @@ import {
   SECRET_AUTH_METHODS,
   SIGNING_ALGS,
   TOKEN_ENDPOINT_AUTH_METHODS,
+  TOKEN_EXCHANGE_GRANT,
 } from '../vocabulary.js';
 import { canManage, isPrivileged, requireUser, requireUserOrCli } from './access.js';
 import { recordAudit } from './audit.js';
@@ -76,6 +77,12 @@ export interface ApplicationInput {
   /** `fapi2` holds the application to the FAPI 2.0 Security Profile (fapi2Bounds). */
   profile?: ApplicationProfile;
   rotateRefreshTokens?: boolean;
+  /** RFC 8693 policy (administrators widen it): the resources an exchange may target. */
+  tokenExchangeAudiences?: string[];
+  /** RFC 8693: exchanges without actor_token (impersonation) are allowed. */
+  tokenExchangeImpersonation?: boolean;
+  /** RFC 8693 §2.2.1: an exchange may return a refresh token. */
+  tokenExchangeRefreshTokens?: boolean;
 }
 
 export type ApplicationUpdate = Partial<ApplicationInput>;
@@ -112,13 +119,21 @@ interface Normalised {
   requirePar: boolean;
   profile: ApplicationProfile;
   rotateRefreshTokens: boolean;
+  tokenExchangeAudiences: string[];
+  tokenExchangeImpersonation: boolean;
+  tokenExchangeRefreshTokens: boolean;
 }
 
 /**
  * Every rule about application metadata, applied to the complete new state. Every broken rule
  * is reported at once, in one ValidationError.
  */
-function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): Normalised {
+function normalise(
+  ctx: Ctx,
+  input: ApplicationInput,
+  registered: ReadonlySet<string>,
+  previous?: Application,
+): Normalised {
   const issues = new IssueCollector();
   const name = issues.check(() => checkName(input.name), input.name);
   const clientType = input.clientType;
@@ -222,6 +237,7 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
     requirePar: input.requirePar ?? false,
     profile,
     rotateRefreshTokens: input.rotateRefreshTokens ?? true,
+    ...tokenExchangePolicy(ctx, issues, input, grantTypes, registered, previous),
     clientUri,
     logoUri,
     contacts,
@@ -241,6 +257,96 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
   if (profile === 'fapi2') fapi2Bounds(issues, values);
   issues.throwIfAny();
   return values;
+}
+
+/** The most audiences one application's token exchange policy lists. */
+const MAX_EXCHANGE_AUDIENCES = 20;
+
+/**
+ * RFC 8693 policy: the audiences are registered resources (RFC 8707 identifiers), the settings
+ * need the token_exchange grant (and refresh tokens the refresh_token grant), and only an
+ * administrator widens them — an exchange mints tokens for other APIs from a user's consent to
+ * this application, so who may do that is the server's decision, like skipping consent.
+ * Narrowing (removing an audience, switching a setting off) is anyone's who manages the app.
+ */
+function tokenExchangePolicy(
+  ctx: Ctx,
+  issues: IssueCollector,
+  input: ApplicationInput,
+  grantTypes: readonly GrantType[],
+  registered: ReadonlySet<string>,
+  previous?: Application,
+): Pick<Normalised, 'tokenExchangeAudiences' | 'tokenExchangeImpersonation' | 'tokenExchangeRefreshTokens'> {
+  const listed = unique((input.tokenExchangeAudiences ?? []).map((a) => a.trim()).filter(Boolean));
+  // A resource deleted since it was listed leaves the policy (narrowing is always safe).
+  const audiences = listed.filter((a) => registered.has(a) || !previous?.tokenExchangeAudiences.includes(a));
+  const impersonation = input.tokenExchangeImpersonation === true;
+  const refreshTokens = input.tokenExchangeRefreshTokens === true;
+  if (audiences.length > MAX_EXCHANGE_AUDIENCES) {
+    issues.add('tokenExchangeAudiences', `At most ${MAX_EXCHANGE_AUDIENCES} token exchange audiences.`);
+  }
+  const unknown = audiences.filter((a) => !registered.has(a));
+  if (unknown.length > 0) {
+    issues.add(
+      'tokenExchangeAudiences',
+      `Token exchange audiences must be registered resources (not ${unknown
+        .slice(0, 3)
+        .map((a) => `"${a.length > 60 ? `${a.slice(0, 57)}...` : a}"`)
+        .join(', ')}).`,
+    );
+  }
+  if (
+    (audiences.length > 0 || impersonation || refreshTokens) &&
+    !grantTypes.includes(TOKEN_EXCHANGE_GRANT)
+  ) {
+    issues.add('tokenExchangeAudiences', 'Token exchange settings need the token_exchange grant type.');
+  }
+  if (refreshTokens && !grantTypes.includes('refresh_token')) {
+    issues.add(
+      'tokenExchangeRefreshTokens',
+      'Refresh tokens from an exchange need the refresh_token grant type.',
+    );
+  }
+  if (!isPrivileged(ctx)) {
+    const before = previous?.tokenExchangeAudiences ?? [];
+    if (audiences.some((a) => !before.includes(a))) {
+      issues.add('tokenExchangeAudiences', 'Only administrators can add token exchange audiences.');
+    }
+    if (impersonation && !(previous?.tokenExchangeImpersonation ?? false)) {
+      issues.add(
+        'tokenExchangeImpersonation',
+        'Only administrators can allow impersonation by token exchange.',
+      );
+    }
+    if (refreshTokens && !(previous?.tokenExchangeRefreshTokens ?? false)) {
+      issues.add(
+        'tokenExchangeRefreshTokens',
+        'Only administrators can allow refresh tokens from token exchange.',
+      );
+    }
+  }
+  return {
+    tokenExchangeAudiences: audiences,
+    tokenExchangeImpersonation: impersonation,
+    tokenExchangeRefreshTokens: refreshTokens,
+  };
+}
+
+/** Which of `identifiers` are registered resources (one statement; none asked, none run). */
+async function registeredResources(
+  ctx: Ctx,
+  identifiers: readonly string[] | undefined,
+): Promise<Set<string>> {
+  const wanted = unique((identifiers ?? []).map((a) => a.trim()).filter(Boolean)).slice(
+    0,
+    MAX_EXCHANGE_AUDIENCES,
+  );
+  if (wanted.length === 0) return new Set();
+  const rows = await ctx.sql.query<{ identifier: string }>(
+    'select identifier from resources where identifier = any($1::text[])',
+    [wanted],
+  );
+  return new Set(rows.map((r) => r.identifier));
 }
 
 /**
@@ -381,7 +487,8 @@ export async function createApplication(
   if (grantTypes.includes('authorization_code') && !grantTypes.includes('refresh_token')) {
     grantTypes.push('refresh_token');
   }
-  const values = normalise(ctx, { ...input, grantTypes });
+  const registered = await registeredResources(ctx, input.tokenExchangeAudiences);
+  const values = normalise(ctx, { ...input, grantTypes }, registered);
   // A private_key_jwt client proves itself with its keys: a secret would only be a liability.
   const clientSecret = SECRET_AUTH_METHODS.includes(values.tokenEndpointAuthMethod)
     ? newCredential('clientSecret')
@@ -480,8 +587,12 @@ export async function updateApplication(
     requirePar: update.requirePar ?? app.requirePar,
     profile: update.profile ?? app.profile,
     rotateRefreshTokens: update.rotateRefreshTokens ?? app.rotateRefreshTokens,
+    tokenExchangeAudiences: update.tokenExchangeAudiences ?? app.tokenExchangeAudiences,
+    tokenExchangeImpersonation: update.tokenExchangeImpersonation ?? app.tokenExchangeImpersonation,
+    tokenExchangeRefreshTokens: update.tokenExchangeRefreshTokens ?? app.tokenExchangeRefreshTokens,
   };
-  const values = normalise(ctx, merged, app);
+  const registered = await registeredResources(ctx, merged.tokenExchangeAudiences);
+  const values = normalise(ctx, merged, registered, app);
   // skipAuthorization = true always means an admin (or the CLI) approved the current values.
   const withdrawn = app.skipAuthorization && !isPrivileged(ctx) ? trustChanges(app, values) : [];
   if (withdrawn.length > 0) values.skipAuthorization = false;

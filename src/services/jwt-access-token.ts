@@ -17,7 +17,7 @@ export async function signJwtAccessToken(
   const now = Math.floor(Date.now() / 1000);
   const { client } = subject;
   const alg = client.profile === 'fapi2' ? client.idTokenSignedResponseAlg : 'RS256';
-  return signJws(ctx.runtime.keyStore.signer(alg), 'at+jwt', {
+  const claims: Record<string, unknown> = {
     iss: ctx.config.issuer,
     sub: subject.userId ?? subject.client.clientId,
     // RFC 8707 §2 / RFC 9068 §3: the resource the token was requested for, else the default.
@@ -29,5 +29,8 @@ export async function signJwtAccessToken(
     exp: now + expiresIn,
     // RFC 9449 §6.1: a DPoP-bound token names its key's thumbprint.
     ...(subject.jkt ? { cnf: { jkt: subject.jkt } } : {}),
-  });
+  };
+  // RFC 8693 §4.1: an exchanged token names who acts for the subject (no other grant sets it).
+  if (subject.act) claims.act = subject.act;
+  return signJws(ctx.runtime.keyStore.signer(alg), 'at+jwt', claims);
 }

@@ -2,6 +2,7 @@ import { Batcher, HOT_PATH_BATCHING } from '../db/batcher.js';
 import type { Sql } from '../db/sql.js';
 import {
   type AccessTokenRecord,
+  type ActClaim,
   insertAccessTokens,
   selectAccessTokens,
   toAccessTokenRecord,
@@ -31,6 +32,10 @@ export interface TokenSubject {
   resource?: ResourceRecord | null;
   /** RFC 9449: the thumbprint of the DPoP key the access token is bound to; absent or null: Bearer. */
   jkt?: string | null;
+  /** RFC 8693 §4.1: the actor a token exchange delegated to (absent for every other grant). */
+  act?: ActClaim | null;
+  /** RFC 8693: at most this many seconds (what the exchanged subject token has left); absent: no cap. */
+  maxExpiresIn?: number;
 }
 
 export interface MintedAccessToken {
@@ -46,7 +51,7 @@ export interface MintedAccessToken {
 }
 
 export { revokeFamily, revokePresentedToken } from '../db/tables/refresh-tokens.js';
-export type { AccessTokenRecord, RefreshTokenRecord };
+export type { AccessTokenRecord, ActClaim, RefreshTokenRecord };
 
 export interface MintedRefreshToken {
   id: string;
@@ -64,7 +69,8 @@ export interface MintedRefreshToken {
 export async function mintAccessToken(ctx: ServerCtx, subject: TokenSubject): Promise<MintedAccessToken> {
   const id = newId();
   const resource = subject.resource ?? null;
-  const expiresIn = resource?.accessTokenTtl ?? ctx.config.ttl.accessToken;
+  const ttl = resource?.accessTokenTtl ?? ctx.config.ttl.accessToken;
+  const expiresIn = subject.maxExpiresIn === undefined ? ttl : Math.min(ttl, subject.maxExpiresIn);
   const format = resource ? resource.accessTokenFormat : subject.client.accessTokenFormat;
   const value =
     format === 'jwt' ? await signJwtAccessToken(ctx, subject, id, expiresIn) : newCredential('accessToken');

@@ -1,5 +1,5 @@
 import type { ClientType, GrantType } from '../entities/Application.js';
-import { REFRESH_CHAIN_STARTERS } from '../vocabulary.js';
+import { REFRESH_CHAIN_STARTERS, TOKEN_EXCHANGE_GRANT } from '../vocabulary.js';
 import { IssueCollector, ValidationError } from './errors.js';
 
 /**
@@ -200,6 +200,12 @@ export function checkGrantTypes(
       'A public client cannot use the client_credentials grant: it has no secret to authenticate with.',
     );
   }
+  if (clientType === 'public' && grantTypes.includes(TOKEN_EXCHANGE_GRANT)) {
+    issues.add(
+      'grantTypes',
+      'A public client cannot use token exchange: nothing proves which application presents the token (RFC 8693 §5).',
+    );
+  }
   if (
     (grantTypes.includes('authorization_code') || grantTypes.includes('implicit')) &&
     redirectUris.length === 0
@@ -209,7 +215,7 @@ export function checkGrantTypes(
   if (grantTypes.includes('refresh_token') && !grantTypes.some((g) => REFRESH_CHAIN_STARTERS.includes(g))) {
     issues.add(
       'grantTypes',
-      'The refresh_token grant needs a grant that issues refresh tokens (authorization_code, password or device_code).',
+      'The refresh_token grant needs a grant that issues refresh tokens (authorization_code, password, device_code or token_exchange).',
     );
   }
   issues.throwIfAny();

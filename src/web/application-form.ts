@@ -37,6 +37,14 @@ export function readApplicationForm(req: Request): ApplicationInput {
     jwks: jsonField(field(req, 'jwks')),
     jwksUri: field(req, 'jwks_uri') || null,
     requirePar: field(req, 'require_par') === 'on',
+    // Only an administrator's form has the token exchange fields: absent, the policy stays as it is.
+    ...(field(req, 'token_exchange_policy') === '1'
+      ? {
+          tokenExchangeAudiences: listField(req, 'token_exchange_audiences'),
+          tokenExchangeImpersonation: field(req, 'token_exchange_impersonation') === 'on',
+          tokenExchangeRefreshTokens: field(req, 'token_exchange_refresh_tokens') === 'on',
+        }
+      : {}),
   };
 }
 
@@ -66,6 +74,9 @@ const FORM_FIELDS = new Set([
   'jwksUri',
   'requirePar',
   'requireDpop',
+  'tokenExchangeAudiences',
+  'tokenExchangeImpersonation',
+  'tokenExchangeRefreshTokens',
 ]);
 
 /** What the form template needs: the values to show, the choices, and a message per field. */
@@ -81,6 +92,7 @@ export function applicationFormView(
       redirectUris: (values.redirectUris ?? []).join('\n'),
       postLogoutRedirectUris: (values.postLogoutRedirectUris ?? []).join('\n'),
       allowedOrigins: (values.allowedOrigins ?? []).join('\n'),
+      tokenExchangeAudiencesText: (values.tokenExchangeAudiences ?? []).join('\n'),
       jwksText:
         values.jwks == null
           ? ''
@@ -136,6 +148,7 @@ export function applicationFormView(
       selected: (values.idTokenSignedResponseAlg ?? 'RS256') === a,
     })),
     canSkipAuthorization: viewer.isAdmin,
+    canSetTokenExchange: viewer.isAdmin,
     errors,
     errorCount: Object.keys(errors).length,
     hasErrors: Object.keys(errors).length > 0,
@@ -163,6 +176,9 @@ export function formValuesOf(app: Application): ApplicationInput {
     jwks: app.jwks ?? null,
     jwksUri: app.jwksUri ?? null,
     requirePar: app.requirePar,
+    tokenExchangeAudiences: app.tokenExchangeAudiences,
+    tokenExchangeImpersonation: app.tokenExchangeImpersonation,
+    tokenExchangeRefreshTokens: app.tokenExchangeRefreshTokens,
   };
 }
 

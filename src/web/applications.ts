@@ -12,6 +12,7 @@ import {
 } from '../services/applications.js';
 import { NotFoundError, ValidationError } from '../services/errors.js';
 import { activeTokenCounts } from '../services/token-management.js';
+import { GRANT_TYPE_ENTRIES, TOKEN_EXCHANGE_GRANT } from '../vocabulary.js';
 import {
   applicationFormView,
   formValuesOf,
@@ -160,13 +161,18 @@ function summary(app: Application) {
     jwksUri: app.jwksUri ?? null,
     keyCount: app.jwks?.keys.length ?? 0,
     requirePar: app.requirePar,
-    grantTypes: app.grantTypes.map((g) => (g.startsWith('urn:') ? 'device_code' : g)),
+    // The short names (device_code, token_exchange) rather than the URNs.
+    grantTypes: app.grantTypes.map((g) => GRANT_TYPE_ENTRIES.find((e) => e.name === g)?.cli ?? g),
     redirectUris: app.redirectUris,
     postLogoutRedirectUris: app.postLogoutRedirectUris,
     allowedOrigins: app.allowedOrigins,
     scopes: app.scopes,
     skipAuthorization: app.skipAuthorization,
     requireDpop: app.requireDpop,
+    tokenExchangeAudiences: app.tokenExchangeAudiences,
+    tokenExchangeImpersonation: app.tokenExchangeImpersonation,
+    tokenExchangeRefreshTokens: app.tokenExchangeRefreshTokens,
+    tokenExchange: app.grantTypes.includes(TOKEN_EXCHANGE_GRANT),
     accessTokenFormat: app.accessTokenFormat,
     idTokenSignedResponseAlg: app.idTokenSignedResponseAlg,
     tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,

@@ -28,6 +28,9 @@ export function clientRecord(overrides: Partial<ClientRecord> = {}): ClientRecor
     jwks: null,
     jwksUri: null,
     requirePar: false,
+    tokenExchangeAudiences: [],
+    tokenExchangeImpersonation: false,
+    tokenExchangeRefreshTokens: false,
     ...overrides,
   };
 }

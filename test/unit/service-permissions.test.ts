@@ -15,11 +15,13 @@ import * as initialAccessTokens from '../../src/services/initial-access-tokens.j
 import * as keyRotation from '../../src/services/key-rotation.js';
 import * as resources from '../../src/services/resources.js';
 import * as sessions from '../../src/services/sessions.js';
+import * as tokenExchange from '../../src/services/token-exchange.js';
 import * as tokenManagement from '../../src/services/token-management.js';
 import * as totp from '../../src/services/totp.js';
 import * as users from '../../src/services/users.js';
 import * as webauthn from '../../src/services/webauthn.js';
 import { serviceRuntime } from '../helpers/services.js';
+import { clientRecord } from './fixtures.js';
 
 /**
  * Issue 14 (every permission check inside the service that performs the action): every service
@@ -216,6 +218,23 @@ const ENTRY_POINTS: Record<string, Row> = {
       account.changeOwnPassword(c, { current: 'x', next: 'new-password', confirm: 'new-password' }),
   },
   'sessions.recentSignIns': { ...ownAccount, call: (c) => sessions.recentSignIns(c) },
+  // Issue 20: RFC 8693 token exchange acts only for the application that authenticated on the request.
+  'token-exchange.exchangeToken': {
+    anonymous: ForbiddenError,
+    client: ForbiddenError,
+    stranger: ForbiddenError,
+    call: (c) =>
+      tokenExchange.exchangeToken(c as ServerCtx, clientRecord({ clientId: 'another-client' }), {
+        subjectToken: 'x',
+        subjectTokenType: 'urn:ietf:params:oauth:token-type:access_token',
+        actorToken: null,
+        actorTokenType: null,
+        target: null,
+        scopes: undefined,
+        requestedTokenType: 'urn:ietf:params:oauth:token-type:access_token',
+        jkt: null,
+      }),
+  },
 };
 
 /** What doors import from src/services that is not an actor's entry point, and why. */
@@ -263,6 +282,8 @@ const NOT_ENTRY_POINTS: Record<string, string> = {
   'audit.recordAudit': 'internal: written by services after their check',
   // Maintenance without an actor: the server's own timer and the CLI on the machine.
   'cleanup.deleteExpired': 'maintenance: deletes expired rows only',
+  'token-exchange.mayActPermits': 'pure: RFC 8693 §4.4 may_act against a party',
+  'token-exchange.actDepth': 'pure: the length of an act chain',
 };
 
 const ADMIN_MODULES: Record<string, Record<string, unknown>> = {
@@ -274,6 +295,7 @@ const ADMIN_MODULES: Record<string, Record<string, unknown>> = {
   'initial-access-tokens': initialAccessTokens,
   resources,
   'token-management': tokenManagement,
+  'token-exchange': tokenExchange,
   factors,
   totp,
   webauthn,

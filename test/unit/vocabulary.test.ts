@@ -65,7 +65,8 @@ describe('the grant-type vocabulary (issue 14: one list, every door derives from
     }
     expect(parseGrantType('device_code')).toBe('urn:ietf:params:oauth:grant-type:device_code');
     expect(grantTypeNamed('urn:ietf:params:oauth:grant-type:device')).toBeUndefined();
-    expect(() => parseGrantType('token_exchange')).toThrow(/device_code/);
+    expect(parseGrantType('token_exchange')).toBe('urn:ietf:params:oauth:grant-type:token-exchange');
+    expect(() => parseGrantType('jwt_bearer')).toThrow(/implicit, token_exchange\)/);
   });
 
   it('GraphQL schema: the GrantType, TokenEndpointAuthMethod and TokenKind enums hold exactly the vocabulary, in its order', () => {
@@ -109,6 +110,8 @@ describe('the grant-type vocabulary (issue 14: one list, every door derives from
       'authorization_code',
       'password',
       'urn:ietf:params:oauth:grant-type:device_code',
+      // RFC 8693 §2.2.1: where the application's exchange policy allows refresh tokens.
+      'urn:ietf:params:oauth:grant-type:token-exchange',
     ]);
     for (const starter of REFRESH_CHAIN_STARTERS) {
       expect(() =>

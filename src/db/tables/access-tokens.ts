@@ -16,6 +16,13 @@ export function accessTokenActive(token: string, user: string): string {
   return `(${token}.revoked_at is null and ${token}.expires_at > now() and (${token}.user_id is null or ${userEnabled(user)}))`;
 }
 
+/** RFC 8693 §4.1 `act`: who acts (`sub`, and the client it acted through), nested for a chain. */
+export interface ActClaim {
+  sub: string;
+  client_id?: string;
+  act?: ActClaim;
+}
+
 /** What a minted access token contributes to its row. */
 export interface AccessTokenToStore {
   id: string;
@@ -67,10 +74,12 @@ export function accessTokenValues(token: AccessTokenToStore): Record<AccessToken
 export function accessTokenInsert(
   owner: { application: string; user: string; grant: string; family: string; scopes: string },
   from: string | null,
+  /** RFC 8693 §4.1: an SQL expression for the `act` column (token exchange only; others leave it null). */
+  act?: string,
 ): string {
-  return `insert into access_tokens (${ACCESS_TOKEN_COLUMNS})
+  return `insert into access_tokens (${ACCESS_TOKEN_COLUMNS}${act ? ', act' : ''})
        select :access_id, :access_digest, ${owner.application}, ${owner.user}, ${owner.grant}, ${owner.family},
-              ${owner.scopes}, :access_format, now() + make_interval(secs => :access_ttl), :access_audience::text, :access_jkt::text${from ? ` from ${from}` : ''}`;
+              ${owner.scopes}, :access_format, now() + make_interval(secs => :access_ttl), :access_audience::text, :access_jkt::text${act ? `, ${act}` : ''}${from ? ` from ${from}` : ''}`;
 }
 
 const INSERT_MANY = `
@@ -114,6 +123,8 @@ export interface AccessTokenRecord {
   audience: string | null;
   /** RFC 9449: the DPoP key the token is bound to (RFC 7638 thumbprint), or null. */
   jkt: string | null;
+  /** RFC 8693 §4.1: the actor of an exchanged (delegated) token, or null. */
+  act: ActClaim | null;
   issuedAt: Date;
   expiresAt: Date;
   user: {
@@ -135,6 +146,7 @@ export interface AccessTokenDbRow {
   grant_id: string | null;
   audience: string | null;
   jkt: string | null;
+  act: ActClaim | null;
   created_at: Date;
   expires_at: Date;
   active: boolean;
@@ -146,7 +158,7 @@ export interface AccessTokenDbRow {
 }
 
 const SELECT_BY_DIGESTS = `
-  select t.token_digest, t.id, t.scopes, a.client_id, t.application_id, t.user_id, t.grant_id, t.audience, t.jkt, t.created_at, t.expires_at,
+  select t.token_digest, t.id, t.scopes, a.client_id, t.application_id, t.user_id, t.grant_id, t.audience, t.jkt, t.act, t.created_at, t.expires_at,
          ${accessTokenActive('t', 'u')} as active,
          u.username, u.email, u.email_verified, u.is_admin, u.updated_at as user_updated_at
     from access_tokens t
@@ -171,6 +183,7 @@ export function toAccessTokenRecord(r: AccessTokenDbRow | undefined): AccessToke
     grantId: r.grant_id,
     audience: r.audience,
     jkt: r.jkt,
+    act: r.act,
     issuedAt: r.created_at,
     expiresAt: r.expires_at,
     user:

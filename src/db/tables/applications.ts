@@ -41,12 +41,19 @@ export interface ClientRecord {
   requireDpop: boolean;
   profile: ApplicationProfile;
   rotateRefreshTokens: boolean;
+  /** RFC 8693 policy: the resources a token exchange may target (empty: none). */
+  tokenExchangeAudiences: string[];
+  /** RFC 8693: an exchange without actor_token (impersonation) is allowed. */
+  tokenExchangeImpersonation: boolean;
+  /** RFC 8693 §2.2.1: an exchange may return a refresh token. */
+  tokenExchangeRefreshTokens: boolean;
 }
 
 const CLIENT_COLUMNS = `a.id, a.client_id, a.name, a.client_type, a.client_secret_digest, a.token_endpoint_auth_method,
             a.grant_types, a.redirect_uris, a.post_logout_redirect_uris, a.allowed_origins, a.scopes,
             a.skip_authorization, a.access_token_format, a.id_token_signed_response_alg,
-            a.metadata_document, a.logo_uri, a.jwks, a.jwks_uri, a.require_par, a.require_dpop, a.profile, a.rotate_refresh_tokens, u.username as owner_username`;
+            a.metadata_document, a.logo_uri, a.jwks, a.jwks_uri, a.require_par, a.require_dpop, a.profile, a.rotate_refresh_tokens,
+            a.token_exchange_audiences, a.token_exchange_impersonation, a.token_exchange_refresh_tokens, u.username as owner_username`;
 
 /** The one statement that loads a client record (exported so tests can tell cache loads apart). */
 export const LOAD_CLIENT = `select ${CLIENT_COLUMNS}
@@ -136,6 +143,9 @@ function clientRecord(row: ClientRow): ClientRecord {
     requireDpop: row.require_dpop,
     profile: row.profile,
     rotateRefreshTokens: row.rotate_refresh_tokens,
+    tokenExchangeAudiences: row.token_exchange_audiences,
+    tokenExchangeImpersonation: row.token_exchange_impersonation,
+    tokenExchangeRefreshTokens: row.token_exchange_refresh_tokens,
   };
 }
 
@@ -163,4 +173,7 @@ interface ClientRow extends Record<string, unknown> {
   require_dpop: boolean;
   profile: ApplicationProfile;
   rotate_refresh_tokens: boolean;
+  token_exchange_audiences: string[];
+  token_exchange_impersonation: boolean;
+  token_exchange_refresh_tokens: boolean;
 }

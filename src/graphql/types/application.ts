@@ -77,6 +77,21 @@ export class ApplicationType {
   })
   rotateRefreshTokens!: boolean;
 
+  @Field(() => [String], {
+    description:
+      'RFC 8693: the resources a token exchange may target (empty: token exchange issues nothing).',
+  })
+  tokenExchangeAudiences!: string[];
+
+  @Field(() => Boolean, {
+    description:
+      'RFC 8693: exchanges without an actor_token (impersonation) are allowed; off, delegation only.',
+  })
+  tokenExchangeImpersonation!: boolean;
+
+  @Field(() => Boolean, { description: 'RFC 8693 §2.2.1: an exchange may also return a refresh token.' })
+  tokenExchangeRefreshTokens!: boolean;
+
   /** Resolved through a loader; the owner's id is kept for it (null: dynamically registered). */
   ownerId!: string | null;
 

@@ -77,6 +77,27 @@ abstract class ApplicationSettingsInput {
     description: 'Replace the refresh token at each refresh (default true).',
   })
   rotateRefreshTokens?: boolean;
+
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      'RFC 8693: the resource identifiers a token exchange may target (needs TOKEN_EXCHANGE; administrators add them).',
+  })
+  tokenExchangeAudiences?: string[];
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'RFC 8693: allow exchanges without an actor_token (impersonation). Default false; administrators only.',
+  })
+  tokenExchangeImpersonation?: boolean;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'RFC 8693 §2.2.1: an exchange may also return a refresh token (needs REFRESH_TOKEN). Default false; administrators only.',
+  })
+  tokenExchangeRefreshTokens?: boolean;
 }
 
 @InputType()

@@ -3,6 +3,7 @@ import { clientCredentialsGrant } from './client-credentials.js';
 import { deviceCodeGrant } from './device-code.js';
 import { passwordGrant } from './password.js';
 import { refreshTokenGrant } from './refresh-token.js';
+import { tokenExchangeGrant } from './token-exchange.js';
 import type { GrantHandler } from './types.js';
 
 /**
@@ -10,7 +11,12 @@ import type { GrantHandler } from './types.js';
  * endpoint is the token endpoint (a unit test holds the two together).
  */
 export const grants: ReadonlyMap<string, GrantHandler> = new Map(
-  [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant, passwordGrant, deviceCodeGrant].map(
-    (g) => [g.grantType, g],
-  ),
+  [
+    authorizationCodeGrant,
+    refreshTokenGrant,
+    clientCredentialsGrant,
+    passwordGrant,
+    deviceCodeGrant,
+    tokenExchangeGrant,
+  ].map((g) => [g.grantType, g]),
 );

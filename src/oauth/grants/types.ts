@@ -24,6 +24,8 @@ export interface TokenResponseBody {
   refresh_token?: string;
   scope: string;
   id_token?: string;
+  /** RFC 8693 §2.2.1: what the access_token member holds (token exchange only). */
+  issued_token_type?: string;
 }
 
 /** One grant type: node-oidc-provider's idea of a table of small handlers. */

@@ -138,7 +138,12 @@ async function startServerProcess(
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `server-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
   const log = fs.openSync(logFile, 'a');
-  const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProfDir)}`] : [];
+  // --perf-basic-prof as well: `perf record -e cpu-clock -g -p PID` then names the JavaScript
+  // frames. perf samples only while the thread is on a CPU; V8's own profiler samples wall time,
+  // which puts the time a woken PostgreSQL backend takes from this process on the socket write.
+  const profile = cpuProfDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProfDir)}`, '--perf-basic-prof']
+    : [];
   const child = spawn(process.execPath, [...profile, 'src/start.mjs'], {
     cwd: ROOT,
     env: {

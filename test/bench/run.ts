@@ -21,8 +21,9 @@
  *                       identical but for METRICS_PORT: the price of recording metrics
  *   --database-url URL  use this database (kept) instead of a fresh one (dropped at the end)
  *   --workers N         WORKERS for the server
- *   --cpu-prof DIR      run the server under `node --cpu-prof`: its .cpuprofile lands in DIR when
- *                       the bench stops it (open it in Chrome DevTools or speedscope)
+ *   --cpu-prof DIR      run the server under `node --cpu-prof --perf-basic-prof`: its .cpuprofile
+ *                       lands in DIR when the bench stops it (Chrome DevTools, speedscope), and
+ *                       `perf record -e cpu-clock -g -p <pid>` names its JavaScript frames
  *   --reference         also start the shared kit's reference server (node-oidc-provider, in
  *                       memory) and run every selected scenario that has a twin there
  *                       (baseline, cc, introspect, refresh-chain, cc-dpop, cc-jwt, userinfo)

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { randomBytesPooled } from '../entities/base.js';
 
 /**
@@ -23,7 +23,11 @@ export type CredentialKind = keyof typeof CREDENTIAL_PREFIX;
 const ISSUED_BYTES = 4;
 const RANDOM_BYTES = 32;
 /** Prefix and body length of a credential from `newCredential`. */
-const CREDENTIAL_SHAPE = /^lk_[a-z]{2}_([\w-]{48})$/;
+const CREDENTIAL_SHAPE = /^lk_[a-z]{2}_[\w-]{48}$/;
+const CREDENTIAL_LENGTH = 54;
+/** Base64url characters that hold the issue second (4 bytes; the sixth also holds random bits). */
+const ISSUED_CHARS = 6;
+const PREFIX_LENGTH = 6;
 
 export function newCredential(kind: CredentialKind): string {
   const body = Buffer.allocUnsafe(ISSUED_BYTES + RANDOM_BYTES);
@@ -42,10 +46,14 @@ export function newCredential(kind: CredentialKind): string {
  * matches a key of the other layout, whose length differs.
  */
 export function digest(value: string): Buffer {
-  const hash = createHash('sha256').update(value, 'utf8').digest();
-  const body = CREDENTIAL_SHAPE.exec(value)?.[1];
-  if (!body) return hash;
-  return Buffer.concat([Buffer.from(body, 'base64url').subarray(0, ISSUED_BYTES), hash]);
+  const sha = hash('sha256', value, 'buffer');
+  if (value.length !== CREDENTIAL_LENGTH || !CREDENTIAL_SHAPE.test(value)) return sha;
+  // Two to three times cheaper than decoding the body and concatenating: this runs twice per
+  // token request (the client secret and the new token).
+  const key = Buffer.allocUnsafe(ISSUED_BYTES + sha.length);
+  key.write(value.slice(PREFIX_LENGTH, PREFIX_LENGTH + ISSUED_CHARS), 0, ISSUED_BYTES, 'base64url');
+  sha.copy(key, ISSUED_BYTES);
+  return key;
 }
 
 /** Constant-time comparison of a presented credential with a stored digest. */

@@ -10,6 +10,7 @@ import type { KeyStore } from './keys.js';
 import type { HotPathLimiter } from './limits.js';
 import type { ResourceCache } from './resources.js';
 import type { ServerKeys } from './server-secrets.js';
+import type { BackchannelLogoutWorker } from './backchannel-logout.js';
 import type { AccessTokenStore } from './tokens.js';
 
 /** The user behind a request: what authorization checks and the audit trail need. */
@@ -64,6 +65,8 @@ export interface Runtime extends BaseRuntime {
   outbound: OutboundClient;
   /** /readyz: database, migrations, keys, draining (src/observability/readiness.ts). */
   readiness: Readiness;
+  /** Delivers queued back-channel logout tokens; logouts wake it (src/services/backchannel-logout.ts). */
+  backchannelLogouts: BackchannelLogoutWorker;
 }
 
 /**

@@ -28,7 +28,8 @@ export const createApplicationCommand: Command = {
   usage:
     'create-application --owner U --name N --client-type confidential|public --grant-types a,b ' +
     '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens] [--require-dpop] ' +
-    `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}] [--jwks-file F | --jwks-uri U] [--require-par] [--profile fapi2]`,
+    `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}] [--jwks-file F | --jwks-uri U] [--require-par] [--profile fapi2] ' +
+    '[--backchannel-logout-uri URL [--backchannel-logout-session-required]]`,
   options: {
     owner: { type: 'string' },
     name: { type: 'string' },
@@ -48,6 +49,8 @@ export const createApplicationCommand: Command = {
     jwks: { type: 'string' },
     'require-par': { type: 'boolean' },
     profile: { type: 'string' },
+    'backchannel-logout-uri': { type: 'string' },
+    'backchannel-logout-session-required': { type: 'boolean' },
   },
   async prepare(values, argv) {
     const file = values['jwks-file'];
@@ -100,6 +103,9 @@ export const createApplicationCommand: Command = {
       jwksUri: typeof values['jwks-uri'] === 'string' ? values['jwks-uri'] : undefined,
       requirePar: values['require-par'] === true,
       profile: profile as ApplicationProfile | undefined,
+      backchannelLogoutUri:
+        typeof values['backchannel-logout-uri'] === 'string' ? values['backchannel-logout-uri'] : undefined,
+      backchannelLogoutSessionRequired: values['backchannel-logout-session-required'] === true,
     });
     out(
       JSON.stringify({
@@ -118,6 +124,12 @@ export const createApplicationCommand: Command = {
         // RFC 9449 §5.2 names it dpop_bound_access_tokens.
         dpop_bound_access_tokens: application.requireDpop,
         profile: application.profile,
+        ...(application.backchannelLogoutUri
+          ? {
+              backchannel_logout_uri: application.backchannelLogoutUri,
+              backchannel_logout_session_required: application.backchannelLogoutSessionRequired,
+            }
+          : {}),
       }),
     );
   },

@@ -45,6 +45,8 @@ export function toApplication(app: Application): ApplicationType {
     requirePar: app.requirePar,
     profile: app.profile as ApplicationProfileValue,
     rotateRefreshTokens: app.rotateRefreshTokens,
+    backchannelLogoutUri: app.backchannelLogoutUri ?? null,
+    backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired,
     ownerId: app.owner?.id ?? null,
     dynamicallyRegistered: app.dynamicallyRegistered,
     clientIdMetadataDocument: app.metadataDocument,

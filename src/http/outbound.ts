@@ -464,8 +464,10 @@ function readCapped(
   discard = false,
 ): void {
   const declared = Number(res.headers['content-length']);
-  if (!discard && Number.isFinite(declared) && declared > maxBytes)
-    return fail(new OutboundError('too_large', host));
+  if (!discard && Number.isFinite(declared) && declared > maxBytes) {
+    fail(new OutboundError('too_large', host));
+    return;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
@@ -473,9 +475,10 @@ function readCapped(
     if (finished) return;
     size += chunk.length;
     if (size > maxBytes) {
-      if (!discard) return fail(new OutboundError('too_large', host));
       finished = true;
-      return done(Buffer.alloc(0));
+      if (discard) done(Buffer.alloc(0));
+      else fail(new OutboundError('too_large', host));
+      return;
     }
     if (!discard) chunks.push(chunk);
   });

@@ -37,6 +37,7 @@ import {
 import { findPage, ilikeContains, type Page, type PageArgs } from './pagination.js';
 import { digest, newClientId, newCredential } from './secrets.js';
 import {
+  checkBackchannelLogoutUri,
   checkContact,
   checkGrantTypes,
   checkHttpsUri,
@@ -76,6 +77,10 @@ export interface ApplicationInput {
   /** `fapi2` holds the application to the FAPI 2.0 Security Profile (fapi2Bounds). */
   profile?: ApplicationProfile;
   rotateRefreshTokens?: boolean;
+  /** OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens go; null or '' clears. */
+  backchannelLogoutUri?: string | null;
+  /** §2.2: the application needs `sid` in logout tokens (Latchkey always sends it). */
+  backchannelLogoutSessionRequired?: boolean;
 }
 
 export type ApplicationUpdate = Partial<ApplicationInput>;
@@ -112,6 +117,8 @@ interface Normalised {
   requirePar: boolean;
   profile: ApplicationProfile;
   rotateRefreshTokens: boolean;
+  backchannelLogoutUri: string | null;
+  backchannelLogoutSessionRequired: boolean;
 }
 
 /**
@@ -217,8 +224,18 @@ function normalise(ctx: Ctx, input: ApplicationInput, previous?: Application): N
     () => checkList(input.contacts ?? [], 'contacts', checkContact, 'contacts'),
     [],
   );
+  const backchannelLogoutUri =
+    input.backchannelLogoutUri == null || input.backchannelLogoutUri.trim() === ''
+      ? null
+      : issues.check(
+          () =>
+            checkBackchannelLogoutUri(input.backchannelLogoutUri!, ctx.config.outbound.allowPrivateNetwork),
+          null,
+        );
   const values: Normalised = {
     ...keys,
+    backchannelLogoutUri,
+    backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired === true,
     requirePar: input.requirePar ?? false,
     profile,
     rotateRefreshTokens: input.rotateRefreshTokens ?? true,
@@ -480,6 +497,10 @@ export async function updateApplication(
     requirePar: update.requirePar ?? app.requirePar,
     profile: update.profile ?? app.profile,
     rotateRefreshTokens: update.rotateRefreshTokens ?? app.rotateRefreshTokens,
+    backchannelLogoutUri:
+      update.backchannelLogoutUri === undefined ? app.backchannelLogoutUri : update.backchannelLogoutUri,
+    backchannelLogoutSessionRequired:
+      update.backchannelLogoutSessionRequired ?? app.backchannelLogoutSessionRequired,
   };
   const values = normalise(ctx, merged, app);
   // skipAuthorization = true always means an admin (or the CLI) approved the current values.

@@ -5,12 +5,12 @@ import type { Sql } from '../db/sql.js';
 import type { OutboundClient } from '../http/outbound.js';
 import type { Logger } from '../log.js';
 import type { Readiness } from '../observability/readiness.js';
+import type { BackchannelLogoutWorker } from './backchannel-logout.js';
 import type { ClientCache } from './client-cache.js';
 import type { KeyStore } from './keys.js';
 import type { HotPathLimiter } from './limits.js';
 import type { ResourceCache } from './resources.js';
 import type { ServerKeys } from './server-secrets.js';
-import type { BackchannelLogoutWorker } from './backchannel-logout.js';
 import type { AccessTokenStore } from './tokens.js';
 
 /** The user behind a request: what authorization checks and the audit trail need. */

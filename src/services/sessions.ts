@@ -1,10 +1,10 @@
+import type { Sql } from '../db/sql.js';
 import {
   type EndedSessions,
   endSessionsAndQueue,
   type SessionSelector,
   trimQueue,
 } from '../db/tables/backchannel-logouts.js';
-import type { Sql } from '../db/sql.js';
 import {
   findLiveSession,
   insertSession,

@@ -37,6 +37,8 @@ export function readApplicationForm(req: Request): ApplicationInput {
     jwks: jsonField(field(req, 'jwks')),
     jwksUri: field(req, 'jwks_uri') || null,
     requirePar: field(req, 'require_par') === 'on',
+    backchannelLogoutUri: field(req, 'backchannel_logout_uri') || null,
+    backchannelLogoutSessionRequired: field(req, 'backchannel_logout_session_required') === 'on',
   };
 }
 
@@ -66,6 +68,7 @@ const FORM_FIELDS = new Set([
   'jwksUri',
   'requirePar',
   'requireDpop',
+  'backchannelLogoutUri',
 ]);
 
 /** What the form template needs: the values to show, the choices, and a message per field. */
@@ -163,6 +166,8 @@ export function formValuesOf(app: Application): ApplicationInput {
     jwks: app.jwks ?? null,
     jwksUri: app.jwksUri ?? null,
     requirePar: app.requirePar,
+    backchannelLogoutUri: app.backchannelLogoutUri ?? null,
+    backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired,
   };
 }
 

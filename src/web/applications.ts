@@ -163,6 +163,8 @@ function summary(app: Application) {
     grantTypes: app.grantTypes.map((g) => (g.startsWith('urn:') ? 'device_code' : g)),
     redirectUris: app.redirectUris,
     postLogoutRedirectUris: app.postLogoutRedirectUris,
+    backchannelLogoutUri: app.backchannelLogoutUri ?? null,
+    backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired,
     allowedOrigins: app.allowedOrigins,
     scopes: app.scopes,
     skipAuthorization: app.skipAuthorization,

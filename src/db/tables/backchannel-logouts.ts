@@ -64,7 +64,10 @@ export async function endSessionsAndQueue(
 ): Promise<EndedSessions> {
   let rows: EndedSessions[];
   if ('sessionId' in which) {
-    rows = await sql.query(END_ONE.text, END_ONE.values({ session_id: which.sessionId, max_age: maxAgeSeconds }));
+    rows = await sql.query(
+      END_ONE.text,
+      END_ONE.values({ session_id: which.sessionId, max_age: maxAgeSeconds }),
+    );
   } else if (which.except) {
     rows = await sql.query(
       END_OTHERS.text,
@@ -164,6 +167,11 @@ export async function removeLogout(sql: Sql, id: string): Promise<void> {
 }
 
 /** A failed attempt: the next one after `delaySeconds`, with why this one failed. */
-export async function scheduleRetry(sql: Sql, id: string, delaySeconds: number, error: string): Promise<void> {
+export async function scheduleRetry(
+  sql: Sql,
+  id: string,
+  delaySeconds: number,
+  error: string,
+): Promise<void> {
   await sql.execute(RETRY.text, RETRY.values({ id, delay: delaySeconds, error: error.slice(0, 200) }));
 }

@@ -77,6 +77,18 @@ export class ApplicationType {
   })
   rotateRefreshTokens!: boolean;
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'OpenID Connect Back-Channel Logout 1.0 backchannel_logout_uri: where a logout token is POSTed when a session that signed in to this application ends.',
+  })
+  backchannelLogoutUri!: string | null;
+
+  @Field(() => Boolean, {
+    description: 'Back-Channel Logout backchannel_logout_session_required (logout tokens always carry sid).',
+  })
+  backchannelLogoutSessionRequired!: boolean;
+
   /** Resolved through a loader; the owner's id is kept for it (null: dynamically registered). */
   ownerId!: string | null;
 

@@ -77,6 +77,19 @@ abstract class ApplicationSettingsInput {
     description: 'Replace the refresh token at each refresh (default true).',
   })
   rotateRefreshTokens?: boolean;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'OpenID Connect Back-Channel Logout 1.0 backchannel_logout_uri (https, no fragment); an empty string clears it.',
+  })
+  backchannelLogoutUri?: string;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Back-Channel Logout backchannel_logout_session_required. Default false.',
+  })
+  backchannelLogoutSessionRequired?: boolean;
 }
 
 @InputType()

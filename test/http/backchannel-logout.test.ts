@@ -107,6 +107,15 @@ class Receiver {
     }
   }
 
+  /** Waits until a delivery is being held open. */
+  async waitForHanging(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.hanging.length === 0) {
+      if (Date.now() > deadline) throw new Error('no delivery arrived to hang');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async close(): Promise<void> {
     for (const res of this.hanging) res.destroy();
     this.server.closeAllConnections();
@@ -302,7 +311,13 @@ describe('OIDC Back-Channel Logout 1.0', () => {
     const a = await app('relogin-a');
     const user = await loggedInUser();
     const before = await signIn(user.agent, a);
-    await user.agent.login(user.username, user.password, '/');
+    // prompt=login: the application asks for a fresh login although a session exists.
+    const again = await user.agent.submitForm(
+      '/accounts/login/?prompt=login',
+      { username: user.username, password: user.password },
+      '/accounts/login/',
+    );
+    expect(again.status).toBe(303);
     const got = await receiver.waitFor(1, '/bcl/relogin-a');
     expect(got[0].claims.sid).toBe(before.sid);
   });
@@ -316,6 +331,7 @@ describe('OIDC Back-Channel Logout 1.0', () => {
     const res = await user.agent.submitForm('/accounts/logout/', {}, '/accounts/logout/');
     expect(res.status).toBe(303);
     expect(Date.now() - started).toBeLessThan(1500);
+    await receiver.waitForHanging();
     expect(await queued()).toBeGreaterThanOrEqual(1);
     // The other pages answer too while the delivery hangs (it holds no database connection).
     const t = Date.now();

@@ -219,7 +219,8 @@ describe('OIDC Back-Channel Logout 1.0', () => {
 
   it('§2.4, §2.5: the logout page notifies both applications the session signed in to — a valid logout_token each, matching the ID Token sub/sid — and neither the one it never used nor the one without a URI', async () => {
     const a = await app('page-a');
-    const b = await app('page-b', { backchannelLogoutSessionRequired: true });
+    // B asks for consent: its code comes from the consent page's path, A's from the fast path.
+    const b = await app('page-b', { backchannelLogoutSessionRequired: true, skipAuthorization: false });
     const unused = await app('page-unused');
     const noUri = await app(null);
     const user = await loggedInUser();
@@ -495,6 +496,28 @@ describe('OIDC Back-Channel Logout 1.0', () => {
 });
 
 describe('OIDC Back-Channel Logout 1.0: the queue', () => {
+  it('§2.5: on embedded PGlite too, the logout page queues and delivers (same statements, no LISTEN connection)', async () => {
+    const embedded = await startTestServer({ backend: 'pglite', env: ENV });
+    try {
+      const client = await makeClient(embedded, {
+        grantTypes: ['authorization_code'],
+        scopes: ['openid'],
+        skipAuthorization: true,
+        backchannelLogoutUri: receiver.uri('pglite'),
+      });
+      await createUser(embedded.cli(), { username: 'lite', password: 'lite-password' });
+      const agent = new Agent(embedded.url);
+      await agent.login('lite', 'lite-password');
+      const tokens = await codeFlow(embedded, agent, client, { scope: 'openid' });
+      await agent.submitForm('/accounts/logout/', {}, '/accounts/logout/');
+      const [got] = await receiver.waitFor(1, '/bcl/pglite');
+      const claims = await validateLogoutToken(embedded, got.token, client.clientId);
+      expect(claims.sid).toBe(decodeJwt(tokens.id_token as string).sid);
+    } finally {
+      await embedded.stop();
+    }
+  });
+
   it('§2.5 (bounded queue): beyond BACKCHANNEL_LOGOUT_MAX_PENDING the oldest logout tokens are dropped, logged, and the newest kept', async () => {
     const down = new Receiver();
     await down.listen();
@@ -574,6 +597,18 @@ describe('OIDC Back-Channel Logout 1.0: the queue', () => {
         'select count(*)::int as n from backchannel_logouts',
       );
       expect(left[0].n).toBe(0);
+      // Both instances took part (each logs its deliveries).
+      const fs = await import('node:fs');
+      const delivered = (file: string) =>
+        fs
+          .readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('back-channel logout delivered')).length;
+      await new Promise((r) => setTimeout(r, 200));
+      const [byFirst, bySecond] = [delivered(first.logFile), delivered(second.logFile)];
+      expect(byFirst + bySecond).toBe(n);
+      expect(byFirst).toBeGreaterThan(0);
+      expect(bySecond).toBeGreaterThan(0);
     } finally {
       await second.close();
       await first.stop();

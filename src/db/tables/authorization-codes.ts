@@ -86,7 +86,7 @@ function grantForCode(user: string, from: string | null, mayRecord: string): str
 const CREATE = statement(
   [...BINDING_PARAMS, 'user_id', 'auth_time', 'amr', 'sid'],
   `with ${grantForCode(':user_id::uuid', null, 'true')},
-   ${recordSignIn('s.id', 's.absolute_expires_at', 'sessions s', 's.id = :sid::text::uuid')}
+   ${recordSignIn('s.id', 's.absolute_expires_at', 'sessions s', 's.id = :sid::uuid')}
    insert into authorization_codes (${CODE_COLUMNS})
    select :id, :code_digest, :application_id, :user_id, grant_row.id, :redirect_uri, :scopes, :code_challenge,
           :code_challenge_method, :nonce, :auth_time, :amr::text[], :sid, now() + make_interval(secs => :ttl), :resources, :dpop_jkt

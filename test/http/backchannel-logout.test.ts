@@ -19,7 +19,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * Latchkey's JWKS, the way an RP would.
  */
 
-type Mode = 'ok' | 'down' | 'hang';
+type Mode = 'ok' | 'down' | 'hang' | 'redirect';
 
 interface Received {
   path: string;
@@ -70,6 +70,10 @@ class Receiver {
     }
     if (mode === 'down') {
       res.writeHead(503).end();
+      return;
+    }
+    if (mode === 'redirect') {
+      res.writeHead(307, { Location: '/bcl/redirected' }).end();
       return;
     }
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
@@ -458,6 +462,61 @@ describe('OIDC Back-Channel Logout 1.0', () => {
     expect(row?.last_error).toBe('address_not_allowed');
     expect((await fetch(new URL('/healthz', server.url))).status).toBe(200);
   });
+
+  it('§2.8: a redirect from the RP is a failed attempt, never followed (POST through the outbound client)', async () => {
+    const a = await app('redirecting');
+    receiver.modes.set('/bcl/redirecting', 'redirect');
+    const user = await loggedInUser();
+    await signIn(user.agent, a);
+    await user.agent.submitForm('/accounts/logout/', {}, '/accounts/logout/');
+    const deadline = Date.now() + 10_000;
+    let row: { last_error: string | null } | undefined;
+    while (Date.now() < deadline) {
+      [row] = await server.runtime.db.sql.query<{ last_error: string | null }>(
+        `select b.last_error from backchannel_logouts b join applications a on a.id = b.application_id where a.client_id = $1`,
+        [a.clientId],
+      );
+      if (row?.last_error) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(row?.last_error).toBe('HTTP 307');
+    expect(tokensAt('redirected')).toEqual([]);
+  });
+
+  it('CLI: create-application --backchannel-logout-uri URL --backchannel-logout-session-required prints them; a URI with a fragment is one error line', async () => {
+    const { runCli } = await import('../helpers/process.js');
+    await createUser(server.cli(), { username: 'cli-owner', password: 'cli-owner-password' });
+    const env = { DATABASE_URL: server.database!.url, ISSUER: server.runtime.config.issuer };
+    const args = [
+      'create-application',
+      '--owner',
+      'cli-owner',
+      '--name',
+      'CLI RP',
+      '--client-type',
+      'confidential',
+    ];
+    const base = [...args, '--grant-types', 'authorization_code', '--redirect-uris', 'https://rp.example/cb'];
+    const made = await runCli(
+      [
+        ...base,
+        '--backchannel-logout-uri',
+        'https://rp.example/bcl?x=1',
+        '--backchannel-logout-session-required',
+      ],
+      env,
+    );
+    expect(made.code, made.stderr).toBe(0);
+    const out = JSON.parse(made.stdout.trim().split('\n').pop()!);
+    expect(out).toMatchObject({
+      backchannel_logout_uri: 'https://rp.example/bcl?x=1',
+      backchannel_logout_session_required: true,
+    });
+    const bad = await runCli([...base, '--backchannel-logout-uri', 'https://rp.example/bcl#f'], env);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('fragment');
+  }, 120_000);
 
   it('§2.5: the application form page registers a back-channel logout URI and shows it', async () => {
     const user = await loggedInUser();

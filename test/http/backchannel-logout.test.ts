@@ -213,6 +213,33 @@ async function queued(where = 'true'): Promise<number> {
   return rows[0].n;
 }
 
+interface QueueRow {
+  attempts: number;
+  last_error: string | null;
+  jti: string;
+}
+
+/** Polls the queue row of the application until `until` holds (or 10 s pass); returns the last read. */
+async function waitForRow(
+  sql: { query<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]> },
+  clientId: string,
+  until: (row: QueueRow) => boolean,
+  timeoutMs = 10_000,
+): Promise<QueueRow | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  let row: QueueRow | undefined;
+  while (Date.now() < deadline) {
+    [row] = await sql.query<QueueRow>(
+      `select b.attempts, b.last_error, b.jti from backchannel_logouts b
+         join applications a on a.id = b.application_id where a.client_id = $1`,
+      [clientId],
+    );
+    if (row && until(row)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return row;
+}
+
 describe('OIDC Back-Channel Logout 1.0', () => {
   it('§2.1: discovery announces back-channel logout with session support', async () => {
     const res = await fetch(new URL('/.well-known/openid-configuration', server.url));
@@ -354,17 +381,7 @@ describe('OIDC Back-Channel Logout 1.0', () => {
     const user = await loggedInUser();
     await signIn(user.agent, a);
     await user.agent.submitForm('/accounts/logout/', {}, '/accounts/logout/');
-    const deadline = Date.now() + 10_000;
-    let row: { attempts: number; last_error: string | null; jti: string } | undefined;
-    while (Date.now() < deadline) {
-      [row] = await server.runtime.db.sql.query<{ attempts: number; last_error: string | null; jti: string }>(
-        `select b.attempts, b.last_error, b.jti from backchannel_logouts b join applications a on a.id = b.application_id
-          where a.client_id = $1`,
-        [a.clientId],
-      );
-      if (row && row.attempts >= 2) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const row = await waitForRow(server.runtime.db.sql, a.clientId, (r) => r.attempts >= 2);
     expect(row?.attempts).toBeGreaterThanOrEqual(2);
     expect(row?.last_error).toBe('HTTP 503');
     receiver.modes.set('/bcl/retry-a', 'ok');
@@ -449,16 +466,7 @@ describe('OIDC Back-Channel Logout 1.0', () => {
     await signIn(user.agent, good);
     await user.agent.submitForm('/accounts/logout/', {}, '/accounts/logout/');
     await receiver.waitFor(1, '/bcl/beside-evil');
-    const deadline = Date.now() + 10_000;
-    let row: { last_error: string | null } | undefined;
-    while (Date.now() < deadline) {
-      [row] = await server.runtime.db.sql.query<{ last_error: string | null }>(
-        `select b.last_error from backchannel_logouts b join applications a on a.id = b.application_id where a.client_id = $1`,
-        [evil.clientId],
-      );
-      if (row?.last_error) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const row = await waitForRow(server.runtime.db.sql, evil.clientId, (r) => r.last_error !== null);
     expect(row?.last_error).toBe('address_not_allowed');
     expect((await fetch(new URL('/healthz', server.url))).status).toBe(200);
   });
@@ -469,16 +477,7 @@ describe('OIDC Back-Channel Logout 1.0', () => {
     const user = await loggedInUser();
     await signIn(user.agent, a);
     await user.agent.submitForm('/accounts/logout/', {}, '/accounts/logout/');
-    const deadline = Date.now() + 10_000;
-    let row: { last_error: string | null } | undefined;
-    while (Date.now() < deadline) {
-      [row] = await server.runtime.db.sql.query<{ last_error: string | null }>(
-        `select b.last_error from backchannel_logouts b join applications a on a.id = b.application_id where a.client_id = $1`,
-        [a.clientId],
-      );
-      if (row?.last_error) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const row = await waitForRow(server.runtime.db.sql, a.clientId, (r) => r.last_error !== null);
     expect(row?.last_error).toBe('HTTP 307');
     expect(tokensAt('redirected')).toEqual([]);
   });
@@ -739,15 +738,7 @@ describe('OIDC Back-Channel Logout 1.0: delivery survives a restart', () => {
       const sid = decodeJwt(tokens.id_token as string).sid;
       await agent.submitForm('/accounts/logout/', {}, '/accounts/logout/');
 
-      const deadline = Date.now() + 15_000;
-      let row: { attempts: number; last_error: string | null; jti: string } | undefined;
-      while (Date.now() < deadline) {
-        [row] = (await db.sql.query(
-          'select attempts, last_error, jti from backchannel_logouts',
-        )) as (typeof row)[];
-        if (row && row.attempts >= 1 && row.last_error) break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      const row = await waitForRow(db.sql, application.clientId, (r) => r.last_error !== null, 15_000);
       expect(row?.last_error).toBe('network');
       expect(await one.stop('SIGTERM')).toBe(0);
 

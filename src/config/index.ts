@@ -134,7 +134,7 @@ const keyEncryptionKey = z
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** The modules whose log level LOG_LEVELS may set (see src/log.ts `moduleLog`). */
-export const LOG_MODULES = ['access', 'graphql', 'db', 'cleanup', 'keys'] as const;
+export const LOG_MODULES = ['access', 'graphql', 'db', 'cleanup', 'keys', 'backchannel'] as const;
 
 const logLevels = z
   .string()

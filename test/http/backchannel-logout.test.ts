@@ -206,11 +206,32 @@ function tokensAt(name: string): Received[] {
   return receiver.received.filter((r) => r.path === `/bcl/${name}`);
 }
 
-async function queued(where = 'true'): Promise<number> {
-  const rows = await server.runtime.db.sql.query<{ n: number }>(
+async function queued(where = 'true', target: TestServer = server): Promise<number> {
+  const rows = await target.runtime.db.sql.query<{ n: number }>(
     `select count(*)::int as n from backchannel_logouts where ${where}`,
   );
   return rows[0].n;
+}
+
+/** A session made as the login page makes it (no password hashing), signed in to `client` through the authorization endpoint. */
+async function signedInSession(
+  target: TestServer,
+  userId: string,
+  client: TestClient,
+): Promise<{ agent: Agent; session: { id: string } }> {
+  const { cookieValue, session } = await startSession(target.cli(), userId);
+  const agent = new Agent(target.url);
+  agent.cookies.set(cookieName(target.runtime.config, 'session'), cookieValue);
+  const { challenge } = pkce();
+  await authorize(agent, {
+    response_type: 'code',
+    client_id: client.clientId,
+    redirect_uri: client.redirectUri,
+    scope: 'openid',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
+  return { agent, session };
 }
 
 interface QueueRow {
@@ -593,19 +614,7 @@ describe('OIDC Back-Channel Logout 1.0: the queue', () => {
       const user = await createUser(bounded.cli(), { username: 'q', password: 'q-password' });
       const sids: string[] = [];
       for (let i = 0; i < 5; i++) {
-        // A session made as the login page makes it, signed in through the authorization endpoint.
-        const { cookieValue, session } = await startSession(bounded.cli(), user.id);
-        const agent = new Agent(bounded.url);
-        agent.cookies.set(cookieName(bounded.runtime.config, 'session'), cookieValue);
-        const { challenge } = pkce();
-        await authorize(agent, {
-          response_type: 'code',
-          client_id: client.clientId,
-          redirect_uri: client.redirectUri,
-          scope: 'openid',
-          code_challenge: challenge,
-          code_challenge_method: 'S256',
-        });
+        const { agent, session } = await signedInSession(bounded, user.id, client);
         sids.push(session.id);
         await agent.submitForm('/accounts/logout/', {}, '/accounts/logout/');
       }
@@ -619,6 +628,58 @@ describe('OIDC Back-Channel Logout 1.0: the queue', () => {
       await down.close();
     }
   });
+
+  it('§2.8: after BACKCHANNEL_LOGOUT_MAX_ATTEMPTS failed attempts a logout token is given up — logged and counted in latchkey_backchannel_logouts_total with the deliveries', async () => {
+    const { freePort } = await import('../helpers/ports.js');
+    const { scrape, sumOf } = await import('../helpers/prometheus.js');
+    const counted = await startTestServer({
+      env: { ...ENV, BACKCHANNEL_LOGOUT_MAX_ATTEMPTS: '2', METRICS_PORT: String(await freePort()) },
+    });
+    try {
+      const before = await scrape(counted.metricsUrl!);
+      const metric = 'latchkey_backchannel_logouts_total';
+      receiver.modes.set('/bcl/give-up', 'down');
+      const failing = await makeClient(counted, {
+        grantTypes: ['authorization_code'],
+        scopes: ['openid'],
+        skipAuthorization: true,
+        backchannelLogoutUri: receiver.uri('give-up'),
+      });
+      const working = await makeClient(counted, {
+        grantTypes: ['authorization_code'],
+        scopes: ['openid'],
+        skipAuthorization: true,
+        backchannelLogoutUri: receiver.uri('counted'),
+      });
+      const user = await createUser(counted.cli(), { username: 'counted', password: 'counted-password' });
+      const { agent } = await signedInSession(counted, user.id, failing);
+      await authorize(agent, {
+        response_type: 'code',
+        client_id: working.clientId,
+        redirect_uri: working.redirectUri,
+        scope: 'openid',
+        code_challenge: pkce().challenge,
+        code_challenge_method: 'S256',
+      });
+      await agent.submitForm('/accounts/logout/', {}, '/accounts/logout/');
+      await receiver.waitFor(1, '/bcl/counted');
+      const deadline = Date.now() + 15_000;
+      while ((await queued(`application_id = '${failing.id}'`, counted)) > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(await queued(`application_id = '${failing.id}'`, counted)).toBe(0);
+      const after = await scrape(counted.metricsUrl!);
+      const delta = (outcome: string) =>
+        sumOf(after, metric, { outcome }) - sumOf(before, metric, { outcome });
+      expect(delta('delivered')).toBeGreaterThanOrEqual(1);
+      expect(delta('failed')).toBeGreaterThanOrEqual(2);
+      expect(delta('given_up')).toBeGreaterThanOrEqual(1);
+      const fs = await import('node:fs');
+      expect(fs.readFileSync(counted.logFile, 'utf8')).toContain('back-channel logout given up');
+    } finally {
+      await counted.stop();
+    }
+  }, 30_000);
 
   it('§2.5: two instances sharing the queue never deliver the same logout token twice (FOR UPDATE SKIP LOCKED with a lease)', async () => {
     const counting = new Receiver();

@@ -58,8 +58,8 @@ export type { EndedSessions, SessionSelector };
 
 /**
  * The one way sessions end — logout page, RP-initiated logout, a new login replacing the old
- * session, a password change, an admin disabling or deleting a user — on the caller's
- * transaction (`sql`): the sessions go, and in the same statement a logout token is queued for
+ * session, a password change, an admin disabling or deleting a user — on `sql` (the caller's
+ * transaction, if it has one): the sessions go, and in the same statement a logout token is queued for
  * every application they signed in to that has a back-channel logout URI (OpenID Connect
  * Back-Channel Logout 1.0 §2.5). The queue stays bounded: past BACKCHANNEL_LOGOUT_MAX_PENDING
  * the oldest waiting tokens are dropped (logged, counted). After COMMIT the caller hands the
@@ -87,9 +87,13 @@ export function afterSessionsEnded(ctx: Ctx, ended: EndedSessions): void {
   if (ended.queued > 0 && isServerRuntime(ctx.runtime)) ctx.runtime.backchannelLogouts.kick();
 }
 
-/** Ends one session (logout, or replaced by a new login) with its back-channel logouts. */
+/**
+ * Ends one session (logout, or replaced by a new login) with its back-channel logouts. No
+ * transaction of its own: ending and queueing are one statement, and the bound is kept by the
+ * next one.
+ */
 export async function endSession(ctx: Ctx, sessionId: string): Promise<void> {
-  const ended = await ctx.sql.transaction((sql) => endSessionsIn(ctx, sql, { sessionId }));
+  const ended = await endSessionsIn(ctx, ctx.sql, { sessionId });
   afterSessionsEnded(ctx, ended);
 }
 

@@ -12,7 +12,8 @@ import { Migration20261204192407_dpop as M8 } from './Migration20261204192407_dp
 import { Migration20261204192419_par_private_key_jwt as M9 } from './Migration20261204192419_par_private_key_jwt.js';
 import { Migration20261204193322_mfa as M10 } from './Migration20261204193322_mfa.js';
 import { Migration20261204202704_application_profile as M11 } from './Migration20261204202704_application_profile.js';
-import { Migration20261206223431_token_exchange as M12 } from './Migration20261206223431_token_exchange.js';
+import { Migration20261206223355_backchannel_logout as M12 } from './Migration20261206223355_backchannel_logout.js';
+import { Migration20261206223431_token_exchange as M13 } from './Migration20261206223431_token_exchange.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128002501', class: M0 },
@@ -27,5 +28,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261204192419_par_private_key_jwt', class: M9 },
   { name: 'Migration20261204193322_mfa', class: M10 },
   { name: 'Migration20261204202704_application_profile', class: M11 },
-  { name: 'Migration20261206223431_token_exchange', class: M12 },
+  { name: 'Migration20261206223355_backchannel_logout', class: M12 },
+  { name: 'Migration20261206223431_token_exchange', class: M13 },
 ];

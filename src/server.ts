@@ -5,6 +5,7 @@ import { serveCliSocket } from './cli/remote.js';
 import type { Config } from './config/index.js';
 import { listen } from './db/listen.js';
 import { type Database, migrate, openDatabase } from './db/orm.js';
+import { BACKCHANNEL_CHANNEL } from './db/tables/backchannel-logouts.js';
 import { graphqlDoor } from './graphql/index.js';
 import { OutboundClient, type OutboundOptions } from './http/outbound.js';
 import { createLogger, type Logger, moduleLog } from './log.js';
@@ -12,6 +13,7 @@ import { protocolDoor } from './oauth/index.js';
 import { observeOperations } from './observability/index.js';
 import { Readiness } from './observability/readiness.js';
 import { traced } from './observability/tracing.js';
+import { BackchannelLogoutWorker } from './services/backchannel-logout.js';
 import { startCleanup } from './services/cleanup.js';
 import { CLIENT_CHANNEL, ClientCache, type DocumentRequester } from './services/client-cache.js';
 import { resolveDocumentClient } from './services/client-metadata-documents.js';
@@ -91,6 +93,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
             onGap: () => resources.invalidate(),
           },
           [KEYS_CHANNEL]: { onMessage: reloadKeys, onGap: reloadKeys },
+          // Another instance queued logout tokens: any instance may deliver them.
+          [BACKCHANNEL_CHANNEL]: {
+            onMessage: () => runtime.backchannelLogouts.kick(),
+            onGap: () => runtime.backchannelLogouts.kick(),
+          },
         },
         moduleLog(log, 'db'),
       );
@@ -101,6 +108,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       });
     }
     stops.push(startCleanup(runtime));
+    // Pending logout tokens (of this or an earlier process) go out from the start. Stopped before
+    // the pool closes, its round in progress awaited: no delivery writes to a closed pool.
+    runtime.backchannelLogouts.start();
+    stops.push(() => runtime.backchannelLogouts.stop());
     if (db.kind === 'pglite' && !opts.inMemory) {
       // The CLI cannot open a PGlite directory this process holds: it sends commands here.
       const { execute } = await import('./cli/index.js');
@@ -195,6 +206,7 @@ async function prepareRuntime(
     ...stores,
     keys,
     keyStore,
+    backchannelLogouts: new BackchannelLogoutWorker({ ...base, keyStore, outbound: stores.outbound }),
     readiness: new Readiness({ db, keyStore }),
     clientAuthLimiter: new HotPathLimiter(db.sql, config.limits.loginWindow),
     accessTokens: new AccessTokenStore(db.sql),

@@ -29,8 +29,9 @@ export const createApplicationCommand: Command = {
   usage:
     'create-application --owner U --name N --client-type confidential|public --grant-types a,b ' +
     '[--redirect-uris u1,u2] [--allowed-origins o1,o2] [--scopes s1,s2] [--skip-authorization] [--jwt-access-tokens] [--require-dpop] ' +
-    `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}] [--jwks-file F | --jwks-uri U] [--require-par] [--profile fapi2] ' +
-    '[--token-exchange-audiences r1,r2] [--token-exchange-impersonation] [--token-exchange-refresh-tokens]`,
+    `[--token-endpoint-auth-method ${TOKEN_ENDPOINT_AUTH_METHODS.join('|')}] [--jwks-file F | --jwks-uri U] [--require-par] [--profile fapi2] ` +
+    '[--token-exchange-audiences r1,r2] [--token-exchange-impersonation] [--token-exchange-refresh-tokens] ' +
+    '[--backchannel-logout-uri URL [--backchannel-logout-session-required]]',
   options: {
     owner: { type: 'string' },
     name: { type: 'string' },
@@ -53,6 +54,8 @@ export const createApplicationCommand: Command = {
     'token-exchange-audiences': { type: 'string' },
     'token-exchange-impersonation': { type: 'boolean' },
     'token-exchange-refresh-tokens': { type: 'boolean' },
+    'backchannel-logout-uri': { type: 'string' },
+    'backchannel-logout-session-required': { type: 'boolean' },
   },
   async prepare(values, argv) {
     const file = values['jwks-file'];
@@ -108,6 +111,9 @@ export const createApplicationCommand: Command = {
       tokenExchangeAudiences: list(values['token-exchange-audiences']),
       tokenExchangeImpersonation: values['token-exchange-impersonation'] === true,
       tokenExchangeRefreshTokens: values['token-exchange-refresh-tokens'] === true,
+      backchannelLogoutUri:
+        typeof values['backchannel-logout-uri'] === 'string' ? values['backchannel-logout-uri'] : undefined,
+      backchannelLogoutSessionRequired: values['backchannel-logout-session-required'] === true,
     });
     out(
       JSON.stringify({
@@ -133,6 +139,12 @@ export const createApplicationCommand: Command = {
                 impersonation: application.tokenExchangeImpersonation,
                 refresh_tokens: application.tokenExchangeRefreshTokens,
               },
+            }
+          : {}),
+        ...(application.backchannelLogoutUri
+          ? {
+              backchannel_logout_uri: application.backchannelLogoutUri,
+              backchannel_logout_session_required: application.backchannelLogoutSessionRequired,
             }
           : {}),
       }),

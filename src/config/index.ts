@@ -134,7 +134,7 @@ const keyEncryptionKey = z
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** The modules whose log level LOG_LEVELS may set (see src/log.ts `moduleLog`). */
-export const LOG_MODULES = ['access', 'graphql', 'db', 'cleanup', 'keys'] as const;
+export const LOG_MODULES = ['access', 'graphql', 'db', 'cleanup', 'keys', 'backchannel'] as const;
 
 const logLevels = z
   .string()
@@ -234,6 +234,16 @@ const schema = z.object({
   DYNAMIC_REGISTRATION_ABANDONED_AFTER: seconds(86_400, 600),
   /** RFC 9449 §8–9: DPoP proofs must carry a server nonce (handed out in DPoP-Nonce). */
   DPOP_NONCES: bool(false),
+  /** OIDC Back-Channel Logout: most logout tokens waiting for delivery; beyond it the oldest are dropped. */
+  BACKCHANNEL_LOGOUT_MAX_PENDING: count(10_000, 1, 10_000_000),
+  /** Delivery attempts per logout token before it is given up. */
+  BACKCHANNEL_LOGOUT_MAX_ATTEMPTS: count(10, 1, 100),
+  /** Seconds after the logout past which an undelivered logout token is given up. */
+  BACKCHANNEL_LOGOUT_MAX_AGE: seconds(86_400, 60, 30 * 86_400),
+  /** Seconds before the first retry; each further retry waits twice as long (with jitter, at most an hour). */
+  BACKCHANNEL_LOGOUT_RETRY_BASE: seconds(5, 1, 3600),
+  /** Seconds between the delivery worker's polls for due logout tokens (it also wakes on each logout). */
+  BACKCHANNEL_LOGOUT_POLL_INTERVAL: seconds(10, 1, 3600),
   /** Who must have a second factor: nobody, administrators, every user. */
   MFA_REQUIRED: z.enum(['off', 'admins', 'all']).default('off'),
 });
@@ -350,6 +360,13 @@ function configFrom(e: Env) {
     clientIdMetadataDocumentsMaxPerHour: e.CLIENT_ID_METADATA_DOCUMENTS_MAX_PER_HOUR,
     dpop: { nonces: e.DPOP_NONCES },
     mfaRequired: e.MFA_REQUIRED,
+    backchannelLogout: {
+      maxPending: e.BACKCHANNEL_LOGOUT_MAX_PENDING,
+      maxAttempts: e.BACKCHANNEL_LOGOUT_MAX_ATTEMPTS,
+      maxAge: e.BACKCHANNEL_LOGOUT_MAX_AGE,
+      retryBase: e.BACKCHANNEL_LOGOUT_RETRY_BASE,
+      pollInterval: e.BACKCHANNEL_LOGOUT_POLL_INTERVAL,
+    },
   };
 }
 

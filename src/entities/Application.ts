@@ -121,6 +121,17 @@ export class Application {
   @Property({ type: 'boolean', default: false })
   tokenExchangeRefreshTokens: Opt<boolean> = false;
 
+  /**
+   * OpenID Connect Back-Channel Logout 1.0 §2.2 `backchannel_logout_uri`: where a logout token is
+   * POSTed when a session that signed in to this application ends. Null: not notified.
+   */
+  @Property({ type: 'string', length: 2000, nullable: true })
+  backchannelLogoutUri?: string | null;
+
+  /** §2.2 `backchannel_logout_session_required`: the application needs `sid` in the logout token. */
+  @Property({ type: 'boolean', default: false })
+  backchannelLogoutSessionRequired: Opt<boolean> = false;
+
   /** Null only for dynamically registered applications (RFC 7591): nobody registered them. */
   @Index({ name: 'applications_owner_id_index' })
   @ManyToOne({ entity: () => User, deleteRule: 'cascade', nullable: true })

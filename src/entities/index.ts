@@ -2,6 +2,7 @@ import { AccessToken } from './AccessToken.js';
 import { Application } from './Application.js';
 import { AuditEvent } from './AuditEvent.js';
 import { AuthorizationCode } from './AuthorizationCode.js';
+import { BackchannelLogout } from './BackchannelLogout.js';
 import { DeviceCode } from './DeviceCode.js';
 import { Grant } from './Grant.js';
 import { InitialAccessToken } from './InitialAccessToken.js';
@@ -12,6 +13,7 @@ import { RefreshToken } from './RefreshToken.js';
 import { Resource } from './Resource.js';
 import { ServerSecret } from './ServerSecret.js';
 import { Session } from './Session.js';
+import { SessionApplication } from './SessionApplication.js';
 import { SigningKey } from './SigningKey.js';
 import { UsedJti } from './UsedJti.js';
 import { User } from './User.js';
@@ -24,6 +26,7 @@ export {
   Application,
   AuditEvent,
   AuthorizationCode,
+  BackchannelLogout,
   DeviceCode,
   Grant,
   InitialAccessToken,
@@ -34,6 +37,7 @@ export {
   Resource,
   ServerSecret,
   Session,
+  SessionApplication,
   SigningKey,
   UsedJti,
   User,
@@ -61,4 +65,6 @@ export const entities = [
   UserFactor,
   RecoveryCode,
   WebauthnChallenge,
+  SessionApplication,
+  BackchannelLogout,
 ];

@@ -48,6 +48,8 @@ export function toApplication(app: Application): ApplicationType {
     tokenExchangeAudiences: app.tokenExchangeAudiences,
     tokenExchangeImpersonation: app.tokenExchangeImpersonation,
     tokenExchangeRefreshTokens: app.tokenExchangeRefreshTokens,
+    backchannelLogoutUri: app.backchannelLogoutUri ?? null,
+    backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired,
     ownerId: app.owner?.id ?? null,
     dynamicallyRegistered: app.dynamicallyRegistered,
     clientIdMetadataDocument: app.metadataDocument,

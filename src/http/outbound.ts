@@ -13,6 +13,7 @@ import ipaddr from 'ipaddr.js';
  *   checked: the check runs inside the connection's own `lookup`, so a second DNS answer
  *   (rebinding) is never consulted. IP-literal hosts are checked the same way before connecting.
  * - No redirects by default; when followed (at most MAX_REDIRECTS), every hop is checked again.
+ *   POSTs (back-channel logout tokens) never follow one.
  * - A deadline over the whole exchange, a size cap enforced while reading, JSON content type.
  * - A bounded LRU cache honouring Cache-Control max-age (clamped), serving a stale value for a
  *   bounded time when a refetch fails for a transient reason.
@@ -262,13 +263,89 @@ export class OutboundClient {
     }
   }
 
-  private async fetchOnce(
+  private fetchOnce(
     raw: string,
     maxBytes: number,
   ): Promise<
     | { kind: 'done'; value: unknown; maxAge: number | null }
     | { kind: 'redirect'; location: string; status: number }
   > {
+    return this.exchange(
+      raw,
+      { method: 'GET', headers: { accept: 'application/json' } },
+      (res, host, fail, succeed) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400 && status !== 304 && res.headers.location) {
+          res.resume();
+          succeed({ kind: 'redirect', location: res.headers.location, status });
+          return;
+        }
+        if (status !== 200) return fail(new OutboundError('http_status', host, status));
+        if (!isJsonType(res.headers['content-type'])) return fail(new OutboundError('content_type', host));
+        const encoding = res.headers['content-encoding'];
+        if (encoding && encoding.toLowerCase() !== 'identity')
+          return fail(new OutboundError('content_type', host));
+        readCapped(res, host, maxBytes, fail, (body) => {
+          let value: unknown;
+          try {
+            value = JSON.parse(body.toString('utf8'));
+          } catch {
+            return fail(new OutboundError('invalid_json', host));
+          }
+          succeed({ kind: 'done', value, maxAge: cacheSeconds(res.headers['cache-control']) });
+        });
+      },
+    );
+  }
+
+  /**
+   * POSTs an `application/x-www-form-urlencoded` body (a logout token to a back-channel logout
+   * URI) under the same rules as every fetch: https (http on loopback only with the development
+   * knob), every address checked in the connection's lookup, the deadline, the concurrency cap.
+   * A redirect is never followed. The answer's status is returned whatever it is (the caller
+   * decides what success is); its body is read up to a small cap and discarded.
+   */
+  async postForm(url: string, form: Record<string, string>): Promise<number> {
+    if (this.outstanding >= this.maxConcurrent) throw new OutboundError('busy', hostOf(url));
+    this.outstanding++;
+    try {
+      const body = new URLSearchParams(form).toString();
+      return await this.exchange<number>(
+        url,
+        {
+          method: 'POST',
+          headers: {
+            accept: '*/*',
+            'content-type': 'application/x-www-form-urlencoded',
+            'content-length': String(Buffer.byteLength(body)),
+          },
+          body,
+        },
+        (res, host, fail, succeed) => {
+          const status = res.statusCode ?? 0;
+          readCapped(res, host, POST_ANSWER_MAX_BYTES, fail, () => succeed(status), true);
+        },
+      );
+    } finally {
+      this.outstanding--;
+    }
+  }
+
+  /**
+   * One checked HTTP exchange: the URL and every address it resolves to pass the rules, the
+   * socket is fresh and connects to the checked address, the whole exchange has a deadline.
+   * `onResponse` settles it with `succeed` or `fail` (each settles once; a late one is ignored).
+   */
+  private exchange<T>(
+    raw: string,
+    spec: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string },
+    onResponse: (
+      res: http.IncomingMessage,
+      host: string,
+      fail: (err: OutboundError) => void,
+      succeed: (value: T) => void,
+    ) => void,
+  ): Promise<T> {
     const url = this.checkUrl(raw);
     const host = url.hostname;
     const literal = host.startsWith('[') ? host.slice(1, -1) : host;
@@ -282,7 +359,7 @@ export class OutboundClient {
     const lookup = this.checkedLookup(host, httpOnLoopback);
     const transport = url.protocol === 'https:' ? https : http;
 
-    return new Promise((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       let settled = false;
       const fail = (err: OutboundError) => {
         if (settled) return;
@@ -291,13 +368,20 @@ export class OutboundClient {
         req.destroy();
         reject(err);
       };
+      const succeed = (value: T) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.destroy();
+        resolve(value);
+      };
       const req = transport.request(url, {
-        method: 'GET',
+        method: spec.method,
         // A fresh connection per request: a pooled socket could have been opened without our check.
         agent: false,
         lookup,
         ...(this.options.ca ? { ca: this.options.ca } : {}),
-        headers: { accept: 'application/json', 'accept-encoding': 'identity', 'user-agent': 'Latchkey' },
+        headers: { ...spec.headers, 'accept-encoding': 'identity', 'user-agent': 'Latchkey' },
       });
       const timer = setTimeout(() => fail(new OutboundError('timeout', host)), this.timeoutMs);
       req.on('error', (err: unknown) => {
@@ -307,46 +391,8 @@ export class OutboundClient {
             : new OutboundError(networkReason(err), host, undefined, { cause: err }),
         );
       });
-      req.on('response', (res) => {
-        const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400 && status !== 304 && res.headers.location) {
-          settled = true;
-          clearTimeout(timer);
-          res.resume();
-          req.destroy();
-          resolve({ kind: 'redirect', location: res.headers.location, status });
-          return;
-        }
-        if (status !== 200) return fail(new OutboundError('http_status', host, status));
-        if (!isJsonType(res.headers['content-type'])) return fail(new OutboundError('content_type', host));
-        const encoding = res.headers['content-encoding'];
-        if (encoding && encoding.toLowerCase() !== 'identity')
-          return fail(new OutboundError('content_type', host));
-        const declared = Number(res.headers['content-length']);
-        if (Number.isFinite(declared) && declared > maxBytes)
-          return fail(new OutboundError('too_large', host));
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBytes) return fail(new OutboundError('too_large', host));
-          chunks.push(chunk);
-        });
-        res.on('error', (err) => fail(new OutboundError('network', host, undefined, { cause: err })));
-        res.on('end', () => {
-          if (settled) return;
-          let value: unknown;
-          try {
-            value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            return fail(new OutboundError('invalid_json', host));
-          }
-          settled = true;
-          clearTimeout(timer);
-          resolve({ kind: 'done', value, maxAge: cacheSeconds(res.headers['cache-control']) });
-        });
-      });
-      req.end();
+      req.on('response', (res) => onResponse(res, host, fail, succeed));
+      req.end(spec.body);
     });
   }
 
@@ -400,6 +446,48 @@ export class OutboundClient {
       );
     };
   }
+}
+
+/** What a POST's answer may carry before it is cut off (its body is not used). */
+const POST_ANSWER_MAX_BYTES = 16 * 1024;
+
+/**
+ * Reads a response body up to `maxBytes` (the declared length is checked first); `discard`
+ * stops at the cap without failing (an answer whose body nobody reads).
+ */
+function readCapped(
+  res: http.IncomingMessage,
+  host: string,
+  maxBytes: number,
+  fail: (err: OutboundError) => void,
+  done: (body: Buffer) => void,
+  discard = false,
+): void {
+  const declared = Number(res.headers['content-length']);
+  if (!discard && Number.isFinite(declared) && declared > maxBytes) {
+    fail(new OutboundError('too_large', host));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  res.on('data', (chunk: Buffer) => {
+    if (finished) return;
+    size += chunk.length;
+    if (size > maxBytes) {
+      finished = true;
+      if (discard) done(Buffer.alloc(0));
+      else fail(new OutboundError('too_large', host));
+      return;
+    }
+    if (!discard) chunks.push(chunk);
+  });
+  res.on('error', (err) => fail(new OutboundError('network', host, undefined, { cause: err })));
+  res.on('end', () => {
+    if (finished) return;
+    finished = true;
+    done(Buffer.concat(chunks));
+  });
 }
 
 function hostOf(url: string): string {

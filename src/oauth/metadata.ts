@@ -85,6 +85,8 @@ export function openIdConfiguration(config: Config): Record<string, unknown> {
     prompt_values_supported: ['none', 'login', 'consent'],
     acr_values_supported: [...ACR_VALUES_SUPPORTED],
     frontchannel_logout_supported: false,
-    backchannel_logout_supported: false,
+    // OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens always carry sid.
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
   };
 }

@@ -101,6 +101,9 @@ function parseMetadata(body: Buffer | undefined): ApplicationInput {
     jwksUri: string('jwks_uri') ?? null,
     // RFC 9126 §6 client metadata.
     requirePar: boolean('require_pushed_authorization_requests') ?? false,
+    // OpenID Connect Back-Channel Logout 1.0 §2.2 client metadata.
+    backchannelLogoutUri: string('backchannel_logout_uri') ?? null,
+    backchannelLogoutSessionRequired: boolean('backchannel_logout_session_required') ?? false,
   };
 }
 
@@ -142,6 +145,12 @@ function clientInformation(ctx: ServerCtx, app: Application): Record<string, unk
     ...(app.jwks ? { jwks: app.jwks } : {}),
     ...(app.jwksUri ? { jwks_uri: app.jwksUri } : {}),
     ...(app.requirePar ? { require_pushed_authorization_requests: true } : {}),
+    ...(app.backchannelLogoutUri
+      ? {
+          backchannel_logout_uri: app.backchannelLogoutUri,
+          backchannel_logout_session_required: app.backchannelLogoutSessionRequired,
+        }
+      : {}),
     registration_client_uri: `${ctx.config.issuer}${REGISTER_PATH}${app.clientId}`,
   };
 }

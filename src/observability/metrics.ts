@@ -138,6 +138,13 @@ const cleanupDeleted = new Counter({
   registers,
 });
 
+const backchannelLogouts = new Counter({
+  name: 'latchkey_backchannel_logouts_total',
+  help: 'OIDC Back-Channel Logout deliveries: delivered, failed (an attempt; retried unless given up), given_up (attempts or age exhausted), dropped (queue over BACKCHANNEL_LOGOUT_MAX_PENDING)',
+  labelNames: ['outcome'] as const,
+  registers,
+});
+
 export interface PoolStats {
   /** `sql` (the native statements of the hot paths) or `orm` (admin CRUD, transactions). */
   pool: string;
@@ -264,6 +271,13 @@ export function recordBatch(batch: string, size: number): void {
 export function recordCleanup(counts: Readonly<Record<string, number>>): void {
   if (!enabled) return;
   for (const [table, n] of Object.entries(counts)) if (n > 0) cleanupDeleted.inc({ table }, n);
+}
+
+export function recordBackchannelLogout(
+  outcome: 'delivered' | 'failed' | 'given_up' | 'dropped',
+  n = 1,
+): void {
+  if (enabled && n > 0) backchannelLogouts.inc({ outcome }, n);
 }
 
 const OPERATION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;

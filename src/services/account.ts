@@ -1,4 +1,3 @@
-import { deleteOtherSessionsOfUser, deleteSessionsOfUser } from '../db/tables/sessions.js';
 import { User } from '../entities/User.js';
 import { requireUser } from './access.js';
 import { recordAudit } from './audit.js';
@@ -6,6 +5,7 @@ import type { Ctx } from './context.js';
 import { BusyError, ValidationError } from './errors.js';
 import { authenticate } from './login.js';
 import { hashPassword } from './passwords.js';
+import { afterSessionsEnded, endSessionsIn } from './sessions.js';
 import { checkPassword } from './users.js';
 
 export interface PasswordChange {
@@ -37,20 +37,21 @@ export async function changeOwnPassword(ctx: Ctx, input: PasswordChange): Promis
   if (checked.user.id !== viewer.id)
     throw new ValidationError('current', 'Your current password is not right.');
   const passwordHash = await hashPassword(ctx, input.next); // slow: outside the transaction
-  return ctx.transaction(async (tx) => {
+  const result = await ctx.transaction(async (tx) => {
     const user = await tx.em.findOneOrFail(User, { id: viewer.id });
     tx.em.assign(user, { passwordHash, passwordChangedAt: new Date() });
     await tx.em.flush();
-    let ended = 0;
-    if (keep) ended = await deleteOtherSessionsOfUser(tx.sql, viewer.id, keep);
-    else await deleteSessionsOfUser(tx.sql, viewer.id);
+    const ended = await endSessionsIn(ctx, tx.sql, { userId: viewer.id, except: keep });
+    const others = keep ? ended.ended : 0;
     await recordAudit(
       ctx,
       'user.password.change',
       { type: 'user', id: viewer.id },
-      { endedSessions: ended },
+      { endedSessions: others },
       tx.em,
     );
-    return ended;
+    return { ended, others };
   });
+  afterSessionsEnded(ctx, result.ended);
+  return result.others;
 }

@@ -38,6 +38,7 @@ import {
 import { findPage, ilikeContains, type Page, type PageArgs } from './pagination.js';
 import { digest, newClientId, newCredential } from './secrets.js';
 import {
+  checkBackchannelLogoutUri,
   checkContact,
   checkGrantTypes,
   checkHttpsUri,
@@ -83,6 +84,10 @@ export interface ApplicationInput {
   tokenExchangeImpersonation?: boolean;
   /** RFC 8693 §2.2.1: an exchange may return a refresh token. */
   tokenExchangeRefreshTokens?: boolean;
+  /** OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens go; null or '' clears. */
+  backchannelLogoutUri?: string | null;
+  /** §2.2: the application needs `sid` in logout tokens (Latchkey always sends it). */
+  backchannelLogoutSessionRequired?: boolean;
 }
 
 export type ApplicationUpdate = Partial<ApplicationInput>;
@@ -122,6 +127,8 @@ interface Normalised {
   tokenExchangeAudiences: string[];
   tokenExchangeImpersonation: boolean;
   tokenExchangeRefreshTokens: boolean;
+  backchannelLogoutUri: string | null;
+  backchannelLogoutSessionRequired: boolean;
 }
 
 /**
@@ -232,8 +239,18 @@ function normalise(
     () => checkList(input.contacts ?? [], 'contacts', checkContact, 'contacts'),
     [],
   );
+  const backchannelLogoutUri =
+    input.backchannelLogoutUri == null || input.backchannelLogoutUri.trim() === ''
+      ? null
+      : issues.check(
+          () =>
+            checkBackchannelLogoutUri(input.backchannelLogoutUri!, ctx.config.outbound.allowPrivateNetwork),
+          null,
+        );
   const values: Normalised = {
     ...keys,
+    backchannelLogoutUri,
+    backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired === true,
     requirePar: input.requirePar ?? false,
     profile,
     rotateRefreshTokens: input.rotateRefreshTokens ?? true,
@@ -590,6 +607,10 @@ export async function updateApplication(
     tokenExchangeAudiences: update.tokenExchangeAudiences ?? app.tokenExchangeAudiences,
     tokenExchangeImpersonation: update.tokenExchangeImpersonation ?? app.tokenExchangeImpersonation,
     tokenExchangeRefreshTokens: update.tokenExchangeRefreshTokens ?? app.tokenExchangeRefreshTokens,
+    backchannelLogoutUri:
+      update.backchannelLogoutUri === undefined ? app.backchannelLogoutUri : update.backchannelLogoutUri,
+    backchannelLogoutSessionRequired:
+      update.backchannelLogoutSessionRequired ?? app.backchannelLogoutSessionRequired,
   };
   const registered = await registeredResources(ctx, merged.tokenExchangeAudiences);
   const values = normalise(ctx, merged, registered, app);

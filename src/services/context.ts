@@ -5,6 +5,7 @@ import type { Sql } from '../db/sql.js';
 import type { OutboundClient } from '../http/outbound.js';
 import type { Logger } from '../log.js';
 import type { Readiness } from '../observability/readiness.js';
+import type { BackchannelLogoutWorker } from './backchannel-logout.js';
 import type { ClientCache } from './client-cache.js';
 import type { KeyStore } from './keys.js';
 import type { HotPathLimiter } from './limits.js';
@@ -64,6 +65,8 @@ export interface Runtime extends BaseRuntime {
   outbound: OutboundClient;
   /** /readyz: database, migrations, keys, draining (src/observability/readiness.ts). */
   readiness: Readiness;
+  /** Delivers queued back-channel logout tokens; logouts wake it (src/services/backchannel-logout.ts). */
+  backchannelLogouts: BackchannelLogoutWorker;
 }
 
 /**

@@ -3,7 +3,6 @@ import type { Sql } from '../db/sql.js';
 import { revokeAccessTokensOfUser } from '../db/tables/access-tokens.js';
 import { revokeGrantsOfUser } from '../db/tables/grants.js';
 import { revokeRefreshTokensOfUser } from '../db/tables/refresh-tokens.js';
-import { deleteSessionsOfUser } from '../db/tables/sessions.js';
 import { isUuid } from '../entities/base.js';
 import { User } from '../entities/User.js';
 import { requireAdmin, requireUserOrCli } from './access.js';
@@ -12,6 +11,7 @@ import type { Ctx } from './context.js';
 import { ConflictError, isUniqueViolation, NotFoundError, ValidationError } from './errors.js';
 import { findPage, ilikeContains, type Page, type PageArgs } from './pagination.js';
 import { burnVerification, hashPassword, verifyPassword } from './passwords.js';
+import { afterSessionsEnded, type EndedSessions, endSessionsIn } from './sessions.js';
 
 export interface CreateUserInput {
   username: string;
@@ -157,12 +157,16 @@ export async function updateUser(ctx: Ctx, id: string, input: UpdateUserInput): 
     if (!input.isActive) endSessions = true;
   }
   try {
-    await ctx.transaction(async (tx) => {
+    const ended = await ctx.transaction(async (tx) => {
       tx.em.assign(user, patch);
       await tx.em.flush();
-      if (endSessions) await endUserSessionsAndTokens(tx.sql, user.id, input.isActive === false);
+      const ended = endSessions
+        ? await endUserSessionsAndTokens(ctx, tx.sql, user.id, input.isActive === false)
+        : null;
       await recordAudit(ctx, 'user.update', { type: 'user', id: user.id }, changes, tx.em);
+      return ended;
     });
+    if (ended) afterSessionsEnded(ctx, ended);
   } catch (err) {
     if (isUniqueViolation(err))
       throw new ConflictError(`User "${String(patch.username ?? user.username)}" already exists.`);
@@ -172,25 +176,36 @@ export async function updateUser(ctx: Ctx, id: string, input: UpdateUserInput): 
 }
 
 /**
- * Ends every browser session of the user; with `revokeTokens`, also revokes every token and
- * grant issued to them. Set-based statements on the caller's transaction.
+ * Ends every browser session of the user (each application they signed in to is told through
+ * back-channel logout); with `revokeTokens`, also revokes every token and grant issued to them.
+ * Set-based statements on the caller's transaction.
  */
-async function endUserSessionsAndTokens(sql: Sql, userId: string, revokeTokens: boolean): Promise<void> {
-  await deleteSessionsOfUser(sql, userId);
-  if (!revokeTokens) return;
+async function endUserSessionsAndTokens(
+  ctx: Ctx,
+  sql: Sql,
+  userId: string,
+  revokeTokens: boolean,
+): Promise<EndedSessions> {
+  const ended = await endSessionsIn(ctx, sql, { userId });
+  if (!revokeTokens) return ended;
   await revokeAccessTokensOfUser(sql, userId);
   await revokeRefreshTokensOfUser(sql, userId);
   await revokeGrantsOfUser(sql, userId);
+  return ended;
 }
 
 /** Deletes a user (admins and the CLI) with their audit event, in one transaction. */
 export async function deleteUser(ctx: Ctx, id: string): Promise<void> {
   const user = await getUser(ctx, id);
-  await ctx.transaction(async (tx) => {
-    tx.em.remove(user); // cascades: applications, grants, codes, tokens, sessions
+  const ended = await ctx.transaction(async (tx) => {
+    // The sessions end first, so the applications they signed in to hear of it (back-channel logout).
+    const ended = await endSessionsIn(ctx, tx.sql, { userId: id });
+    tx.em.remove(user); // cascades: applications, grants, codes, tokens
     await tx.em.flush();
     await recordAudit(ctx, 'user.delete', { type: 'user', id }, { username: user.username }, tx.em);
+    return ended;
   });
+  afterSessionsEnded(ctx, ended);
 }
 
 export interface UserFilter {

@@ -121,6 +121,34 @@ export function checkHttpsUri(value: string, field: string): string {
   return uri;
 }
 
+/**
+ * OpenID Connect Back-Channel Logout 1.0 §2.2 `backchannel_logout_uri`: an absolute URL, https,
+ * no fragment (a query may be there, and is kept). Plain http only to a loopback host, and only
+ * when `allowHttpLoopback` (OUTBOUND_ALLOW_PRIVATE_NETWORK: the outbound client would refuse it
+ * anyway). Where a name resolves is checked at each delivery by the outbound client, not here.
+ */
+export function checkBackchannelLogoutUri(value: string, allowHttpLoopback: boolean): string {
+  const field = 'backchannelLogoutUri';
+  const uri = value.trim();
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
+  if (uri.length > MAX_URI_LENGTH || /[\x00-\x20\x7f]/.test(uri) || !URL.canParse(uri)) {
+    throw new ValidationError(field, 'The back-channel logout URI must be an absolute URL.');
+  }
+  const url = new URL(uri);
+  if (uri.includes('#'))
+    throw new ValidationError(field, 'The back-channel logout URI must not contain a fragment.');
+  if (url.username || url.password)
+    throw new ValidationError(field, 'The back-channel logout URI must not contain credentials.');
+  const written = uri.slice(0, url.protocol.length + 2).toLowerCase();
+  const https = url.protocol === 'https:' && written === 'https://';
+  const loopbackHttp =
+    allowHttpLoopback && url.protocol === 'http:' && written === 'http://' && isLoopbackHost(url.hostname);
+  if (!url.hostname || !(https || loopbackHttp)) {
+    throw new ValidationError(field, 'The back-channel logout URI must be an https URL.');
+  }
+  return uri;
+}
+
 /** A contact (RFC 7591 §2 `contacts`, typically an e-mail address): printable, bounded. */
 export function checkContact(value: string, field = 'contacts'): string {
   const contact = value.trim();

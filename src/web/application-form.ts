@@ -45,6 +45,8 @@ export function readApplicationForm(req: Request): ApplicationInput {
           tokenExchangeRefreshTokens: field(req, 'token_exchange_refresh_tokens') === 'on',
         }
       : {}),
+    backchannelLogoutUri: field(req, 'backchannel_logout_uri') || null,
+    backchannelLogoutSessionRequired: field(req, 'backchannel_logout_session_required') === 'on',
   };
 }
 
@@ -77,6 +79,7 @@ const FORM_FIELDS = new Set([
   'tokenExchangeAudiences',
   'tokenExchangeImpersonation',
   'tokenExchangeRefreshTokens',
+  'backchannelLogoutUri',
 ]);
 
 /** What the form template needs: the values to show, the choices, and a message per field. */
@@ -179,6 +182,8 @@ export function formValuesOf(app: Application): ApplicationInput {
     tokenExchangeAudiences: app.tokenExchangeAudiences,
     tokenExchangeImpersonation: app.tokenExchangeImpersonation,
     tokenExchangeRefreshTokens: app.tokenExchangeRefreshTokens,
+    backchannelLogoutUri: app.backchannelLogoutUri ?? null,
+    backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired,
   };
 }
 

@@ -165,6 +165,8 @@ function summary(app: Application) {
     grantTypes: app.grantTypes.map((g) => GRANT_TYPE_ENTRIES.find((e) => e.name === g)?.cli ?? g),
     redirectUris: app.redirectUris,
     postLogoutRedirectUris: app.postLogoutRedirectUris,
+    backchannelLogoutUri: app.backchannelLogoutUri ?? null,
+    backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired,
     allowedOrigins: app.allowedOrigins,
     scopes: app.scopes,
     skipAuthorization: app.skipAuthorization,

@@ -260,6 +260,9 @@ const NOT_ENTRY_POINTS: Record<string, string> = {
   'sessions.startSession': 'authentication: after a successful login',
   'sessions.findSession': 'authentication: cookie → actor',
   'sessions.endSession': 'authentication: logout of the cookie’s own session',
+  'sessions.endSessionsIn':
+    'internal: on the transaction of a service that ended sessions after its own check (logout, password, user admin)',
+  'sessions.afterSessionsEnded': 'internal: wakes the back-channel logout worker after such a transaction',
   'tokens.findAccessToken': 'authentication: bearer token → actor',
   'limits.limitedAttempt': 'brute-force limiter around authentication steps',
   'login.userForLogin': 'authentication: the user a passkey or a pending two-step login names',

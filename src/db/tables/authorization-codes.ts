@@ -8,6 +8,7 @@ import {
   tokenPairFrom,
   tokenPairValues,
 } from './refresh-tokens.js';
+import { recordSignIn } from './session-applications.js';
 import { LIVE_SESSION, LIVE_SESSION_PARAMS } from './sessions.js';
 import { statement } from './statement.js';
 import { userEnabled } from './users.js';
@@ -84,7 +85,8 @@ function grantForCode(user: string, from: string | null, mayRecord: string): str
 
 const CREATE = statement(
   [...BINDING_PARAMS, 'user_id', 'auth_time', 'amr', 'sid'],
-  `with ${grantForCode(':user_id::uuid', null, 'true')}
+  `with ${grantForCode(':user_id::uuid', null, 'true')},
+   ${recordSignIn('s.id', 's.absolute_expires_at', 'sessions s', 's.id = :sid::uuid')}
    insert into authorization_codes (${CODE_COLUMNS})
    select :id, :code_digest, :application_id, :user_id, grant_row.id, :redirect_uri, :scopes, :code_challenge,
           :code_challenge_method, :nonce, :auth_time, :amr::text[], :sid, now() + make_interval(secs => :ttl), :resources, :dpop_jkt
@@ -93,7 +95,9 @@ const CREATE = statement(
 
 /**
  * Records the consent (the user's grant gains the scopes, unless it already covers them) and
- * stores a new code under it — one statement (the page path, after login and consent).
+ * stores a new code under it — one statement (the page path, after login and consent). The
+ * session the code carries (`sid`) is recorded as signed in to the application, for
+ * back-channel logout.
  */
 export async function insertCode(
   sql: Sql,
@@ -116,7 +120,8 @@ export async function insertCode(
 const CREATE_FOR_SESSION = statement(
   [...BINDING_PARAMS, ...LIVE_SESSION_PARAMS, 'skip_consent'],
   `with ${LIVE_SESSION},
-   ${grantForCode('live_session.user_id', 'live_session', ':skip_consent::boolean')}
+   ${grantForCode('live_session.user_id', 'live_session', ':skip_consent::boolean')},
+   ${recordSignIn('live_session.id', 'live_session.absolute_expires_at', 'live_session, grant_row')}
    insert into authorization_codes (${CODE_COLUMNS})
    select :id, :code_digest, :application_id, live_session.user_id, grant_row.id, :redirect_uri, :scopes,
           :code_challenge, :code_challenge_method, :nonce, live_session.auth_time, live_session.amr, live_session.id,
@@ -128,8 +133,8 @@ const CREATE_FOR_SESSION = statement(
 /**
  * The fast path in one statement: the session the cookie names is live (LIVE_SESSION, the rule
  * the pages use), consent is not needed (the application skips it, or an active grant covers
- * the scopes — the rule the consent page uses), and the code is stored. False when any of that
- * does not hold.
+ * the scopes — the rule the consent page uses), and the code is stored, the session recorded as
+ * signed in to the application (back-channel logout). False when any of that does not hold.
  */
 export async function insertCodeForSession(
   sql: Sql,

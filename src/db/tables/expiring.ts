@@ -7,6 +7,8 @@ export const EXPIRING_TABLES = [
   'authorization_codes',
   'device_codes',
   'sessions',
+  // Which applications a session signed in to: kept until the session's absolute expiry.
+  'session_applications',
   'rate_limit_counters',
   'signing_keys',
   'initial_access_tokens',

@@ -128,27 +128,7 @@ export async function insertSession(
   return toSession(rows[0]);
 }
 
-const DELETE = statement(['id'], 'delete from sessions where id = :id');
-const DELETE_FOR_USER = statement(['user_id'], 'delete from sessions where user_id = :user_id');
-
-export async function deleteSession(sql: Sql, id: string): Promise<void> {
-  await sql.execute(DELETE.text, DELETE.values({ id }));
-}
-
-/** Ends every session of a user (password changed, user disabled). */
-export async function deleteSessionsOfUser(sql: Sql, userId: string): Promise<void> {
-  await sql.execute(DELETE_FOR_USER.text, DELETE_FOR_USER.values({ user_id: userId }));
-}
-
-const DELETE_OTHERS = statement(
-  ['user_id', 'keep'],
-  'delete from sessions where user_id = :user_id and id <> :keep',
-);
-
-/** Ends every session of a user but one (the one that just changed the password). */
-export async function deleteOtherSessionsOfUser(sql: Sql, userId: string, keepId: string): Promise<number> {
-  return sql.execute(DELETE_OTHERS.text, DELETE_OTHERS.values({ user_id: userId, keep: keepId }));
-}
+// Sessions end in src/db/tables/backchannel-logouts.ts (endSessionsAndQueue): with their logouts.
 
 export interface SignIn {
   id: string;

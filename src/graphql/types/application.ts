@@ -91,6 +91,17 @@ export class ApplicationType {
 
   @Field(() => Boolean, { description: 'RFC 8693 §2.2.1: an exchange may also return a refresh token.' })
   tokenExchangeRefreshTokens!: boolean;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'OpenID Connect Back-Channel Logout 1.0 backchannel_logout_uri: where a logout token is POSTed when a session that signed in to this application ends.',
+  })
+  backchannelLogoutUri!: string | null;
+
+  @Field(() => Boolean, {
+    description: 'Back-Channel Logout backchannel_logout_session_required (logout tokens always carry sid).',
+  })
+  backchannelLogoutSessionRequired!: boolean;
 
   /** Resolved through a loader; the owner's id is kept for it (null: dynamically registered). */
   ownerId!: string | null;

@@ -98,6 +98,18 @@ abstract class ApplicationSettingsInput {
       'RFC 8693 §2.2.1: an exchange may also return a refresh token (needs REFRESH_TOKEN). Default false; administrators only.',
   })
   tokenExchangeRefreshTokens?: boolean;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'OpenID Connect Back-Channel Logout 1.0 backchannel_logout_uri (https, no fragment); an empty string clears it.',
+  })
+  backchannelLogoutUri?: string;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Back-Channel Logout backchannel_logout_session_required. Default false.',
+  })
+  backchannelLogoutSessionRequired?: boolean;
 }
 
 @InputType()

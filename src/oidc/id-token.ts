@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { acrFor } from '../oauth/authentication-level.js';
 import type { ClientRecord } from '../services/client-cache.js';
 import type { ServerCtx } from '../services/context.js';
-import { signJws } from '../services/jws.js';
+import { signJwsOffThread } from '../services/jws.js';
 
 export interface IdTokenInput {
   ctx: ServerCtx;
@@ -44,7 +44,7 @@ export async function issueIdToken(input: IdTokenInput): Promise<string> {
   if (input.nonce) claims.nonce = input.nonce;
   if (input.sid) claims.sid = input.sid;
   if (input.accessToken) claims.at_hash = halfHash(input.accessToken);
-  return signJws(signer, 'JWT', claims);
+  return signJwsOffThread(signer, 'JWT', claims);
 }
 
 /** OIDC Core §3.1.3.6: base64url of the left half of the SHA-256 of the token (RS256, ES256). */

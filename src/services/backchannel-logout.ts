@@ -9,7 +9,7 @@ import { OutboundError } from '../http/outbound.js';
 import { type Logger, moduleLog } from '../log.js';
 import { recordBackchannelLogout } from '../observability/metrics.js';
 import type { Runtime } from './context.js';
-import { signJws } from './jws.js';
+import { signJwsOffThread } from './jws.js';
 
 /**
  * OpenID Connect Back-Channel Logout 1.0 delivery: the worker that turns queued rows
@@ -140,7 +140,11 @@ export class BackchannelLogoutWorker {
     } else {
       attempted = true;
       try {
-        const token = signJws(keyStore.signer(row.alg), 'logout+jwt', logoutTokenClaims(config.issuer, row));
+        const token = await signJwsOffThread(
+          keyStore.signer(row.alg),
+          'logout+jwt',
+          logoutTokenClaims(config.issuer, row),
+        );
         const status = await outbound.postForm(row.uri, { logout_token: token });
         // §2.8: 200 OK (204 also accepted); anything else, a redirect included, is a failure.
         if (status === 200 || status === 204) outcome = 'delivered';

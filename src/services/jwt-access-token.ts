@@ -1,5 +1,5 @@
 import type { ServerCtx } from './context.js';
-import { signJws } from './jws.js';
+import { signJwsOffThread } from './jws.js';
 import type { TokenSubject } from './tokens.js';
 
 /**
@@ -32,5 +32,5 @@ export async function signJwtAccessToken(
   };
   // RFC 8693 §4.1: an exchanged token names who acts for the subject (no other grant sets it).
   if (subject.act) claims.act = subject.act;
-  return signJws(ctx.runtime.keyStore.signer(alg), 'at+jwt', claims);
+  return signJwsOffThread(ctx.runtime.keyStore.signer(alg), 'at+jwt', claims);
 }

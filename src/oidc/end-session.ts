@@ -1,10 +1,10 @@
 import { type Request, type Response, Router } from 'express';
-import { compactVerify, createLocalJWKSet, decodeJwt } from 'jose';
 import { endSession } from '../services/sessions.js';
 import { clearCookie, cookieName } from '../web/cookies.js';
 import { csrfToken, requireCsrf } from '../web/csrf.js';
 import { WebError } from '../web/errors.js';
 import { field } from '../web/forms.js';
+import { verifyOwnIdToken } from './id-token.js';
 
 interface Hint {
   sub: string;
@@ -106,25 +106,14 @@ async function verifyHint(req: Request, value: string): Promise<Hint> {
     'Invalid logout request',
     'The id_token_hint was not issued by this server.',
   );
-  if (value.length > 8192) throw invalid;
-  try {
-    const jwks = createLocalJWKSet(
-      req.ctx.runtime.keyStore.jwks() as Parameters<typeof createLocalJWKSet>[0],
-    );
-    const { protectedHeader } = await compactVerify(value, jwks);
-    if (protectedHeader.typ !== undefined && protectedHeader.typ.toLowerCase() !== 'jwt') throw invalid;
-    const claims = decodeJwt(value);
-    if (claims.iss !== req.ctx.config.issuer || typeof claims.sub !== 'string') throw invalid;
-    const aud = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud;
-    if (typeof aud !== 'string' || !(await req.ctx.runtime.clients.get(aud))) throw invalid;
-    return {
-      sub: claims.sub,
-      aud,
-      sid: typeof claims.sid === 'string' ? claims.sid : undefined,
-      expired: typeof claims.exp === 'number' && claims.exp * 1000 < Date.now(),
-    };
-  } catch (err) {
-    if (err instanceof WebError) throw err;
-    throw invalid;
-  }
+  const claims = await verifyOwnIdToken(req.ctx, value);
+  if (!claims || typeof claims.sub !== 'string') throw invalid;
+  const aud = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud;
+  if (typeof aud !== 'string' || !(await req.ctx.runtime.clients.get(aud))) throw invalid;
+  return {
+    sub: claims.sub,
+    aud,
+    sid: typeof claims.sid === 'string' ? claims.sid : undefined,
+    expired: typeof claims.exp === 'number' && claims.exp * 1000 < Date.now(),
+  };
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { compactVerify, createLocalJWKSet, decodeJwt, type JWTPayload } from 'jose';
 import { acrFor } from '../oauth/authentication-level.js';
 import type { ClientRecord } from '../services/client-cache.js';
 import type { ServerCtx } from '../services/context.js';
@@ -50,4 +51,23 @@ export async function issueIdToken(input: IdTokenInput): Promise<string> {
 /** OIDC Core §3.1.3.6: base64url of the left half of the SHA-256 of the token (RS256, ES256). */
 export function halfHash(value: string): string {
   return createHash('sha256').update(value, 'ascii').digest().subarray(0, 16).toString('base64url');
+}
+
+/**
+ * The claims of an ID token this server issued: signed by one of its current keys, its issuer,
+ * `typ` JWT or none (an RFC 9068 access token says `at+jwt`); null for anything else. Expiry and
+ * audience are the caller's to judge (an expired id_token_hint is still a hint; a token
+ * exchange refuses it). The one check for both doors that accept ID tokens back.
+ */
+export async function verifyOwnIdToken(ctx: ServerCtx, value: string): Promise<JWTPayload | null> {
+  if (value.length > 8192) return null;
+  try {
+    const jwks = createLocalJWKSet(ctx.runtime.keyStore.jwks() as Parameters<typeof createLocalJWKSet>[0]);
+    const { protectedHeader } = await compactVerify(value, jwks);
+    if (protectedHeader.typ !== undefined && protectedHeader.typ.toLowerCase() !== 'jwt') return null;
+    const claims = decodeJwt(value);
+    return claims.iss === ctx.config.issuer ? claims : null;
+  } catch {
+    return null;
+  }
 }

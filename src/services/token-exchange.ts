@@ -1,9 +1,10 @@
-import { compactVerify, createLocalJWKSet, decodeJwt } from 'jose';
+import { decodeJwt } from 'jose';
 import { insertExchangedTokens } from '../db/tables/token-exchange.js';
 import { isUuid } from '../entities/base.js';
 import { invalidRequest, invalidScope, unauthorizedClient } from '../oauth/errors.js';
 import { checkResourceScopes, invalidTarget, narrowDefaults } from '../oauth/resource-indicators.js';
 import { resolveScopes } from '../oauth/scopes.js';
+import { verifyOwnIdToken } from '../oidc/id-token.js';
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../vocabulary.js';
 import { recordAudit } from './audit.js';
 import type { ClientRecord } from './client-cache.js';
@@ -247,7 +248,7 @@ async function presentedToken(
     };
   }
   if (type === TOKEN_TYPE.idToken) {
-    const claims = await verifiedIdToken(ctx, value);
+    const claims = await verifyOwnIdToken(ctx, value);
     if (!claims) throw unusable('is not an ID token issued by this server');
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!aud.includes(client.clientId)) throw unusable('was not issued to this application');
@@ -274,19 +275,6 @@ async function presentedToken(
   throw invalidRequest(
     `${role}_token_type must be ${TOKEN_TYPE.accessToken} or ${TOKEN_TYPE.idToken} (RFC 8693 §3).`,
   );
-}
-
-/** Our signature (a current key), our issuer, `typ` JWT (not an at+jwt access token); null otherwise. */
-async function verifiedIdToken(ctx: ServerCtx, value: string): Promise<Record<string, unknown> | null> {
-  try {
-    const jwks = createLocalJWKSet(ctx.runtime.keyStore.jwks() as Parameters<typeof createLocalJWKSet>[0]);
-    const { protectedHeader } = await compactVerify(value, jwks);
-    if (protectedHeader.typ !== undefined && protectedHeader.typ.toLowerCase() !== 'jwt') return null;
-    const claims = decodeJwt(value);
-    return claims.iss === ctx.config.issuer ? claims : null;
-  } catch {
-    return null;
-  }
 }
 
 function claimsOf(value: string): Record<string, unknown> {
